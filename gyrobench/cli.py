@@ -1,0 +1,95 @@
+"""The ``gyrobench`` command: parse arguments and dispatch, nothing more.
+
+Each subcommand lives in ``gyrobench/commands/<name>.py`` with two functions::
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None: ...
+    def run(args: argparse.Namespace) -> int | None: ...
+
+Library errors (:class:`gyrobench.errors.GyrobenchError`) and missing files reach the user as one line
+``gyrobench: error: ...`` with exit status 2; ``--traceback`` shows the full trace for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module under gyrobench.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "cmf": ("cmf", "compute a camera motion field from a gyro window and write it as .npy"),
+    "plot-cmf": ("plot_cmf", "render a camera motion field (or a gyro window) as a PNG picture"),
+    "handshake": ("handshake", "fit the synthetic hand-shake generator to a recording, or sample from it"),
+    "synth": ("synth", "synthesize a dataset (HDF5 shards + manifest) from a recipe"),
+    "inspect": ("inspect", "summarize and verify a dataset folder or shard; write a contact sheet"),
+    "import-gyroblur": ("import_gyroblur", "import an official GyroBlur-Synth folder into gyrobench shards"),
+    "models": ("models", "list registered models with parameter counts and GMACs at 1280x720"),
+    "train": ("train", "train a model from one config file (supports --resume and torchrun DDP)"),
+    "eval": ("eval", "evaluate a checkpoint on a dataset and write a results record"),
+    "leaderboard": ("leaderboard", "publish results records as Markdown/CSV/LaTeX/HTML tables"),
+    "demo": ("demo", "end-to-end demo on the embedded Kodak data: synth, train, eval, leaderboard"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="gyrobench", description="Gyro-aided deblurring benchmark.")
+    parser.add_argument("--version", action="version", version=f"gyrobench {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser.add_argument("--traceback", action="store_true", help="show full tracebacks on error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        mod = _load(module)
+        if mod is not None:
+            mod.add_arguments(p)
+        else:
+            p.set_defaults(_missing=True)
+    return parser
+
+
+def _load(module: str):
+    try:
+        return importlib.import_module(f"gyrobench.commands.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"gyrobench.commands.{module}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import GyrobenchError
+    from .log import setup_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    if getattr(args, "_missing", False):
+        print(f"gyrobench: error: command '{args.command}' is not available in this build", file=sys.stderr)
+        return 2
+    setup_logging(args.verbose, args.quiet)
+    try:
+        rc = _load(args._module).run(args)
+        return int(rc or 0)
+    except GyrobenchError as exc:
+        if args.traceback:
+            raise
+        print(f"gyrobench: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        if args.traceback:
+            raise
+        print(f"gyrobench: error: {exc.filename or ''}: {exc.strerror or exc}; check the path", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gyrobench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

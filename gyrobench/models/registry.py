@@ -1,0 +1,75 @@
+"""The model registry: ``build(name, **options)`` and metadata the harness and leaderboard read.
+
+A model class registers itself with ``@register("name", citation=..., uses_gyro=...)``. Each instance exposes
+``name``, ``options`` (the keyword arguments it was built with) and ``uses_gyro``; ``model(batch)`` takes the
+batch dict of INTERFACES.md §2 and returns the restored image ``(B, 3, H, W)``, linear RGB.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Callable
+
+from ..errors import GyrobenchError
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    factory: Callable
+    uses_gyro: bool
+    learned: bool = True
+    citation: str = ""
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+# modules imported on first use of the registry, so that every model registers itself
+_MODEL_MODULES = ("gyrodeblurnet", "nafnet", "deepgyro", "eggnet", "classical")
+
+
+def register(name: str, *, uses_gyro: bool, learned: bool = True, citation: str = "", description: str = ""):
+    """Class decorator: register ``cls`` under ``name`` and set its ``name``/``uses_gyro`` attributes."""
+
+    def deco(cls):
+        cls.name = name
+        cls.uses_gyro = uses_gyro
+        _REGISTRY[name] = ModelInfo(name, cls, uses_gyro, learned, citation, description or (cls.__doc__ or "").strip().split("\n")[0])
+        return cls
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    for mod in _MODEL_MODULES:
+        try:
+            importlib.import_module(f"gyrobench.models.{mod}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"gyrobench.models.{mod}":
+                raise
+
+
+def available() -> dict[str, ModelInfo]:
+    """All registered models, by name."""
+    _ensure_loaded()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def info(name: str) -> ModelInfo:
+    models = available()
+    if name not in models:
+        raise GyrobenchError(f"unknown model '{name}'; registered models: {', '.join(models)}")
+    return models[name]
+
+
+def build(name: str, **options):
+    """Build model ``name`` with ``options``; the instance records ``options`` for checkpoints."""
+    meta = info(name)
+    try:
+        model = meta.factory(**options)
+    except TypeError as exc:
+        raise GyrobenchError(f"model '{name}': bad options {options}: {exc}") from exc
+    model.options = dict(options)
+    return model

@@ -1,0 +1,144 @@
+"""Training checkpoints (INTERFACES.md §4): atomic saves, safe loads, model rebuild.
+
+A checkpoint is a plain dict saved with :func:`torch.save`::
+
+    {"format": "gyrobench-checkpoint/1", "model": name, "options": {...}, "state_dict": ..., "step": int,
+     "optimizer": ..., "scheduler": ..., "rng": ..., "config": {...}, "git_commit": str, "versions": {...}}
+
+Only tensors, numbers, strings, lists, tuples and dicts go in, so that :func:`load_checkpoint` can use
+``torch.load(..., weights_only=True)``. A file carrying pickled code (any custom class or function) is refused
+with :class:`~gyrobench.errors.CheckpointError`, never executed.
+
+RNG states are stored as tensors / plain lists (:func:`capture_rng`), not as NumPy objects, for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+from ..log import get_logger
+
+__all__ = [
+    "FORMAT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "capture_rng",
+    "restore_rng",
+]
+
+FORMAT = "gyrobench-checkpoint/1"
+_REQUIRED = ("format", "model", "options", "state_dict")
+log = get_logger("train.checkpoint")
+
+
+def save_checkpoint(path: str | Path, **fields: Any) -> Path:
+    """Write ``fields`` (plus ``format``) to ``path`` atomically: a temporary file in the same folder, fsync,
+    then :func:`os.replace`, so a crash never leaves a truncated checkpoint under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, **fields}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load a gyrobench checkpoint with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` (naming the file and the fix) when the file is missing, is not a torch
+    file, carries pickled code (custom classes or functions), or lacks the INTERFACES.md §4 fields.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found; give the path of a .pt file written by "
+                              "'gyrobench train'")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: refused to load: the file carries pickled Python objects that are not plain data "
+            f"({first[:200]}); only weights_only checkpoints are accepted; re-save it with "
+            "gyrobench.train.checkpoint.save_checkpoint from a trusted environment") from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); the file may be truncated or of another format") from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(ckpt).__name__}; official "
+                              "weights load through gyrobench.models.load_official(name, path)")
+    if ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: field 'format' is {ckpt.get('format')!r}, expected {FORMAT!r}; official "
+                              "weights load through gyrobench.models.load_official(name, path)")
+    missing = [k for k in _REQUIRED if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: missing field(s) {', '.join(missing)}; the checkpoint is incomplete")
+    return ckpt
+
+
+def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", strict: bool = True):
+    """Rebuild the model named in the checkpoint with its options and load the weights.
+
+    Returns ``(model, ckpt)``; the model is in eval mode on ``map_location``.
+    """
+    from ..models import build
+
+    ckpt = load_checkpoint(path, map_location=map_location)
+    model = build(ckpt["model"], **dict(ckpt["options"]))
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=strict)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: field 'state_dict' does not match model '{ckpt['model']}' with options "
+                              f"{ckpt['options']}: {str(exc).splitlines()[0]}") from exc
+    model.to(map_location).eval()
+    return model, ckpt
+
+
+def capture_rng() -> dict:
+    """Global RNG states (torch CPU/CUDA, NumPy legacy, Python) as weights_only-safe values."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state = {
+        "torch_cpu": torch.get_rng_state(),
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(gauss)},
+        "python": {"version": int(py_version), "state": [int(v) for v in py_state],
+                   "gauss_next": py_gauss},
+    }
+    if torch.cuda.is_available():
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    """Inverse of :func:`capture_rng` (CUDA states only where CUDA is present)."""
+    torch.set_rng_state(state["torch_cpu"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], np.asarray(n["keys"].numpy(), dtype=np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss_next"]))
+    if "torch_cuda" in state and torch.cuda.is_available():
+        cuda = state["torch_cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        else:
+            log.warning("checkpoint has %d CUDA RNG states, this machine %d devices: CUDA RNG not restored",
+                        len(cuda), torch.cuda.device_count())

@@ -1,0 +1,322 @@
+"""The training loop behind ``gyrobench train CONFIG [--resume] [--out DIR]`` (spec ``gyrodeblurnet.md`` §6.1).
+
+Per optimizer step:
+
+1. a batch from :class:`~gyrobench.data.dataset.ShardDataset` (random stride-aligned crops, fields recomputed
+   from the stored gyro) through a :class:`~gyrobench.train.ddp.ResumableDistributedSampler`;
+2. on the training device, the on-the-fly degradation ``Degradation(preset)`` of the blurred batch, one draw per
+   batch from a generator seeded by ``(seed, step, rank)`` (spec §6.1; the official code draws identically on
+   every GPU — here each process draws its own, see ``docs/training.md``);
+3. ``batch["alpha"]`` = the §4 curriculum (per epoch when the run is given in epochs, else per step);
+4. ``model(batch)`` (optionally under bf16 autocast), PSNR loss (§6.1), Adam, cosine LR to ``lr_min``.
+
+Everything random is a function of the config seed and the step, so ``--resume`` from a checkpoint continues
+bit-identically on CPU (tested). The run folder holds ``config.yaml`` (the exact config), ``run.json`` (git
+commit, versions, machine, command), ``metrics.jsonl`` (one line per logged step), ``checkpoints/last.pt``
+(+ ``step-XXXXXXX.pt`` with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import from_dict, to_dict
+from ..errors import CheckpointError, RecipeError
+from ..log import get_logger, progress
+from . import ddp
+from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from .config import TrainConfig
+from .curriculum import curriculum_alpha
+from .loss import batch_psnr, psnr_loss
+
+__all__ = ["train", "Trainer"]
+
+log = get_logger("train")
+
+_TENSOR_KEYS = ("blurred", "sharp", "sat_mask", "cmf_clean", "cmf_noisy")
+
+
+def _to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """Display encoding for TensorBoard images (C's ``synth.color.linear_to_srgb`` when available)."""
+    try:
+        from ..synth.color import linear_to_srgb
+
+        return linear_to_srgb(x.clamp(0, 1))
+    except ImportError:  # pragma: no cover - until the synth package lands
+        return x.clamp(0, 1) ** (1 / 2.2)
+
+
+class Trainer:
+    """One training run. ``Trainer(cfg, out_dir).fit(resume=...)``; see the module docstring."""
+
+    def __init__(self, cfg: TrainConfig, out_dir: str | Path, *, config_text: str | None = None,
+                 dist_info: ddp.DistInfo | None = None, show_progress: bool | None = None):
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.config_text = config_text
+        self.dist = dist_info or ddp.setup(cfg.device)
+        self.device = self.dist.device
+        self.show_progress = show_progress
+        world = self.dist.world_size
+        if cfg.schedule.batch_size % world:
+            raise RecipeError(f"schedule.batch_size={cfg.schedule.batch_size} is not divisible by the {world} "
+                              "DDP processes; make it a multiple")
+        self.batch_per_rank = cfg.schedule.batch_size // world
+
+        from ..data.dataset import ShardDataset
+        from ..models import build, info
+
+        self.model_info = info(cfg.model.name)
+        self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
+                                    verify=cfg.data.verify, fields=self.model_info.uses_gyro,
+                                    cmf_options=cfg.data.cmf_options)
+        self.sampler = ddp.ResumableDistributedSampler(self.dataset, num_replicas=world, rank=self.dist.rank,
+                                                       seed=cfg.seed)
+        self.steps_per_epoch = len(self.dataset) // world // self.batch_per_rank
+        if self.steps_per_epoch == 0:
+            raise RecipeError(f"data.root={cfg.data.root}: {len(self.dataset)} samples are fewer than one batch of "
+                              f"{cfg.schedule.batch_size}; lower schedule.batch_size or synthesize more samples")
+        s = cfg.schedule
+        self.total_steps = s.steps if s.steps is not None else s.epochs * self.steps_per_epoch
+
+        torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every run
+        model = build(cfg.model.name, **cfg.model.options).to(self.device)
+        self.model = model
+        if not any(p.requires_grad for p in model.parameters()):
+            raise RecipeError(f"model.name={cfg.model.name}: has no trainable parameters; it cannot be trained "
+                              "(evaluate it directly with 'gyrobench eval')")
+        self.net = model
+        if self.dist.distributed:
+            kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
+            self.net = torch.nn.parallel.DistributedDataParallel(
+                model, find_unused_parameters=cfg.find_unused_parameters, **kw)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps,
+                                                                    eta_min=s.lr_min)
+        self.degrade = None
+        if cfg.degradation:
+            from ..synth.degrade import Degradation
+
+            self.degrade = Degradation(cfg.degradation).to(self.device)
+        self.step = 0
+        self._tb = None
+
+    # ------------------------------------------------------------------ helpers
+    def alpha(self, step: int) -> float:
+        if not self.cfg.curriculum:
+            return 1.0
+        if self.cfg.schedule.epochs is not None:
+            return curriculum_alpha(step // self.steps_per_epoch, self.cfg.schedule.epochs)
+        return curriculum_alpha(step, self.total_steps)
+
+    def _generator(self, step: int) -> torch.Generator:
+        g = torch.Generator(device=self.device)
+        g.manual_seed(int(np.random.SeedSequence([self.cfg.seed, step, self.dist.rank]).generate_state(1)[0]))
+        return g
+
+    def _loader(self, epoch: int, start_batch: int):
+        self.sampler.set_epoch(epoch)
+        self.sampler.set_start(start_batch * self.batch_per_rank)
+        self.dataset.set_epoch(epoch)
+        from ..data.dataset import collate
+
+        workers = self.cfg.data.workers
+        kw: dict[str, Any] = {}
+        if workers > 0 and self.cfg.data.multiprocessing_context:
+            kw["multiprocessing_context"] = self.cfg.data.multiprocessing_context
+        return torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_per_rank, sampler=self.sampler,
+                                           num_workers=workers, collate_fn=collate, drop_last=True,
+                                           pin_memory=self.device.type == "cuda", **kw)
+
+    def state(self) -> dict:
+        """The checkpoint dict of INTERFACES.md §4 at the current step."""
+        from ..provenance import git_commit, versions
+
+        return {
+            "model": self.cfg.model.name,
+            "options": dict(getattr(self.model, "options", self.cfg.model.options)),
+            "state_dict": self.model.state_dict(),
+            "step": self.step,
+            "epoch": self.step // self.steps_per_epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": capture_rng(),
+            "config": to_dict(self.cfg),
+            "git_commit": git_commit(),
+            "versions": versions(),
+            "train": {"total_steps": self.total_steps, "world_size": self.dist.world_size,
+                      "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset)},
+        }
+
+    def save(self, final: bool = False) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        ckdir = self.out / "checkpoints"
+        path = save_checkpoint(ckdir / "last.pt", **self.state())
+        if self.cfg.logging.keep_checkpoints or final:
+            save_checkpoint(ckdir / f"step-{self.step:07d}.pt", **self.state())
+        return path
+
+    def load(self, path: str | Path) -> None:
+        ckpt = load_checkpoint(path, map_location=self.device)
+        if ckpt["model"] != self.cfg.model.name or dict(ckpt["options"]) != dict(self.cfg.model.options):
+            raise CheckpointError(f"{path}: field 'model'/'options' ({ckpt['model']}, {ckpt['options']}) differ from "
+                                  f"the config ({self.cfg.model.name}, {self.cfg.model.options}); resume with the "
+                                  "config the run started with")
+        saved = ckpt.get("config", {})
+        for key in ("schedule", "seed", "degradation", "curriculum"):
+            if key in saved and saved[key] != to_dict(getattr(self.cfg, key)):
+                log.warning("resume: config '%s' changed since the checkpoint (%s -> %s); the run will not be "
+                            "identical to an uninterrupted one", key, saved[key], to_dict(getattr(self.cfg, key)))
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        restore_rng(ckpt["rng"])
+        self.step = int(ckpt["step"])
+        log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
+
+    def _write_run_files(self, resume: bool) -> None:
+        if not self.dist.is_main:
+            return
+        import yaml
+
+        from ..provenance import git_commit, machine, versions
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        name = "config.yaml" if not resume else "config.resume.yaml"
+        text = self.config_text if self.config_text is not None else yaml.safe_dump(to_dict(self.cfg),
+                                                                                    sort_keys=False)
+        (self.out / name).write_text(text, encoding="utf-8")
+        (self.out / "config.resolved.json").write_text(json.dumps(to_dict(self.cfg), indent=2), encoding="utf-8")
+        run = {"command": " ".join(sys.argv), "git_commit": git_commit(), "versions": versions(),
+               "machine": machine(), "world_size": self.dist.world_size, "total_steps": self.total_steps,
+               "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset),
+               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (self.out / ("run.json" if not resume else f"run.resume-{self.step}.json")).write_text(
+            json.dumps(run, indent=2), encoding="utf-8")
+
+    def _tensorboard(self):
+        if self._tb is None and self.cfg.logging.tensorboard and self.dist.is_main:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                log.info("tensorboard not installed: no TensorBoard logs (pip install tensorboard)")
+                self.cfg = replace(self.cfg, logging=replace(self.cfg.logging, tensorboard=False))
+                return None
+            self._tb = SummaryWriter(log_dir=str(self.out / "tb"))
+        return self._tb
+
+    # ------------------------------------------------------------------ loop
+    def train_step(self, batch: dict) -> tuple[float, float]:
+        dev = self.device
+        batch = {k: (v.to(dev, non_blocking=True) if k in _TENSOR_KEYS else v) for k, v in batch.items()}
+        if self.degrade is not None:
+            degraded, _ = self.degrade(batch["blurred"], sat_mask=batch.get("sat_mask"),
+                                       generator=self._generator(self.step))
+            batch["blurred"] = degraded
+        batch["alpha"] = self.alpha(self.step)
+        self.net.train()
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
+            pred = self.net(batch)
+        loss = psnr_loss(pred.float(), batch["sharp"])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self._last = (batch, pred)
+        return float(loss.detach()), batch_psnr(pred, batch["sharp"])
+
+    def fit(self, resume: bool | str | Path = False) -> dict:
+        """Train to ``total_steps``; returns a summary (final checkpoint path, last loss, steps, timings)."""
+        if resume:
+            path = self.out / "checkpoints" / "last.pt" if resume is True else Path(resume)
+            self.load(path)
+        self._write_run_files(bool(resume))
+        main = self.dist.is_main
+        metrics_path = self.out / "metrics.jsonl"
+        log_every = max(1, self.cfg.logging.log_every)
+        bar = progress(total=self.total_steps, initial=self.step, desc=f"train {self.cfg.name}",
+                       disable=(not main) if self.show_progress is None else not (self.show_progress and main))
+        t_start = time.perf_counter()
+        start_step, first_loss, loss, psnr = self.step, None, math.nan, math.nan
+        window_t, window_n = time.perf_counter(), 0
+        while self.step < self.total_steps:
+            epoch, pos = divmod(self.step, self.steps_per_epoch)
+            for batch in self._loader(epoch, pos):
+                loss, psnr = self.train_step(batch)
+                if not math.isfinite(loss):
+                    raise RecipeError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
+                first_loss = loss if first_loss is None else first_loss
+                self.step += 1
+                window_n += self.batch_per_rank * self.dist.world_size
+                bar.update(1)
+                if self.step % log_every == 0 or self.step == self.total_steps:
+                    rate = window_n / max(1e-9, time.perf_counter() - window_t)
+                    window_t, window_n = time.perf_counter(), 0
+                    lr = self.scheduler.get_last_lr()[0]
+                    bar.set_postfix(loss=f"{loss:.3f}", psnr=f"{psnr:.2f}", img_s=f"{rate:.1f}")
+                    if main:
+                        rec = {"step": self.step, "epoch": epoch, "loss": loss, "psnr": psnr, "lr": lr,
+                               "alpha": self.alpha(self.step - 1), "img_per_s": rate}
+                        with metrics_path.open("a", encoding="utf-8") as fh:
+                            fh.write(json.dumps(rec) + "\n")
+                        tb = self._tensorboard()
+                        if tb is not None:
+                            for k in ("loss", "psnr", "lr", "alpha", "img_per_s"):
+                                tb.add_scalar(f"train/{k}", rec[k], self.step)
+                if main and self.cfg.logging.image_every and self.step % self.cfg.logging.image_every == 0:
+                    self._log_images()
+                if self.step % max(1, self.cfg.logging.checkpoint_every) == 0 and self.step < self.total_steps:
+                    self.save()
+                if self.step >= self.total_steps:
+                    break
+        bar.close()
+        final = self.save(final=True)
+        elapsed = time.perf_counter() - t_start
+        if self._tb is not None:
+            self._tb.close()
+        if main:
+            log.info("train %s: %d steps in %.1f s, loss %.3f -> %.3f, PSNR %.2f dB, checkpoint %s", self.cfg.name,
+                     self.step - start_step, elapsed, first_loss if first_loss is not None else math.nan, loss,
+                     psnr, final)
+        return {"checkpoint": str(final) if final else None, "steps": self.step, "first_loss": first_loss,
+                "last_loss": loss, "last_psnr": psnr, "seconds": elapsed, "total_steps": self.total_steps}
+
+    def _log_images(self) -> None:
+        tb = self._tensorboard()
+        if tb is None or not hasattr(self, "_last"):
+            return
+        batch, pred = self._last
+        grid = torch.cat([batch["blurred"][0], pred[0].detach().float(), batch["sharp"][0]], dim=2)
+        tb.add_image("train/blurred_restored_sharp", _to_srgb(grid.cpu().float()), self.step)
+
+
+def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, *, resume: bool | str | Path = False,
+          show_progress: bool | None = None) -> dict:
+    """Train from a config (dataclass, mapping or YAML path) into ``out_dir``; see :class:`Trainer`.
+
+    Under ``torchrun`` every process calls this; only rank 0 writes files.
+    """
+    text = None
+    if isinstance(config, (str, Path)):
+        from .config import load_train_config
+
+        text = Path(config).read_text(encoding="utf-8")
+        config = load_train_config(config)
+    elif isinstance(config, dict):
+        config = from_dict(TrainConfig, config, source="<config>")
+    info = ddp.setup(config.device)
+    try:
+        trainer = Trainer(config, out_dir, config_text=text, dist_info=info, show_progress=show_progress)
+        return trainer.fit(resume=resume)
+    finally:
+        ddp.teardown()

@@ -1,0 +1,253 @@
+"""GyroDeblurNet (Yang, Rim, Baek, Cho, "Gyro-based Neural Single Image Deblurring", CVPR 2025, arXiv 2404.00916).
+
+Re-implemented from the spec ``gyrodeblurnet.md`` §5 (architecture), §4 (α mix of clean/noisy fields) and §9
+items 6–9; no code copied. The attribute names give exactly the 570 state_dict keys and shapes of the official
+model (``../shared/specs/gyrodeblurnet-official-keys.txt``, 16,311,296 parameters), so the official checkpoint
+loads with ``strict=True`` through ``gyrobench.models.load_official("gyrodeblurnet", path)``.
+
+Conventions:
+- image ``batch["blurred"]``: ``(B, 3, H, W)`` float32, linear RGB in [0, 1];
+- camera motion fields ``batch["cmf_clean"]`` / ``batch["cmf_noisy"]``: ``(B, 2M, Hp/2, Wp/2)`` float32, channel
+  pair m = (dx, dy) of segment m in full-resolution pixels (§3.1), where ``Hp = ⌈H/8⌉·8``, ``Wp = ⌈W/8⌉·8``;
+- ``batch["alpha"]``: float or ``(B,)``: gyro features = α·intro_gyro(noisy) + (1−α)·intro_gyro(clean) (§4, §9.6).
+
+Padding (§5.1, §9.9): the image is zero-padded bottom/right to a multiple of 8; the field must cover the padded
+image at half resolution. **gyrobench extension**: a field of the *unpadded* half size (⌊H/2⌋ or ⌈H/2⌉ rows, …)
+is padded bottom/right by edge replication to Hp/2 × Wp/2 (the official code would fail on it); any other size
+raises :class:`~gyrobench.errors.ShapeError`. The global residual adds the padded input; the output is cropped.
+
+Ablations (§7; the spec names them but does not define their architecture — these are gyrobench's definitions):
+- (a) ``use_gyro=False``: the fields are replaced by zeros (same weights and keys; the gyro branch sees only
+  its biases), ``uses_gyro`` is False;
+- (c) ``refine="none"``: the gyro refinement blocks keep only their strided ``conv_down`` (needed to reach the
+  bottleneck resolution); no channel selection, no ``conv_gyro``;
+- (d) ``refine="gyro_only"``: the channel weights are computed from the pooled gyro feature alone
+  (``conv_ca_weight`` takes c instead of 2c channels);
+- (e) ``offsets="gyro"``: the deformable offsets and mask are predicted from the gyro feature only
+  (``offset_conv``/``modulator_conv`` take 256 instead of 512 channels);
+- (b) error-free gyro only and (f) no curriculum are training choices (``alpha`` fixed to 0 / 1), not options.
+``M`` ∈ {2, 4, 8, 16} sets ``gyro_channel = 2M`` (the spec's M ablation); only M = 8 matches official weights.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn as nn
+
+from ..errors import ShapeError
+from .blocks import SpatialAttention, batch_alpha, batch_image
+from .dcn import DeformableConv2d
+from .nafnet import NAFBlock
+from .padding import crop_to, pad_to_multiple, padded_size
+from .registry import register
+
+__all__ = ["GyroRefinementBlock", "GyroGuidedDeformBlock", "GyroDeblurringBlock", "GyroDeblurNet", "prepare_cmf"]
+
+REFINE_MODES = ("full", "none", "gyro_only")
+OFFSET_MODES = ("joint", "gyro")
+
+
+class GyroRefinementBlock(nn.Module):
+    """GRB(c) (§5.3): w = Conv3×3_{2c→c}(GAP([F_blur; F_gyro])) (no activation), F' = ReLU(Conv3×3(F_gyro ⊙ w)),
+    out = Conv3×3 stride 2 (c → 2c)(F').  ``(B,c,h,w) gyro, (B,c,h,w) blur -> (B,2c,h/2,w/2)``.
+
+    ``mode="none"`` (ablation c) keeps only ``conv_down``; ``mode="gyro_only"`` (ablation d) pools F_gyro alone.
+    """
+
+    def __init__(self, c: int, mode: str = "full"):
+        super().__init__()
+        if mode not in REFINE_MODES:
+            raise ValueError(f"gyrodeblurnet: refine must be one of {REFINE_MODES}, got {mode!r}")
+        self.mode = mode
+        if mode != "none":
+            cin = 2 * c if mode == "full" else c
+            # index 0 = pooling, so the official key is conv_ca_weight.1.*; on a 1×1 map only the centre tap acts
+            self.conv_ca_weight = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, c, 3, padding=1))
+            self.conv_gyro = nn.Conv2d(c, c, 3, padding=1)
+            self.relu = nn.ReLU()
+        self.conv_down = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1)
+
+    def forward(self, gyro: torch.Tensor, blur: torch.Tensor) -> torch.Tensor:
+        if self.mode == "none":
+            return self.conv_down(gyro)
+        pooled_in = torch.cat([blur, gyro], dim=1) if self.mode == "full" else gyro
+        w = self.conv_ca_weight(pooled_in)  # (B, c, 1, 1) channel selection, no sigmoid
+        g = self.relu(self.conv_gyro(gyro * w))
+        return self.conv_down(g)
+
+
+class GyroGuidedDeformBlock(nn.Module):
+    """Modulated deformable conv on the blur feature X with offsets/mask predicted from [X; G] (§5.3 GDB step 1–2).
+
+    Official key prefix ``gyro_block.conv_deform.{offset_conv, modulator_conv, regular_conv}``; offsets and
+    modulator zero-initialised, mask = 2·sigmoid, main weight without bias. ``offsets="gyro"`` (ablation e)
+    predicts them from G only.
+    """
+
+    def __init__(self, c: int, offsets: str = "joint", backend: str = "auto"):
+        super().__init__()
+        if offsets not in OFFSET_MODES:
+            raise ValueError(f"gyrodeblurnet: offsets must be one of {OFFSET_MODES}, got {offsets!r}")
+        self.offsets = offsets
+        guide = 2 * c if offsets == "joint" else c
+        self.conv_deform = DeformableConv2d(c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend)
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        guide = torch.cat([x, g], dim=1) if self.offsets == "joint" else g
+        return self.conv_deform(x, guide)
+
+
+class GyroDeblurringBlock(nn.Module):
+    """GDB(c = 256) (§5.3): Y = DCN(X; [X; G]); Y_att = SpatialAttention(Y); Z = NAFBlock(Y_att);
+    out = Conv3×3_{2c→c}([Y; Z]). No residual from X; G is passed through unchanged by the caller.
+    ``(B,c,h,w), (B,c,h,w) -> (B,c,h,w)``."""
+
+    def __init__(self, c: int = 256, offsets: str = "joint", backend: str = "auto"):
+        super().__init__()
+        self.gyro_block = GyroGuidedDeformBlock(c, offsets, backend)
+        self.naf_block = NAFBlock(c)
+        self.spatial_attn = SpatialAttention(7)
+        self.conv = nn.Conv2d(2 * c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        y = self.gyro_block(x, g)
+        z = self.naf_block(self.spatial_attn(y))
+        return self.conv(torch.cat([y, z], dim=1))
+
+
+def prepare_cmf(cmf: torch.Tensor, image_hw: tuple[int, int], channels: int, name: str = "cmf") -> torch.Tensor:
+    """Check a field against the image size and pad it to the padded half size (module docstring, §9.9).
+
+    Accepts ``(B, channels, Hp/2, Wp/2)`` unchanged, or a field whose height is ⌊H/2⌋ or ⌈H/2⌉ (same for the
+    width), edge-replicated on the bottom/right to ``Hp/2 × Wp/2``. Raises ShapeError otherwise.
+    """
+    h, w = image_hw
+    hp, wp = padded_size(h, w, 8)
+    want = (hp // 2, wp // 2)
+    if cmf.dim() != 4 or cmf.shape[1] != channels:
+        raise ShapeError(f"batch['{name}'] must be (B, {channels}, {want[0]}, {want[1]}) for a {h}x{w} image "
+                         f"(2M = {channels} channels), got {tuple(cmf.shape)}")
+    ch, cw = cmf.shape[-2:]
+    if (ch, cw) == want:
+        return cmf
+    ok_h = ch in (h // 2, -(-h // 2)) and ch <= want[0]
+    ok_w = cw in (w // 2, -(-w // 2)) and cw <= want[1]
+    if not (ok_h and ok_w):
+        raise ShapeError(f"batch['{name}'] has spatial size {ch}x{cw}; a {h}x{w} image needs the field of its "
+                         f"padded size {hp}x{wp} at half resolution, {want[0]}x{want[1]} (or the unpadded half "
+                         f"size, which is edge-padded)")
+    return torch.nn.functional.pad(cmf, (0, want[1] - cw, 0, want[0] - ch), mode="replicate")
+
+
+@register(
+    "gyrodeblurnet",
+    uses_gyro=True,
+    citation="H. Yang, J. Rim, S.-H. Baek, S. Cho, Gyro-based Neural Single Image Deblurring, CVPR 2025 "
+    "(arXiv 2404.00916)",
+    description="GyroDeblurNet: NAFNet-32 U-Net with gyro refinement and gyro-guided deformable blocks",
+)
+class GyroDeblurNet(nn.Module):
+    """GyroDeblurNet, official config: width 32, encoders [2,2,2], 16 middle NAFBlocks in 4 groups with 3 GDBs,
+    GRBs at encoder levels 1 and 2, decoders [1,1,1], global residual (§5.1–§5.2 table).
+
+    ``forward(batch) -> (B, 3, H, W)``. Options: ``M`` (2|4|8|16), ``use_gyro``, ``refine``, ``offsets``,
+    ``dcn_backend`` ("auto"|"torch"|"torchvision"); see the module docstring.
+    """
+
+    width = 32
+    enc_blk_nums = (2, 2, 2)
+    middle_blk_num = 16
+    dec_blk_nums = (1, 1, 1)
+
+    def __init__(self, M: int = 8, use_gyro: bool = True, refine: str = "full", offsets: str = "joint",
+                 dcn_backend: str = "auto"):
+        super().__init__()
+        if M not in (2, 4, 8, 16):
+            raise ValueError(f"gyrodeblurnet: M must be 2, 4, 8 or 16 (segments per field), got {M!r}")
+        self.M = int(M)
+        self.gyro_channel = 2 * self.M
+        self.uses_gyro = bool(use_gyro)
+        self.options = dict(M=M, use_gyro=use_gyro, refine=refine, offsets=offsets)
+        width = self.width
+        gw = 64  # hard-coded gyro branch width at H/2 (§5.1): 64 → 128 → 256
+
+        # definition order reproduces the official state_dict key order
+        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        self.intro_gyro = nn.Conv2d(self.gyro_channel, gw, 3, padding=1)
+        self.ending = nn.Conv2d(width, 3, 3, padding=1)
+        self.encoders = nn.ModuleList()
+        self.gyro_refine_blks = nn.ModuleList()
+        self.decoders = nn.ModuleList()
+        self.middle_blks = nn.ModuleList()
+        self.gyro_deblurring_blks = nn.ModuleList()
+        self.ups = nn.ModuleList()
+        self.downs = nn.ModuleList()
+
+        c = width
+        for level, n in enumerate(self.enc_blk_nums):
+            self.encoders.append(nn.Sequential(*[NAFBlock(c) for _ in range(n)]))
+            # level 0 has no refinement (parameter-free identity at index 0, §5.2)
+            self.gyro_refine_blks.append(nn.Identity() if level == 0 else GyroRefinementBlock(c, refine))
+            self.downs.append(nn.Conv2d(c, 2 * c, 2, stride=2))
+            c *= 2
+        groups = 4
+        per_group = self.middle_blk_num // groups
+        for i in range(groups):
+            self.middle_blks.append(nn.Sequential(*[NAFBlock(c) for _ in range(per_group)]))
+            # GDBs after groups 1–3; the 4th slot is a parameter-free identity
+            self.gyro_deblurring_blks.append(
+                GyroDeblurringBlock(c, offsets, dcn_backend) if i < groups - 1 else nn.Identity()
+            )
+        for n in self.dec_blk_nums:
+            self.ups.append(nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.PixelShuffle(2)))
+            c //= 2
+            self.decoders.append(nn.Sequential(*[NAFBlock(c) for _ in range(n)]))
+        self.padder_size = 2 ** len(self.enc_blk_nums)  # 8
+
+    def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
+        get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
+        clean, noisy = get("cmf_clean"), get("cmf_noisy")
+        if clean is None and noisy is None:
+            raise ShapeError("gyrodeblurnet needs batch['cmf_clean'] and/or batch['cmf_noisy'] "
+                             f"(B, {self.gyro_channel}, H/2, W/2); got neither")
+        clean = noisy if clean is None else clean
+        noisy = clean if noisy is None else noisy
+        clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
+        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
+        if clean.shape[0] != n or noisy.shape[0] != n:
+            raise ShapeError(f"gyrodeblurnet: batch has {n} images but fields of batch size "
+                             f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)")
+        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network
+            return self.intro_gyro(torch.zeros_like(clean))
+        alpha = batch_alpha(batch, n, like)
+        if (isinstance(alpha, float) and alpha == 1.0) or noisy is clean:
+            return self.intro_gyro(noisy)
+        if isinstance(alpha, float) and alpha == 0.0:
+            return self.intro_gyro(clean)
+        return alpha * self.intro_gyro(noisy) + (1.0 - alpha) * self.intro_gyro(clean)
+
+    def forward(self, batch) -> torch.Tensor:
+        inp = batch_image(batch)
+        n, _, h, w = inp.shape
+        x0, size = pad_to_multiple(inp, self.padder_size)  # zero pad to a multiple of 8 (§5.1)
+        gyro = self._gyro_features(batch, n, (h, w), inp)  # (B, 64, Hp/2, Wp/2)
+
+        x = self.intro(x0)
+        skips = []
+        for level, (encoder, refine, down) in enumerate(zip(self.encoders, self.gyro_refine_blks, self.downs)):
+            x = encoder(x)
+            skips.append(x)
+            if level > 0:  # GRB at levels 1, 2: gyro 64 @H/2 → 128 @H/4 → 256 @H/8
+                gyro = refine(gyro, x)
+            x = down(x)
+        for group, gdb in zip(self.middle_blks, self.gyro_deblurring_blks):
+            x = group(x)
+            if isinstance(gdb, GyroDeblurringBlock):
+                x = gdb(x, gyro)  # the gyro feature is passed unchanged to every GDB
+        for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
+            x = decoder(up(x) + skip)
+        x = self.ending(x) + x0  # global residual on the padded input
+        return crop_to(x, size)

@@ -1,0 +1,228 @@
+"""Classical, learning-free reference: non-blind deconvolution with gyro-derived, spatially varying PSFs.
+
+Spec ``baselines.md`` §7. The blurred linear image is modelled tile-wise as ``B = L ⊛ K + n`` (§7.1) with the PSF
+``K`` of the tile centre rasterised from the camera-motion field (§7.2, :func:`gyro_inputs.trajectory_psf`).
+The image is cut into overlapping tiles (§7.3), each tile is deconvolved with its own PSF by Wiener/Tikhonov
+(§7.4, closed form) or Richardson–Lucy (§7.5), and the tiles are blended with windows.
+
+Conventions: images ``(B, 3, H, W)`` float, **linear** RGB in [0, 1]; CMF ``(B, 2M, h, w)`` in full-resolution
+pixels (INTERFACES.md §1). Every RGB channel is processed independently. All tiles of an image are processed at
+once with batched ``torch.fft`` (no per-tile Python loop); the only loop is over the images of the batch (to bound
+memory) and, for Richardson–Lucy, over iterations.
+
+Tiling details (choices where §7.3 leaves room, documented in ``docs/baselines.md``):
+
+- tiles of ``tile`` px with stride ``round(tile * (1 - overlap))``; the image is padded by half a tile (reflect,
+  replicate where the image is too small) so every pixel is covered by the central part of some tile;
+- each tile is deconvolved on an *extended* tile with ``margin`` extra pixels of real (padded) image context on
+  every side (default ``max(2r, 8)`` with ``r`` the PSF radius), treated as periodic by the FFT, and then cropped
+  (this plays the role of §7.3's "pad each tile by the PSF radius");
+- blending window ``w(n) = sin²(π (n + ½) / tile)`` per axis (a Hann window shifted by half a sample, so it is
+  never zero; at 50 % overlap the shifted windows sum to one): ``L = Σ w·L_tile / Σ w``;
+- the PSF of a tile is evaluated at the tile centre, clamped into the image, with the even-grid rule (§1.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import GyrobenchError, ShapeError
+from ..log import get_logger
+from .gyro_inputs import check_cmf, cmf_poses, interp_even_grid, psf_radius, select_cmf, trajectory_psf
+from .registry import register
+
+log = get_logger("models.classical")
+
+__all__ = ["ClassicalDeconv", "deconvolve", "wiener_fft", "richardson_lucy_fft", "psf_otf", "edge_taper"]
+
+
+def psf_otf(psf: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Optical transfer function of centred PSFs ``(..., S, S)`` on a ``size`` grid: ``(..., Hf, Wf//2+1)`` complex.
+
+    The PSF centre (index ``r = S // 2``) is moved to the origin so that multiplying spectra is the periodic
+    version of ``(L ⊛ K)(y) = Σ_u K(u) L(y - u)``.
+    """
+    s = psf.shape[-1]
+    hf, wf = size
+    if s > hf or s > wf:
+        raise ShapeError(f"PSF of side {s} does not fit an FFT tile of {hf}x{wf}; fix: use a larger tile or margin")
+    r = s // 2
+    pad = F.pad(psf, (0, wf - s, 0, hf - s))
+    pad = torch.roll(pad, shifts=(-r, -r), dims=(-2, -1))
+    return torch.fft.rfft2(pad)
+
+
+def _grad_prior(size: tuple[int, int], dtype, device) -> torch.Tensor:
+    """``|D̂x|² + |D̂y|²`` of the forward-difference filters on a ``size`` grid (rfft layout)."""
+    hf, wf = size
+    ky = torch.fft.fftfreq(hf, device=device, dtype=dtype)
+    kx = torch.fft.rfftfreq(wf, device=device, dtype=dtype)
+    return (2 - 2 * torch.cos(2 * math.pi * ky))[:, None] + (2 - 2 * torch.cos(2 * math.pi * kx))[None, :]
+
+
+def wiener_fft(tiles: torch.Tensor, otf: torch.Tensor, lam: float, prior: str = "gradient") -> torch.Tensor:
+    """Closed-form Wiener/Tikhonov deconvolution of periodic tiles (spec §7.4).
+
+    ``L̂ = F⁻¹[ conj(K̂) B̂ / (|K̂|² + λ P) ]`` with ``P = |D̂x|² + |D̂y|²`` (``prior="gradient"``) or ``P = 1``
+    (``prior="identity"``: plain Wiener with constant noise-to-signal ratio λ). ``tiles (..., Hf, Wf)``,
+    ``otf`` broadcastable to ``(..., Hf, Wf//2+1)``.
+    """
+    size = tiles.shape[-2:]
+    if prior == "gradient":
+        reg = lam * _grad_prior(size, tiles.dtype, tiles.device)
+    elif prior == "identity":
+        reg = lam
+    else:
+        raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
+    bhat = torch.fft.rfft2(tiles)
+    est = torch.conj(otf) * bhat / (otf.real**2 + otf.imag**2 + reg)
+    return torch.fft.irfft2(est, s=size)
+
+
+def richardson_lucy_fft(tiles: torch.Tensor, otf: torch.Tensor, iterations: int, eps: float = 1e-6) -> torch.Tensor:
+    """Richardson–Lucy on periodic tiles (spec §7.5): ``L ← L · [K̃ ⊛ (B / (K ⊛ L + ε))]``, ``L⁰ = B``.
+
+    ``K̃`` (the flipped PSF, i.e. correlation) is ``conj(K̂)`` in the Fourier domain. Negative inputs are
+    clamped to 0 first (RL assumes non-negative, Poisson-like data).
+    """
+    size = tiles.shape[-2:]
+    b = tiles.clamp_min(0)
+    est = b.clamp_min(eps)
+    for _ in range(int(iterations)):
+        pred = torch.fft.irfft2(otf * torch.fft.rfft2(est), s=size)
+        ratio = b / (pred.clamp_min(0) + eps)
+        est = est * torch.fft.irfft2(torch.conj(otf) * torch.fft.rfft2(ratio), s=size).clamp_min(0)
+    return est
+
+
+def edge_taper(tiles: torch.Tensor, otf: torch.Tensor, width: int) -> torch.Tensor:
+    """Make periodic tiles consistent at their wrap-around seam (the idea of MATLAB's ``edgetaper``).
+
+    ``T' = a·T + (1 - a)·(T ⊛ K)_periodic`` with ``a`` a separable ramp, 0 at the tile border and 1 from
+    ``width`` px inwards (sin² profile). Near the seam the tile then equals its own periodic blur, so the FFT
+    deconvolution sees no jump there and does not ring; the tile's core is unchanged.
+    """
+    size = tiles.shape[-2:]
+    if width <= 0:
+        return tiles
+    blurred = torch.fft.irfft2(otf * torch.fft.rfft2(tiles), s=size)
+    ramps = []
+    for n in size:
+        d = torch.arange(n, dtype=tiles.dtype, device=tiles.device)
+        d = torch.minimum(d + 0.5, n - d - 0.5).clamp(max=width) / width
+        ramps.append(torch.sin(0.5 * math.pi * d) ** 2)
+    a = ramps[0][:, None] * ramps[1][None, :]
+    return a * tiles + (1 - a) * blurred
+
+
+def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    mode = "reflect" if max(top, bottom) < h and max(left, right) < w else "replicate"
+    return F.pad(x, (left, right, top, bottom), mode=mode)
+
+
+def _window(n: int, dtype, device) -> torch.Tensor:
+    return torch.sin(math.pi * (torch.arange(n, dtype=dtype, device=device) + 0.5) / n) ** 2
+
+
+def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 2e-3,
+               prior: str = "gradient", iterations: int = 30, tile: int = 128, overlap: float = 0.5,
+               margin: int | None = None, samples_per_segment: int = 32, eps: float = 1e-6,
+               clip: bool = True) -> torch.Tensor:
+    """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
+
+    ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``) or ``"rl"`` (§7.5; ``iterations``). ``tile``/``overlap``:
+    tile side in px and fractional overlap (§7.3). ``margin``: context px around each tile for the FFT (default
+    ``max(2r, 8)``). Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
+    """
+    if blurred.ndim != 4:
+        raise ShapeError(f"classical: blurred must be (B, C, H, W), got {tuple(blurred.shape)}")
+    check_cmf(cmf)
+    if cmf.shape[0] != blurred.shape[0]:
+        raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
+    if method not in ("wiener", "rl"):
+        raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener' or 'rl'")
+    if not 0 <= overlap < 1 or tile < 4:
+        raise GyrobenchError(f"classical: need tile >= 4 and 0 <= overlap < 1, got tile={tile}, overlap={overlap}")
+    B, C, H, W = blurred.shape
+    if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
+        raise ShapeError(
+            f"classical: motion field {tuple(cmf.shape)} is too small for an image of {H}x{W} (needs at least "
+            f"{math.ceil(H / 2)}x{math.ceil(W / 2)} samples); fix: compute the CMF for the image's size"
+        )
+    work = torch.float32 if blurred.dtype != torch.float64 else torch.float64
+    dev = blurred.device
+    stride = max(1, int(round(tile * (1 - overlap))))
+    off = tile // 2
+    ny = math.ceil(max(H + 2 * off - tile, 0) / stride) + 1
+    nx = math.ceil(max(W + 2 * off - tile, 0) / stride) + 1
+    hq, wq = (ny - 1) * stride + tile, (nx - 1) * stride + tile  # padded canvas holding all tiles
+    # tile centres in image pixel coordinates, clamped into the image
+    cy = (torch.arange(ny, dtype=torch.float64, device=dev) * stride - off + (tile - 1) / 2).clamp(0, H - 1)
+    cx = (torch.arange(nx, dtype=torch.float64, device=dev) * stride - off + (tile - 1) / 2).clamp(0, W - 1)
+    poses = cmf_poses(cmf.to(torch.float64))  # (B, M+1, 2, h, w)
+    m1 = poses.shape[1]
+    at = interp_even_grid(poses.flatten(1, 2), cy, cx)  # (B, (M+1)*2, ny, nx)
+    at = at.reshape(B, m1, 2, ny, nx).permute(0, 3, 4, 1, 2)  # (B, ny, nx, M+1, 2)
+    r = psf_radius(at)
+    mg = max(2 * r, 8) if margin is None else max(int(margin), r)
+    te = tile + 2 * mg
+    win = _window(tile, work, dev)
+    win2 = (win[:, None] * win[None, :]).reshape(1, 1, 1, 1, tile, tile)
+    out = torch.empty(B, C, H, W, dtype=blurred.dtype, device=dev)
+    for i in range(B):
+        psf = trajectory_psf(at[i], samples_per_segment=samples_per_segment, radius=r).to(work)  # (ny, nx, S, S)
+        otf = psf_otf(psf, (te, te))[None]  # (1, ny, nx, te, te//2+1)
+        img = _pad(blurred[i : i + 1].to(work), off + mg, wq - W - off + mg, off + mg, hq - H - off + mg)
+        tiles = img.unfold(2, te, stride).unfold(3, te, stride)[0]  # (C, ny, nx, te, te)
+        tiles = edge_taper(tiles, otf, mg)
+        if method == "wiener":
+            est = wiener_fft(tiles, otf, lam, prior)
+        else:
+            est = richardson_lucy_fft(tiles, otf, iterations, eps)
+        est = est[..., mg : mg + tile, mg : mg + tile] * win2[0]  # (C, ny, nx, tile, tile)
+        cols = est.permute(0, 3, 4, 1, 2).reshape(1, C * tile * tile, ny * nx)
+        acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
+        wsum = F.fold(win2[0, :1].expand(1, ny, nx, tile, tile).permute(0, 3, 4, 1, 2).reshape(1, tile * tile, -1),
+                      (hq, wq), kernel_size=tile, stride=stride)
+        res = (acc / wsum)[:, :, off : off + H, off : off + W]
+        out[i] = (res.clamp(0, 1) if clip else res)[0].to(blurred.dtype)
+    log.debug("classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d", method, B, ny, nx, tile,
+              mg, r)
+    return out
+
+
+@register(
+    "classical",
+    uses_gyro=True,
+    learned=False,
+    citation="Wiener (1949) / Richardson (1972), Lucy (1974); gyro PSFs from the CMF (gyrobench baselines.md §7)",
+)
+class ClassicalDeconv(nn.Module):
+    """Classical per-tile Wiener or Richardson–Lucy deconvolution with PSFs from the camera-motion field (§7).
+
+    Options: ``method`` ("wiener" | "rl"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
+    ``iterations`` (RL), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
+    ``cmf_key`` ("mix" = α-mix of noisy and clean per INTERFACES.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
+    No parameters; deterministic given the options. Runs under ``torch.no_grad``.
+    """
+
+    def __init__(self, method: str = "wiener", lam: float = 2e-3, prior: str = "gradient", iterations: int = 30,
+                 tile: int = 128, overlap: float = 0.5, margin: int | None = None, samples_per_segment: int = 32,
+                 cmf_key: str = "mix", clip: bool = True):
+        super().__init__()
+        if method not in ("wiener", "rl"):
+            raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener' or 'rl'")
+        self.kwargs = dict(method=method, lam=lam, prior=prior, iterations=iterations, tile=tile, overlap=overlap,
+                           margin=margin, samples_per_segment=samples_per_segment, clip=clip)
+        self.cmf_key = cmf_key
+        self.options = dict(self.kwargs, cmf_key=cmf_key)
+
+    @torch.no_grad()
+    def forward(self, batch: dict) -> torch.Tensor:
+        """``batch["blurred"] (B, 3, H, W)`` + the batch's CMF -> restored ``(B, 3, H, W)``, linear."""
+        return deconvolve(batch["blurred"], select_cmf(batch, self.cmf_key), **self.kwargs)

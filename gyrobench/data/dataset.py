@@ -36,12 +36,12 @@ Conventions
   open handles, so it is safe with ``multiprocessing_context="spawn"`` workers.
 
 Splits: ``split=None`` uses every sample. ``split="train"|"test"`` uses ``root/<split>/manifest.json`` if that
-exists, else the manifest shard entries whose ``"split"`` equals it.
+exists, else the manifest shard entries whose ``"split"`` equals it. The manifest is read and checked by
+``gyrobench.data.shards.open_dataset`` (files present, sizes; with ``verify=True`` also sha256 and HDF5 structure).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -128,66 +128,29 @@ class ShardDataset(torch.utils.data.Dataset):
         self.fields = bool(fields)
         self.pad_multiple = int(pad_multiple)
         self.cmf_options = dict(cmf_options or {})
-        self.data_dir, shards = self._resolve(self.root, split)
-        self._check(shards, verify)
-        self.shards = [self.data_dir / s["file"] for s in shards]
-        counts = [int(s["samples"]) for s in shards]
-        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.data_dir, refs = self._resolve(self.root, split, verify)
+        self.shards: list[Path] = list(dict.fromkeys(r.shard for r in refs))
+        pos = {p: k for k, p in enumerate(self.shards)}
+        self._refs = np.array([(pos[r.shard], r.index) for r in refs], dtype=np.int64).reshape(-1, 2)
         self._files: dict[int, Any] = {}
         self._pid: int | None = None
         log.debug("%s: %d samples in %d shards (split=%s)", self.data_dir, len(self), len(self.shards), split)
 
     # ------------------------------------------------------------------ manifest
     @staticmethod
-    def _read_manifest(folder: Path) -> dict:
-        path = folder / "manifest.json"
-        if not path.is_file():
-            raise ShardError(f"{path}: manifest not found; point 'root' at a folder written by 'gyrobench synth'")
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ShardError(f"{path}: not valid JSON ({exc}); re-run 'gyrobench synth'") from exc
-        if not isinstance(manifest.get("shards"), list):
-            raise ShardError(f"{path}: field 'shards' missing or not a list; re-run 'gyrobench synth'")
-        return manifest
+    def _resolve(root: Path, split: str | None, verify: bool):
+        """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (INTERFACES.md §5)."""
+        from .shards import open_dataset
 
-    @classmethod
-    def _resolve(cls, root: Path, split: str | None) -> tuple[Path, list[dict]]:
         if split is not None and (root / split / "manifest.json").is_file():
-            return root / split, cls._read_manifest(root / split)["shards"]
-        manifest = cls._read_manifest(root)
-        shards = manifest["shards"]
-        for i, s in enumerate(shards):
-            if not isinstance(s, dict) or "file" not in s or "samples" not in s:
-                raise ShardError(f"{root / 'manifest.json'}: shards[{i}] needs 'file' and 'samples'")
-        if split is None:
-            return root, shards
-        if any("split" in s for s in shards):
-            chosen = [s for s in shards if s.get("split") == split]
-            if not chosen:
-                have = sorted({str(s.get("split")) for s in shards})
-                raise ShardError(f"{root / 'manifest.json'}: no shard has split '{split}' (splits: "
-                                 f"{', '.join(have)}); choose one of those")
-            return root, chosen
-        raise ShardError(f"{root}: split '{split}' requested but the dataset has no splits (no {split}/manifest.json "
-                         "and no 'split' in the manifest's shards); use split=None / omit 'split'")
-
-    def _check(self, shards: list[dict], verify: bool) -> None:
-        from ..provenance import sha256_file
-
-        for s in shards:
-            p = self.data_dir / s["file"]
-            if Path(s["file"]).is_absolute() or ".." in Path(s["file"]).parts:
-                raise ShardError(f"{self.data_dir / 'manifest.json'}: shard file {s['file']!r} must be a relative "
-                                 "name inside the dataset folder")
-            if not p.is_file():
-                raise ShardError(f"{p}: shard listed in the manifest is missing; re-copy or re-synthesize the "
-                                 "dataset")
-            if verify and "sha256" in s:
-                digest = sha256_file(p)
-                if digest != s["sha256"]:
-                    raise ShardError(f"{p}: sha256 {digest[:12]}… does not match the manifest's "
-                                     f"{str(s['sha256'])[:12]}…; the shard is corrupt or was modified, re-copy it")
+            root = root / split
+            index = open_dataset(root, verify=verify)
+            return root, list(index)
+        index = open_dataset(root, verify=verify)
+        refs = list(index) if split is None else index.split(split)
+        if not refs:
+            raise ShardError(f"{root / 'manifest.json'}: no samples (split={split}); synthesize a non-empty dataset")
+        return root, refs
 
     # ------------------------------------------------------------------ file handles
     def _file(self, k: int):
@@ -228,7 +191,7 @@ class ShardDataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------ samples
     def __len__(self) -> int:
-        return int(self._offsets[-1])
+        return int(self._refs.shape[0])
 
     def set_epoch(self, epoch: int) -> None:
         """Select the crop offsets of ``epoch`` (call it in the main process before iterating a DataLoader)."""
@@ -238,8 +201,8 @@ class ShardDataset(torch.utils.data.Dataset):
         """Global sample index -> (shard number, index within the shard)."""
         if not 0 <= index < len(self):
             raise IndexError(f"sample {index} out of range 0..{len(self) - 1}")
-        k = int(np.searchsorted(self._offsets, index, side="right") - 1)
-        return k, int(index - self._offsets[k])
+        k, i = self._refs[index]
+        return int(k), int(i)
 
     def _window(self, index: int, height: int, width: int) -> tuple[int, int, int, int]:
         """(ox, oy, cw, ch): the window of the stored image this sample yields."""
@@ -301,6 +264,8 @@ class ShardDataset(torch.utils.data.Dataset):
         try:
             t_ns = np.asarray(f["gyro_t_ns"][i], dtype=np.int64)
             w = np.asarray(f["gyro_w"][i], dtype=np.float64)
+            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (INTERFACES.md §1)
+                w = w @ np.asarray(f["R_imu_to_cam"][i], dtype=np.float64).T
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
         crop = (frame_xy[0], frame_xy[1], cw, ch)

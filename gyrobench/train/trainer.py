@@ -301,12 +301,12 @@ class Trainer:
 
 
 def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, *, resume: bool | str | Path = False,
-          show_progress: bool | None = None) -> dict:
+          show_progress: bool | None = None, config_text: str | None = None) -> dict:
     """Train from a config (dataclass, mapping or YAML path) into ``out_dir``; see :class:`Trainer`.
 
     Under ``torchrun`` every process calls this; only rank 0 writes files.
     """
-    text = None
+    text = config_text
     if isinstance(config, (str, Path)):
         from .config import load_train_config
 

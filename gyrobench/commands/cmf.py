@@ -1,0 +1,54 @@
+"""``gyrobench cmf``: camera motion field of one gyro window, written as .npy (spec gyrodeblurnet.md §3.1).
+
+With the defaults (``--samples 11 --M 8 --layout hwc --intrinsics 4krd``) the output is the official generator's
+(360, 640, 16) float32 HWC array for the window starting at sample ``--start`` (0-based).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gyro", required=True, help="gyro text file, lines 'timestamp_ns wx wy wz' (rad/s)")
+    parser.add_argument("--start", type=int, required=True, help="first sample of the window (0-based line index)")
+    parser.add_argument("--samples", type=int, default=11, help="samples in the window (default 11 = 10 intervals)")
+    parser.add_argument("--M", type=int, default=8, help="number of trajectory segments (default 8)")
+    parser.add_argument("--stride", type=int, default=2, help="grid stride in pixels (default 2)")
+    parser.add_argument("--layout", choices=("hwc", "chw"), default="hwc", help="array layout (default hwc)")
+    parser.add_argument("--intrinsics", choices=("4krd", "demo"), default="4krd",
+                        help="camera: 4krd = 1920x1080 frame, 1280x720 centre crop (default); demo = 500x500")
+    parser.add_argument("--interp", choices=("linear", "cubic"), default="linear", help="rate interpolation")
+    parser.add_argument("--anchor", choices=("mid", "start"), default="mid", help="reference pose")
+    parser.add_argument("--rotation", choices=("euler", "expmap"), default="euler", help="increment rotation")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="output dtype")
+    parser.add_argument("--out", required=True, help="output .npy path")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import GyroFormatError
+    from ..gyro import camera_motion_field, intrinsics_by_name, load_gyro
+    from ..log import get_logger
+
+    log = get_logger("cmf")
+    if args.M < 1 or args.stride < 1:
+        raise GyroFormatError(f"--M and --stride must be >= 1 (got --M {args.M}, --stride {args.stride})")
+    rec = load_gyro(args.gyro)
+    win = rec.window(args.start, args.samples)
+    for g in rec.gaps():
+        if args.start <= g.index < args.start + args.samples - 1:
+            log.warning("%s: the window crosses a %.2f ms gap (interval index %d); its time base is stretched "
+                        "as in the official generator", args.gyro, g.size_ns / 1e6, g.index)
+    K, crop = intrinsics_by_name(args.intrinsics)
+    field = camera_motion_field(win.t_ns, win.w_cam, K, crop=crop, M=args.M, stride=args.stride,
+                                interp=args.interp, anchor=args.anchor, rotation=args.rotation,
+                                layout=args.layout, dtype=np.dtype(args.dtype))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, field)
+    log.info("cmf: wrote %s %s %s (max |segment| %.2f px)", out, field.shape, field.dtype,
+             float(np.abs(field).max()))
+    return 0

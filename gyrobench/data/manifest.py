@@ -1,0 +1,82 @@
+"""The dataset manifest (INTERFACES.md §5): ``manifest.json`` beside the shards.
+
+Layout::
+
+    {"format": "gyrobench-dataset/1", "name": ..., "recipe": "<YAML text as written>", "recipe_sha256": ...,
+     "seed": int, "versions": {...}, "limit": int | null,
+     "splits": {"train": {"samples": 48, "shards": 3, "degradation": "on_the_fly", "preset": ...}, ...},
+     "shards": [{"file": "shard-00000.h5", "sha256": ..., "bytes": int, "samples": 16, "split": "train",
+                 "first_index": 0}, ...],
+     "created": {"date": ..., "git_commit": ..., "machine": {...}, "command": ...}}
+
+``shards`` holds only relative names, hashes and counts, never absolute paths or timestamps, so two runs of one
+recipe (same seed, device type and library versions) give equal ``shards`` lists whatever the worker count.
+Run-specific facts (date, machine) live apart in ``created``. The file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import ShardError
+
+FORMAT = "gyrobench-dataset/1"
+MANIFEST = "manifest.json"
+
+__all__ = ["FORMAT", "MANIFEST", "write_json_atomic", "read_manifest", "manifest_path", "shards_sha256"]
+
+
+def write_json_atomic(path: str | Path, obj) -> None:
+    """Write JSON to ``path`` via a temp file in the same folder and ``os.replace`` (never half-written)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=1, sort_keys=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def manifest_path(root: str | Path) -> Path:
+    root = Path(root)
+    return root if root.name == MANIFEST else root / MANIFEST
+
+
+def read_manifest(root: str | Path) -> dict:
+    """Read and structurally check ``root/manifest.json``; :class:`ShardError` names the file and the fix."""
+    path = manifest_path(root)
+    if not path.is_file():
+        raise ShardError(f"{path}: no manifest; run 'gyrobench synth RECIPE --out {path.parent}' "
+                         "(or import-gyroblur) to create the dataset, or finish an interrupted run by rerunning it")
+    try:
+        man = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ShardError(f"{path}: manifest is not valid JSON ({exc}); regenerate the dataset") from exc
+    if not isinstance(man, dict) or man.get("format") != FORMAT:
+        got = man.get("format") if isinstance(man, dict) else type(man).__name__
+        raise ShardError(f"{path}: field 'format' is {got!r}, expected {FORMAT!r}; not a gyrobench dataset")
+    shards = man.get("shards")
+    if not isinstance(shards, list):
+        raise ShardError(f"{path}: field 'shards' missing or not a list; regenerate the dataset")
+    for i, entry in enumerate(shards):
+        for key in ("file", "sha256", "samples", "split"):
+            if key not in entry:
+                raise ShardError(f"{path}: shards[{i}] lacks field '{key}'; regenerate the dataset")
+        if Path(entry["file"]).is_absolute() or ".." in Path(entry["file"]).parts:
+            raise ShardError(f"{path}: shards[{i}].file {entry['file']!r} must be a plain relative name")
+    return man
+
+
+def shards_sha256(manifest: dict) -> str:
+    """Hash of the manifest's ``shards`` list (the content identity of a dataset)."""
+    from ..provenance import sha256_json
+
+    return sha256_json(manifest["shards"])

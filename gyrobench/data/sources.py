@@ -1,0 +1,256 @@
+"""Sources of a synthesized dataset: sharp images and hand-shake gyro windows (issue 4 items 3-4).
+
+- Images: ``builtin:kodak`` (the packaged Kodak PNGs, INTERFACES.md §9), a folder (files matching the
+  recipe's patterns, sorted by name) or an explicit list. Image n of a split is ``images[(start + n) % count]``
+  (sorted order, as the official starting-point files index images, spec gyrodeblurnet.md §1.1).
+- Decoding: 8- or 16-bit sRGB files -> float32 linear [0, 1] HWC RGB (sRGB EOTF, rsblur.md §3.1), then fitted
+  to the camera's full frame (``image_fit``: ``resize`` in linear light with area averaging, ``center_crop``
+  or ``exact``). An image smaller than the stored crop is an :class:`ImageError` naming the file.
+- Gyro windows: from a recording (``load_gyro``; random start from the per-sample RNG among gap-free windows,
+  or line n of a starting-point file, 0- or 1-based), or one draw of the fitted hand-shake generator.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GyroFormatError, ImageError, RecipeError
+from ..provenance import sha256_file
+from .recipe import GyroSource, Recipe, Split, expand_path
+
+__all__ = ["list_images", "images_for_split", "load_linear_image", "srgb_to_linear", "GyroWindowSource",
+           "load_starting_points", "valid_window_starts"]
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """sRGB EOTF (IEC 61966-2-1), [0,1] -> [0,1]. Uses helper C's ``synth.color`` when present."""
+    try:
+        from ..synth.color import srgb_to_linear as _c
+
+        return _c(x)
+    except ImportError:
+        x = np.asarray(x)
+        return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(x.dtype)
+
+
+def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:
+    """All source images of the recipe (or of ``images``), sorted by name; errors name the key or folder."""
+    images = recipe.sources.images if images is None else images
+    if isinstance(images, str) and images == "builtin:kodak":
+        from ..assets import kodak_paths
+
+        return list(kodak_paths())
+    if isinstance(images, list):
+        paths = [expand_path(p, recipe, key) for p in images]
+        for p in paths:
+            if not p.is_file():
+                raise ImageError(f"{p}: image listed in {key} of {recipe.source_path} not found; "
+                                 "fix the path")
+        return paths
+    folder = expand_path(images, recipe, key)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: image folder ({key} of {recipe.source_path}) not found; "
+                         f"give an existing folder or --set {key}=PATH")
+    pats = [p.lower() for p in recipe.sources.patterns]
+    paths = sorted(p for p in folder.iterdir()
+                   if p.is_file() and any(fnmatch.fnmatch(p.name.lower(), pat) for pat in pats))
+    if not paths:
+        raise ImageError(f"{folder}: no images matching {recipe.sources.patterns}; fix sources.images/patterns")
+    return paths
+
+
+def images_for_split(recipe: Recipe, split: Split, all_images: list[Path] | None = None) -> list[Path]:
+    """The images a split draws from (``image_range`` slice of the sorted list)."""
+    if split.images is not None:
+        imgs = list_images(recipe, split.images, f"splits.{split.name}.images")
+    else:
+        imgs = all_images if all_images is not None else list_images(recipe)
+    if split.image_range is not None:
+        a, b = split.image_range
+        sel = imgs[a:b]
+        if not sel:
+            raise RecipeError(f"{recipe.source_path}: splits.{split.name}.image_range {[a, b]} selects no image "
+                              f"(there are {len(imgs)})")
+        return sel
+    return imgs
+
+
+def _decode(path: Path) -> np.ndarray:
+    import cv2
+
+    if not path.is_file():
+        raise ImageError(f"{path}: image not found; fix sources.images in the recipe")
+    data = np.fromfile(str(path), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if img is None:
+        raise ImageError(f"{path}: cannot decode the image (unsupported or corrupt file); replace it")
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    elif img.shape[2] == 4:
+        img = img[..., :3]
+    img = img[..., ::-1]  # BGR -> RGB
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    raise ImageError(f"{path}: pixel type {img.dtype} not supported; use 8- or 16-bit sRGB images")
+
+
+def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tuple[int, int],
+                      fit: str = "resize") -> np.ndarray:
+    """Decode an sRGB file to float32 linear RGB HWC fitted to the full frame ``frame_wh = (W, H)``.
+
+    ``fit``: ``resize`` (area-average in linear light to exactly W x H; the aspect ratio must agree within 1 %),
+    ``center_crop`` (cut the centre W x H; the image must be at least that large) or ``exact``.
+    Raises :class:`ImageError` naming the file when the image is smaller than the crop ``crop_wh``.
+    """
+    import cv2
+
+    path = Path(path)
+    lin = srgb_to_linear(_decode(path)).astype(np.float32)
+    h, w = lin.shape[:2]
+    W, H = frame_wh
+    cw, ch = crop_wh
+    if w < cw or h < ch:
+        raise ImageError(f"{path}: image is {w}x{h}, smaller than the {cw}x{ch} crop of the recipe; use larger "
+                         "images or a smaller camera.crop")
+    if (w, h) == (W, H):
+        return np.ascontiguousarray(lin)
+    if fit == "exact":
+        raise ImageError(f"{path}: image is {w}x{h}, the recipe's frame is {W}x{H} (camera.image_fit: exact); "
+                         "resize the images or set camera.image_fit to resize/center_crop")
+    if fit == "center_crop":
+        if w < W or h < H:
+            raise ImageError(f"{path}: image is {w}x{h}, smaller than the {W}x{H} frame (image_fit: center_crop)")
+        x0, y0 = (w - W) // 2, (h - H) // 2
+        return np.ascontiguousarray(lin[y0:y0 + H, x0:x0 + W])
+    if abs(w / h - W / H) > 0.01 * (W / H):
+        raise ImageError(f"{path}: aspect ratio {w}x{h} differs from the {W}x{H} frame; set camera.image_fit: "
+                         "center_crop or use images of the frame's aspect ratio")
+    interp = cv2.INTER_AREA if W < w else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.resize(lin, (W, H), interpolation=interp))
+
+
+@lru_cache(maxsize=64)
+def file_sha256(path: str) -> str:
+    return sha256_file(path)
+
+
+def load_starting_points(path: Path, base: int) -> np.ndarray:
+    """Read a starting-point file (one integer per line, spec §1.1) and convert to 0-based indices."""
+    if not path.is_file():
+        raise GyroFormatError(f"{path}: starting-point file not found; fix sources.gyro.starting_points")
+    vals = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        try:
+            vals.append(int(s.split()[0]))
+        except ValueError as exc:
+            raise GyroFormatError(f"{path}: line {lineno}: {s!r} is not an integer start index") from exc
+    arr = np.asarray(vals, dtype=np.int64) - int(base)
+    if arr.size and arr.min() < 0:
+        raise GyroFormatError(f"{path}: negative start index after subtracting base {base}; "
+                              "check starting_point_base (0 or 1)")
+    return arr
+
+
+def valid_window_starts(t_ns: np.ndarray, samples: int, exclude_gaps: bool, gap_factor: float) -> np.ndarray:
+    """Start indices s such that samples s..s+samples-1 exist and (optionally) contain no gap interval
+    (dt > gap_factor x median dt), vectorised with a cumulative count of gap intervals."""
+    n_starts = len(t_ns) - samples + 1
+    if n_starts <= 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.arange(n_starts, dtype=np.int64)
+    if not exclude_gaps:
+        return starts
+    dt = np.diff(t_ns.astype(np.int64))
+    gap = (dt > gap_factor * np.median(dt)).astype(np.int64)
+    c = np.concatenate([[0], np.cumsum(gap)])
+    bad = c[starts + samples - 1] - c[starts]  # gaps among intervals s .. s+samples-2
+    return starts[bad == 0]
+
+
+@dataclass
+class GyroWindow:
+    t_ns: np.ndarray  # (S,) int64
+    w: np.ndarray  # (S, 3) float64 rad/s
+    R_imu_to_cam: np.ndarray  # (3, 3)
+    start: int  # -1 for generated
+
+
+class GyroWindowSource:
+    """Gives the gyro window of sample n of a split (deterministic in n and the sample RNG)."""
+
+    def __init__(self, recipe: Recipe, split: Split):
+        self.recipe = recipe
+        self.cfg: GyroSource = recipe.gyro_for(split)
+        self.samples = recipe.exposure.samples
+        self.R = np.asarray(self.cfg.R_imu_to_cam, dtype=np.float64) if self.cfg.R_imu_to_cam else np.eye(3)
+        self._rec = None
+        self._starts = None
+        self._fixed = None
+        self._model = None
+        key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
+        if self.cfg.kind == "files":
+            path = expand_path(self.cfg.file, recipe, f"{key}.file")
+            from ..gyro.recording import load_gyro
+
+            self._rec = load_gyro(path)
+            t = np.asarray(self._rec.t_ns)
+            self._starts = valid_window_starts(t, self.samples, self.cfg.exclude_gaps, self.cfg.gap_factor)
+            if self._starts.size == 0:
+                raise GyroFormatError(f"{path}: no gap-free window of {self.samples} samples; "
+                                      "use a longer recording or exclude_gaps: false")
+            if self.cfg.starting_points:
+                sp_path = expand_path(self.cfg.starting_points, recipe, f"{key}.starting_points")
+                self._fixed = load_starting_points(sp_path, self.cfg.starting_point_base)
+                if self._fixed.size < split.size:
+                    raise GyroFormatError(f"{sp_path}: {self._fixed.size} starting points for a split of "
+                                          f"{split.size} samples; give one line per image")
+                too_far = self._fixed + self.samples > len(t)
+                if too_far.any():
+                    i = int(np.argmax(too_far))
+                    raise GyroFormatError(f"{sp_path}: line {i + 1}: start {self._fixed[i]} + {self.samples} "
+                                          f"samples exceeds the {len(t)}-sample recording {path.name}; check "
+                                          "starting_point_base")
+                self._sp_path = sp_path
+        else:
+            self._model = self._load_model()
+
+    def _load_model(self):
+        from ..gyro import handshake
+
+        if self.cfg.model:
+            path = expand_path(self.cfg.model, self.recipe, "sources.gyro.model")
+            loader = getattr(handshake, "load_handshake", None) or getattr(handshake.HandshakeModel, "load", None)
+            if loader is None:
+                raise RecipeError(f"{self.recipe.source_path}: sources.gyro.model is not supported by this "
+                                  "build's hand-shake module; remove it to use the default fitted model")
+            return loader(path)
+        return handshake.load_default_handshake()
+
+    def window(self, index: int, rng: np.random.Generator) -> GyroWindow:
+        S = self.samples
+        if self._rec is not None:
+            if self._fixed is not None:
+                s = int(self._fixed[index])
+            else:
+                s = int(self._starts[rng.integers(self._starts.size)])
+            t = np.asarray(self._rec.t_ns[s:s + S], dtype=np.int64)
+            w = np.asarray(self._rec.w[s:s + S], dtype=np.float64)
+            R = np.asarray(getattr(self._rec, "R_imu_to_cam", self.R), dtype=np.float64)
+            if self.cfg.R_imu_to_cam:
+                R = self.R
+            return GyroWindow(t, w, R, s)
+        seed = int(rng.integers(0, 2**63 - 1))
+        kw = {"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}
+        rec = self._model.sample(S, seed, **kw)
+        return GyroWindow(np.asarray(rec.t_ns, dtype=np.int64)[:S], np.asarray(rec.w, dtype=np.float64)[:S],
+                          np.asarray(getattr(rec, "R_imu_to_cam", self.R), dtype=np.float64), -1)

@@ -1,0 +1,464 @@
+"""Dataset synthesis: recipe -> HDF5 shards + manifest (issue 4 items 1, 5, 6; INTERFACES.md §5).
+
+Per sample (split ``s``, index ``n``):
+
+1. RNG: ``np.random.SeedSequence([recipe.seed, split_key(s), n])`` spawns independent streams for the gyro
+   window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
+   never on the worker count, scheduling or resume (INTERFACES.md §5).
+2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
+   (:func:`gyrobench.data.sources.load_linear_image`; too small -> ImageError naming the file).
+3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
+4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
+   and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
+   crop is the motion field's anchor frame.
+5. Blur: every pose's warp of the full frame averaged in linear light, then cropped (helper C's
+   ``render_blur``); the saturation mask is the same average of the binary clipped-pixel mask of the sharp
+   frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
+6. Error-model draw (helper A's ``GyroErrorModel``), stored as ``err_*`` so the noisy field is recomputable.
+7. ``offline`` splits: the degradation preset (helper C's ``Degradation``) applied once with the sample's own
+   generator; its draw stored as ``deg_*``. ``on_the_fly`` splits store the clean blur.
+8. Quantisation (uint16 default) and write, one shard per task.
+
+Parallelism is per shard: joblib (``workers``) locally, or the same function on a dask.distributed cluster
+(``scheduler`` = address or ``distributed.Client``) through ``joblib.parallel_backend("dask")``. Shards are
+written atomically; on rerun, complete shards whose attributes match the recipe are kept (resume).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.manifest import FORMAT, write_json_atomic
+from ..data.recipe import Recipe, Split, load_recipe
+from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs
+from ..errors import GyrobenchError, ShardError
+from ..log import get_logger, progress
+from ..provenance import git_commit, machine, sha256_file, versions
+
+log = get_logger("synth.pipeline")
+
+SAT_THRESHOLD = 1.0 - 1e-6
+
+__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "split_key", "sample_seedseq",
+           "blur_extent_px"]
+
+
+def split_key(name: str) -> int:
+    """Stable 32-bit key of a split name (first 4 bytes of its sha256)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+
+
+def sample_seedseq(seed: int, split: str, index: int) -> np.random.SeedSequence:
+    """The sample's root SeedSequence: f(recipe seed, split, index) only."""
+    return np.random.SeedSequence([int(seed), split_key(split), int(index)])
+
+
+def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
+    """Path length (px) of the trajectory of ``point_xy`` (anchor-frame full-frame px) through poses ``H``
+    (P, 3, 3): ``sum_k |p_{k+1} - p_k|`` with ``p_k = dehom(H_k [x, y, 1])``."""
+    x = np.array([point_xy[0], point_xy[1], 1.0])
+    q = H @ x
+    p = q[:, :2] / q[:, 2:]
+    return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
+
+
+# ----------------------------------------------------------------------------------------- renderer fallback
+def _render_blur(sharp_lin, homs, crop):
+    """Use helper C's ``synth.blur.render_blur``; the private fallback below is used only while it is absent."""
+    try:
+        from .blur import render_blur
+    except ImportError:
+        render_blur = _fallback_render_blur
+    return render_blur(sharp_lin, homs, crop=crop)
+
+
+def _fallback_render_blur(sharp_lin, homs, *, crop, weights=None):
+    """Minimal private stand-in for ``synth.blur.render_blur`` (same contract): for each pose k sample the
+    anchor frame at ``H_k^-1 p`` (bilinear, pixel centres at integer coordinates, reflection outside) for the
+    crop pixels p, average in linear light; ``valid`` = inside the frame at every pose."""
+    import torch
+    import torch.nn.functional as F
+
+    B, C, Hh, Ww = sharp_lin.shape
+    x0, y0, w, h = crop
+    Hinv = torch.linalg.inv(torch.as_tensor(homs, dtype=torch.float64))  # (B,P,3,3)
+    ys, xs = torch.meshgrid(torch.arange(y0, y0 + h, dtype=torch.float64),
+                            torch.arange(x0, x0 + w, dtype=torch.float64), indexing="ij")
+    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (hw,3)
+    acc = torch.zeros(B, C, h, w, dtype=torch.float32)
+    valid = torch.ones(B, 1, h, w, dtype=torch.bool)
+    P = Hinv.shape[1]
+    for k in range(P):  # loop over poses (not pixels): each step is one vectorised grid_sample
+        q = pts @ Hinv[:, k].transpose(-1, -2)  # (B,hw,3)
+        q = q[..., :2] / q[..., 2:]
+        gx = 2 * q[..., 0] / (Ww - 1) - 1
+        gy = 2 * q[..., 1] / (Hh - 1) - 1
+        grid = torch.stack([gx, gy], -1).reshape(B, h, w, 2).float()
+        acc += F.grid_sample(sharp_lin, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+        inside = (q[..., 0] >= 0) & (q[..., 0] <= Ww - 1) & (q[..., 1] >= 0) & (q[..., 1] <= Hh - 1)
+        valid &= inside.reshape(B, 1, h, w)
+    sharp = sharp_lin[:, :, y0:y0 + h, x0:x0 + w]
+    return {"blurred": acc / P, "sharp": sharp, "valid": valid.float()}
+
+
+# ------------------------------------------------------------------------------------------- context
+@dataclass
+class _Context:
+    """Per-process cache of what every sample of a recipe needs."""
+
+    recipe: Recipe
+    images: dict[str, list[Path]] = field(default_factory=dict)
+    gyro: dict[str, Any] = field(default_factory=dict)
+    degradation: Any = None
+    error_model: Any = None
+    _img_cache: dict = field(default_factory=dict)
+
+    def image(self, path: Path) -> np.ndarray:
+        from ..data.sources import load_linear_image
+
+        key = str(path)
+        if key not in self._img_cache:
+            cam = self.recipe.camera
+            x0, y0, w, h = cam.crop_box()
+            if len(self._img_cache) >= 8:
+                self._img_cache.pop(next(iter(self._img_cache)))
+            self._img_cache[key] = load_linear_image(path, (cam.width, cam.height), (w, h), cam.image_fit)
+        return self._img_cache[key]
+
+
+_CONTEXTS: dict[str, _Context] = {}
+
+
+def _context(recipe: Recipe) -> _Context:
+    from ..data.sources import GyroWindowSource, images_for_split, list_images
+
+    key = recipe.sha256
+    ctx = _CONTEXTS.get(key)
+    if ctx is None:
+        ctx = _Context(recipe)
+        all_imgs = list_images(recipe) if any(sp.images is None for sp in recipe.splits) else []
+        for sp in recipe.splits:
+            ctx.images[sp.name] = images_for_split(recipe, sp, all_imgs)
+            ctx.gyro[sp.name] = GyroWindowSource(recipe, sp)
+        if recipe.error_model is not None:
+            try:
+                from ..gyro.error_model import GyroErrorModel
+            except ImportError:
+                log.warning("gyrobench.gyro.error_model is not available: no error-model draws are stored")
+            else:
+                from ..config import from_dict
+
+                ctx.error_model = from_dict(GyroErrorModel, dict(recipe.error_model),
+                                            source=recipe.source_path or "<recipe>", prefix="error_model")
+        _CONTEXTS.clear()
+        _CONTEXTS[key] = ctx
+    return ctx
+
+
+def _degradation(ctx: _Context):
+    if ctx.degradation is None:
+        try:
+            from .degrade import Degradation
+        except ImportError as exc:
+            raise GyrobenchError("offline degradation needs gyrobench.synth.degrade (not in this build); set the "
+                                 "split's degradation to on_the_fly") from exc
+        ctx.degradation = Degradation(ctx.recipe.degradation.preset)
+    return ctx.degradation
+
+
+def _draw_arrays(draw) -> dict[str, np.ndarray]:
+    import dataclasses
+
+    if draw is None:
+        return {}
+    if hasattr(draw, "to_arrays"):
+        d = draw.to_arrays()
+    elif dataclasses.is_dataclass(draw):
+        d = dataclasses.asdict(draw)
+    elif isinstance(draw, dict):
+        d = draw
+    else:
+        return {}
+    out = {}
+    for k, v in d.items():
+        if v is None:
+            continue
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().numpy()
+        if isinstance(v, str):
+            out[k] = v
+            continue
+        arr = np.asarray(v)
+        if arr.dtype.kind in "biuf":
+            out[k] = arr
+    return out
+
+
+# ------------------------------------------------------------------------------------------- one sample
+def synthesize_sample(recipe: Recipe, split: Split, index: int) -> dict[str, Any]:
+    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module)."""
+    import torch
+
+    from ..data.sources import file_sha256
+    from ..gyro.trajectory import pose_homographies, substeps_for_max_step
+
+    ctx = _context(recipe)
+    cam = recipe.camera
+    x0, y0, cw, ch = cam.crop_box()
+    K = cam.K()
+    ss = sample_seedseq(recipe.seed, split.name, index)
+    ss_gyro, ss_err, ss_deg = ss.spawn(3)
+
+    imgs = ctx.images[split.name]
+    img_path = imgs[index % len(imgs)]
+    frame = ctx.image(img_path)  # (H, W, 3) float32 linear
+
+    win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
+    w_cam = win.w @ win.R_imu_to_cam.T
+    sub = recipe.substeps
+    n_sub = substeps_for_max_step(win.t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
+                                  min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval)
+    H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid")
+
+    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
+    homs = torch.from_numpy(H)[None]
+    out = _render_blur(frame_t, homs, (x0, y0, cw, ch))
+    blurred = out["blurred"]
+    sat0 = (frame_t >= SAT_THRESHOLD).float()
+    if bool(sat0.any()):
+        sat = _render_blur(sat0, homs, (x0, y0, cw, ch))["blurred"]
+    else:
+        sat = torch.zeros_like(blurred)
+
+    sample: dict[str, Any] = {}
+    if ctx.error_model is not None:
+        draw = ctx.error_model.draw(np.random.default_rng(ss_err), len(win.t_ns))
+        for k, v in _draw_arrays(draw).items():
+            sample[f"err_{k}"] = v
+
+    if split.degradation == "offline":
+        deg = _degradation(ctx)
+        gen = torch.Generator().manual_seed(int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
+        with torch.no_grad():
+            res = deg(blurred, sat_mask=sat, generator=gen)
+        blurred, ddraw = res if isinstance(res, tuple) else (res, None)
+        for k, v in _draw_arrays(ddraw).items():
+            sample[f"deg_{k}"] = v
+
+    dtype = recipe.storage.dtype
+    to_hwc = lambda t: t[0].detach().cpu().numpy().transpose(1, 2, 0)  # noqa: E731
+    sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype)
+    sample["blurred"] = quantize(to_hwc(blurred), dtype)
+    sample["sat_mask"] = quantize(to_hwc(sat), "uint8")
+    sample["valid"] = (out["valid"][0, 0].numpy() > 0.5).astype(np.uint8)
+    K_crop = K.copy()
+    K_crop[0, 2] -= x0
+    K_crop[1, 2] -= y0
+    sample.update({
+        "gyro_t_ns": win.t_ns.astype(np.int64),
+        "gyro_w": win.w.astype(np.float64),
+        "R_imu_to_cam": win.R_imu_to_cam.astype(np.float64),
+        "K": K,
+        "K_crop": K_crop,
+        "frame_size": np.array([cam.width, cam.height], dtype=np.int64),
+        "crop": np.array([x0, y0, cw, ch], dtype=np.int64),
+        "exposure_ns": np.int64(win.t_ns[-1] - win.t_ns[0]),
+        "n_poses": np.int32(H.shape[0]),
+        "substeps": np.int32(n_sub),
+        "window_start": np.int64(win.start),
+        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "sample_id": f"{split.name}-{index:06d}",
+        "sample_index": np.int64(index),
+        "rng_key": np.array(ss.entropy, dtype=np.uint64),
+        "source_image": img_path.name,
+        "source_sha256": file_sha256(str(img_path)),
+    })
+    if recipe.storage.store_cmf == "float16":
+        sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
+    return sample
+
+
+def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
+    from ..gyro.cmf import camera_motion_field
+
+    M = recipe.storage.cmf_segments
+    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, M=M, layout="hwc", dtype=np.float32)
+    out = {"cmf_clean": clean.astype(np.float16)}
+    draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
+    if draws:
+        from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
+
+        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, M=M,
+                                          layout="hwc", dtype=np.float32)
+        out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
+    else:
+        out["cmf_noisy"] = out["cmf_clean"].copy()
+    return out
+
+
+# ------------------------------------------------------------------------------------------- shards
+def shard_tasks(recipe: Recipe, limit: int | None = None) -> list[dict]:
+    """Split the recipe into shard tasks ``{file, split, shard, first, count}`` (numbered over all splits)."""
+    tasks = []
+    k = 0
+    size = recipe.storage.shard_size
+    for sp in recipe.splits:
+        n = sp.size if limit is None else min(sp.size, int(limit))
+        for first in range(0, n, size):
+            tasks.append({"file": f"shard-{k:05d}.h5", "split": sp.name, "shard": k, "first": first,
+                          "count": min(size, n - first)})
+            k += 1
+    return tasks
+
+
+def _shard_attrs(recipe: Recipe, task: dict) -> dict:
+    sp = next(s for s in recipe.splits if s.name == task["split"])
+    return {
+        "format": SHARD_FORMAT,
+        "split": task["split"],
+        "shard_index": task["shard"],
+        "first_index": task["first"],
+        "recipe_name": recipe.name,
+        "recipe_sha256": recipe.sha256,
+        "recipe": recipe.text,
+        "seed": recipe.seed,
+        "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
+        "transfer": "linear",
+        "image_dtype": recipe.storage.dtype,
+        "degradation": f"{sp.degradation}:{recipe.degradation.preset}",
+        "degradation_note": ("applied and stored (draws in deg_*)" if sp.degradation == "offline" else
+                             "clean blur stored; apply the preset on the fly with sat_mask"),
+        "anchor": "mid-exposure pose (sharp = motion-field anchor frame)",
+        "versions": versions(),
+    }
+
+
+def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        attrs = read_shard_attrs(path)
+    except ShardError:
+        return False
+    return (attrs.get("complete") == 1 and attrs.get("recipe_sha256") == recipe.sha256
+            and int(attrs.get("samples", -1)) == task["count"] and int(attrs.get("first_index", -1)) == task["first"]
+            and attrs.get("split") == task["split"])
+
+
+def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None) -> dict:
+    """Write one shard (or keep a complete, matching one) and return its manifest entry."""
+    out_dir = Path(out_dir)
+    path = out_dir / task["file"]
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    if _existing_ok(path, recipe, task):
+        status = "kept"
+    else:
+        sp = next(s for s in recipe.splits if s.name == task["split"])
+        st = recipe.storage
+        with ShardWriter(path, task["count"], _shard_attrs(recipe, task), compression=st.compression,
+                         compression_level=st.compression_level) as wr:
+            for i in range(task["first"], task["first"] + task["count"]):
+                wr.add(synthesize_sample(recipe, sp, i))
+        status = "written"
+    return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
+            "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
+
+
+def _cleanup_tmp(out_dir: Path) -> None:
+    for p in out_dir.glob(".shard-*.h5.tmp-*"):
+        p.unlink(missing_ok=True)
+
+
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler):
+    from joblib import Parallel, delayed
+
+    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None)
+            for t in tasks]
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client
+        except ImportError as exc:
+            raise GyrobenchError("--scheduler needs dask.distributed: pip install 'gyrobench[dist]'") from exc
+        import joblib
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        with joblib.parallel_backend("dask", client=client):
+            return list(Parallel(n_jobs=-1)(jobs))
+    if workers <= 1:
+        return (make_shard(recipe, t, out_dir) for t in tasks)
+    return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
+
+
+def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
+               limit: int | None = None, command: str | None = None) -> dict:
+    """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
+
+    ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
+    or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
+    recorded in the manifest). Complete shards of an earlier (interrupted) run with the same recipe are kept.
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _cleanup_tmp(out_dir)
+    tasks = shard_tasks(recipe, limit)
+    stale = {p.name for p in out_dir.glob("shard-*.h5")} - {t["file"] for t in tasks}
+    if stale:
+        raise ShardError(f"{out_dir}: holds shards not in this recipe's plan ({sorted(stale)[:3]}...); use an empty "
+                         "--out folder (or the one made by this same recipe)")
+    with (out_dir / "manifest.json").open("a"):
+        pass  # fail early if the folder is not writable
+    (out_dir / "manifest.json").unlink()
+    log.info("synth %s: %d samples in %d shards -> %s (workers=%s%s)", recipe.name,
+             sum(t["count"] for t in tasks), len(tasks), out_dir, workers,
+             f", scheduler={scheduler}" if scheduler is not None else "")
+    t0 = time.perf_counter()
+    entries = []
+    kept = 0
+    bar = progress(total=len(tasks), desc=f"synth {recipe.name}", unit="shard")
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler):
+        kept += entry.pop("_status") == "kept"
+        entries.append(entry)
+        bar.update(1)
+    bar.close()
+    entries.sort(key=lambda e: e["file"])
+    n = sum(e["samples"] for e in entries)
+    dt = time.perf_counter() - t0
+    log.info("synth %s: %d samples, %d shards (%d kept from an earlier run) in %.1f s (%.2f samples/s)",
+             recipe.name, n, len(entries), kept, dt, n / max(dt, 1e-9))
+    splits = {}
+    for sp in recipe.splits:
+        mine = [e for e in entries if e["split"] == sp.name]
+        splits[sp.name] = {"samples": sum(e["samples"] for e in mine), "shards": len(mine),
+                           "degradation": sp.degradation, "preset": recipe.degradation.preset}
+    manifest = {
+        "format": FORMAT,
+        "name": recipe.name,
+        "recipe": recipe.text,
+        "recipe_sha256": recipe.sha256,
+        "seed": recipe.seed,
+        "limit": limit,
+        "versions": versions(),
+        "image": {"dtype": recipe.storage.dtype, "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
+                  "transfer": "linear", "layout": "HWC"},
+        "splits": splits,
+        "shards": entries,
+        "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
+                    "machine": machine(), "command": command or "", "workers": workers,
+                    "seconds": round(dt, 3)},
+    }
+    write_json_atomic(out_dir / "manifest.json", manifest)
+    log.info("manifest: %s (%s)", out_dir / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
+    return manifest
+

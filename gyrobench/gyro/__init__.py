@@ -12,6 +12,7 @@ from .cmf import (
     cmf_shape,
     field_from_homographies,
 )
+from .error_model import ErrorDraw, GyroErrorModel, field_pair, noisy_camera_motion_field
 from .recording import Gap, GyroRecording, load_gyro, validate_gyro
 from .rotation import euler_increment, expmap_increment, integrate_orientations
 from .trajectory import pose_homographies, substeps_for_max_step
@@ -19,6 +20,7 @@ from .trajectory import pose_homographies, substeps_for_max_step
 __all__ = [
     "DEMO", "FOURKRD", "FOURKRD_CROP", "Intrinsics", "homography", "intrinsics_by_name",
     "camera_motion_field", "camera_motion_fields", "cmf_homographies", "cmf_shape", "field_from_homographies",
+    "ErrorDraw", "GyroErrorModel", "field_pair", "noisy_camera_motion_field",
     "Gap", "GyroRecording", "load_gyro", "validate_gyro",
     "euler_increment", "expmap_increment", "integrate_orientations",
     "pose_homographies", "substeps_for_max_step",

@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from test_train_support import M, write_tiny_dataset
 
 from gyrobench.data.dataset import ShardDataset, collate, random_crop_offset
 from gyrobench.errors import ShardError
-from test_train_support import M, write_tiny_dataset
 
 
 @pytest.fixture(scope="module")

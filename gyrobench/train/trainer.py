@@ -245,7 +245,8 @@ class Trainer:
         metrics_path = self.out / "metrics.jsonl"
         log_every = max(1, self.cfg.logging.log_every)
         bar = progress(total=self.total_steps, initial=self.step, desc=f"train {self.cfg.name}",
-                       disable=(not main) if self.show_progress is None else not (self.show_progress and main))
+                       disable=(None if main else True) if self.show_progress is None
+                       else not (self.show_progress and main))
         t_start = time.perf_counter()
         start_step, first_loss, loss, psnr = self.step, None, math.nan, math.nan
         window_t, window_n = time.perf_counter(), 0

@@ -1,0 +1,113 @@
+"""Checkpoints (INTERFACES.md §4): atomic writes, weights_only loads, refusal of pickled code."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from gyrobench.errors import CheckpointError
+from gyrobench.train.checkpoint import (
+    capture_rng,
+    load_checkpoint,
+    model_from_checkpoint,
+    restore_rng,
+    save_checkpoint,
+)
+
+
+class Payload:
+    """A custom class: unpickling it would run arbitrary code (here: set an environment variable)."""
+
+    def __reduce__(self):
+        return (os.putenv, ("GYROBENCH_PWNED", "1"))
+
+
+class Custom:
+    """A harmless custom object: still code-by-reference, so it must be refused too."""
+
+
+def _fields(**extra):
+    return {"model": "nafnet", "options": {"width": 8}, "state_dict": {"w": torch.ones(2)}, "step": 3, **extra}
+
+
+def test_roundtrip_and_format(tmp_path):
+    p = save_checkpoint(tmp_path / "a" / "c.pt", **_fields(config={"lr": 1e-4}))
+    ck = load_checkpoint(p)
+    assert ck["format"] == "gyrobench-checkpoint/1" and ck["step"] == 3 and ck["config"] == {"lr": 1e-4}
+    assert [x.name for x in p.parent.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+def test_pickled_code_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({**_fields(), "format": "gyrobench-checkpoint/1", "extra": Payload()}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(path)
+    assert "GYROBENCH_PWNED" not in os.environ
+    path2 = tmp_path / "cls.pt"
+    torch.save({**_fields(), "format": "gyrobench-checkpoint/1", "extra": Custom()}, path2)
+    with pytest.raises(CheckpointError, match="cls.pt.*refused"):
+        load_checkpoint(path2)
+
+
+def test_bad_files_name_the_problem(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        load_checkpoint(junk)
+    bare = tmp_path / "bare.pt"
+    torch.save({"w": torch.ones(1)}, bare)
+    with pytest.raises(CheckpointError, match="load_official"):
+        load_checkpoint(bare)
+    torch.save({"format": "gyrobench-checkpoint/1", "model": "nafnet"}, bare)
+    with pytest.raises(CheckpointError, match="options, state_dict"):
+        load_checkpoint(bare)
+
+
+def test_truncated_write_keeps_previous_file(tmp_path, monkeypatch):
+    p = save_checkpoint(tmp_path / "c.pt", **_fields())
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(OSError):
+        save_checkpoint(p, **_fields(step=99))
+    monkeypatch.undo()
+    assert load_checkpoint(p)["step"] == 3
+    assert [x.name for x in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_rng_capture_restore_roundtrip(tmp_path):
+    torch.manual_seed(1)
+    np.random.seed(2)
+    random.seed(3)
+    p = save_checkpoint(tmp_path / "r.pt", **_fields(rng=capture_rng()))
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(9)
+    np.random.seed(9)
+    random.seed(9)
+    restore_rng(load_checkpoint(p)["rng"])
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(expected[0], got[0]) and np.array_equal(expected[1], got[1]) and expected[2] == got[2]
+
+
+def test_model_from_checkpoint_mismatch(tmp_path):
+    from gyrobench.models import build
+
+    opts = {"width": 8, "enc_blk_nums": [1], "middle_blk_num": 1, "dec_blk_nums": [1]}
+    model = build("nafnet", **opts)
+    p = save_checkpoint(tmp_path / "n.pt", model="nafnet", options=opts, state_dict=model.state_dict())
+    rebuilt, ck = model_from_checkpoint(p)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, rebuilt.state_dict()[k])
+    bad = dict(model.state_dict())
+    bad.pop(next(iter(bad)))
+    p2 = save_checkpoint(tmp_path / "m.pt", model="nafnet", options=opts, state_dict=bad)
+    with pytest.raises(CheckpointError, match="state_dict"):
+        model_from_checkpoint(p2)

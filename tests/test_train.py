@@ -1,0 +1,127 @@
+"""Trainer: loss, curriculum, loss decrease, bit-identical resume, config validation through the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from test_train_support import tiny_config, write_tiny_dataset
+
+from gyrobench.cli import main as cli_main
+from gyrobench.errors import RecipeError
+from gyrobench.train.curriculum import curriculum_alpha
+from gyrobench.train.loss import psnr_loss
+from gyrobench.train.trainer import train
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return write_tiny_dataset(tmp_path_factory.mktemp("tiny"), n_train=8, n_test=2)
+
+
+def test_curriculum_matches_official_epoch_schedule():
+    # official: alpha = 0.1 * floor(e / 10) for e < 100, then 1 (spec §4), 300 epochs
+    for e in range(300):
+        expected = 0.1 * (e // 10) if e < 100 else 1.0
+        assert curriculum_alpha(e, 300) == pytest.approx(expected, abs=1e-12)
+    # integer arithmetic at boundaries where float floor(30 * e / E) is fragile: 30*e/E exactly integer
+    assert curriculum_alpha(7, 21) == 1.0 and curriculum_alpha(1, 30) == 0.1 and curriculum_alpha(0, 1) == 0.0
+    assert [curriculum_alpha(s, 60) for s in (0, 1, 2, 3, 19, 20, 59)] == [0, 0, 0.1, 0.1, 0.9, 1.0, 1.0]
+
+
+def test_psnr_loss_against_closed_form():
+    torch.manual_seed(0)
+    a, b = torch.rand(3, 3, 8, 8), torch.rand(3, 3, 8, 8)
+    mse = [float(((a[i].double() - b[i].double()) ** 2).mean()) for i in range(3)]
+    expected = np.mean([10 * math.log10(m + 1e-8) for m in mse])  # -PSNR(data range 1), per-image mean
+    assert float(psnr_loss(a, b)) == pytest.approx(expected, rel=1e-5)
+    x = torch.full((1, 3, 4, 4), 0.5)
+    assert float(psnr_loss(x, x + 0.1)) == pytest.approx(-20.0, abs=1e-4)  # MSE 1e-2 -> -20 dB
+
+
+def test_tiny_run_decreases_loss_and_writes_run_folder(tiny, tmp_path):
+    out = tmp_path / "run"
+    summary = train(tiny_config(tiny, schedule={"steps": 24}), out)
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(lines) == 24
+    first, last = np.mean([r["loss"] for r in lines[:4]]), np.mean([r["loss"] for r in lines[-4:]])
+    assert last < first
+    assert lines[-1]["lr"] == pytest.approx(1e-5, rel=1e-6)  # cosine reaches lr_min at the last step
+    from fractions import Fraction
+
+    expected = [min(1.0, math.floor(Fraction(30 * s, 24)) / 10) for s in range(24)]  # alpha of 0-based step s
+    assert [r["alpha"] for r in lines] == pytest.approx(expected, abs=1e-12)
+    run = json.loads((out / "run.json").read_text())
+    assert run["git_commit"] and run["total_steps"] == 24
+    assert (out / "config.yaml").is_file() and summary["steps"] == 24
+    from gyrobench.train.checkpoint import load_checkpoint, model_from_checkpoint
+
+    ck = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ck["format"] == "gyrobench-checkpoint/1" and ck["step"] == 24 and ck["model"] == "tiny_gyro_test"
+    for key in ("optimizer", "scheduler", "rng", "config", "git_commit", "versions", "options"):
+        assert key in ck
+    model, _ = model_from_checkpoint(out / "checkpoints" / "last.pt")
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, ck["state_dict"][k], rtol=0, atol=0)
+
+
+def test_resume_is_bit_identical(tiny, tmp_path):
+    """8 steps straight == 4 steps + resume from the step-4 checkpoint + 4 steps, exactly (CPU)."""
+    cfg = tiny_config(tiny, schedule={"steps": 8}, logging={"checkpoint_every": 4, "keep_checkpoints": True})
+    straight = tmp_path / "straight"
+    train(cfg, straight)
+    mid = straight / "checkpoints" / "step-0000004.pt"
+    assert mid.is_file()
+    torch.manual_seed(12345)  # disturb the global RNG: resume must restore it
+    resumed = tmp_path / "resumed"
+    train(cfg, resumed, resume=mid)
+    a = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)
+    b = torch.load(resumed / "checkpoints" / "last.pt", weights_only=True)
+    m = torch.load(mid, weights_only=True)
+    assert b["step"] == a["step"] == 8 and m["step"] == 4
+    assert any(not torch.equal(a["state_dict"][k], m["state_dict"][k]) for k in a["state_dict"])
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+    la = [json.loads(x)["loss"] for x in (straight / "metrics.jsonl").read_text().splitlines()]
+    lb = [json.loads(x)["loss"] for x in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert la[4:] == lb
+
+
+def test_epochs_schedule_and_batch_larger_than_data(tiny, tmp_path):
+    cfg = tiny_config(tiny, schedule={"steps": None, "epochs": 2, "batch_size": 4})
+    assert train(cfg, tmp_path / "e")["steps"] == 4  # 8 samples / batch 4 = 2 steps per epoch
+    with pytest.raises(RecipeError, match="fewer than one batch"):
+        train(tiny_config(tiny, schedule={"batch_size": 16}), tmp_path / "f")
+
+
+def test_cli_rejects_bad_config_with_one_line(tiny, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"model: {{name: nafnet}}\ndata: {{root: {tiny}}}\nschedule: {{stepz: 3}}\n")
+    assert cli_main(["train", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "stepz" in err and "did you mean 'steps'" in err
+    bad.write_text(f"model: {{name: nafnet}}\ndata: {{root: {tiny}, crop: 30}}\nschedule: {{steps: 3}}\n")
+    assert cli_main(["train", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "multiple of 8" in capsys.readouterr().err
+
+
+def test_cli_train_runs(tiny, tmp_path):
+    import yaml
+
+    cfg = tiny_config(tiny, schedule={"steps": 2})
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert cli_main(["train", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert (tmp_path / "o" / "config.yaml").read_text() == path.read_text()
+    assert cli_main(["train", str(path), "--out", str(tmp_path / "o"), "--resume", "--steps", "4"]) == 0
+    assert json.loads((tmp_path / "o" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4
+
+
+def test_bf16_autocast_runs(tiny, tmp_path):
+    s = train(tiny_config(tiny, schedule={"steps": 2}, amp=True), tmp_path / "amp")
+    assert math.isfinite(s["last_loss"])

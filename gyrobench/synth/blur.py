@@ -1,0 +1,217 @@
+"""Gyro blur rendering: warp the sharp frame along the camera trajectory and average in linear light.
+
+Spec: ``gyrodeblurnet.md`` §1.1-§1.2 (1920x1080 frame, average of warps, centre crop 1280x720) and ``rsblur.md``
+§3.2-§3.3 and D2/D3 (linear averaging, equal weights, >= 1 pose per pixel of motion, saturation masks).
+
+Conventions:
+
+- Pixel coordinates: x right, y down, pixel *centres* at integer coordinates, (0, 0) = centre of the top-left
+  pixel of the full frame; ``crop = (x0, y0, w, h)`` selects columns x0..x0+w-1 and rows y0..y0+h-1.
+- ``homs[b, k]`` maps anchor-frame coordinates to pose k (``p_k = dehom(H_k @ [x, y, 1])``), as returned by
+  :func:`gyrobench.gyro.trajectory.pose_homographies`. Pose image: ``I_k(y) = I_anchor(H_k^-1 y)`` (the scene
+  point seen at anchor pixel x appears at ``H_k x`` in pose k). Blurred image ``B = sum_k w_k I_k``.
+- Resampling: bilinear ``torch.nn.functional.grid_sample`` with ``align_corners=True`` (normalised -1 / +1 =
+  the centres of the first / last pixel, consistent with integer pixel centres). Only the source coordinates of
+  the *cropped output* pixels are computed: every pose's grid is ``(h, w)``, never the full frame.
+- Border policy: sources falling outside the frame are clamped to the nearest edge pixel
+  (``padding_mode="border"``, replicate) and flagged: ``valid[b, 0, y, x] = 1`` only where the source of every
+  pose lies inside ``[0, W-1] x [0, H-1]``. The default 1920x1080 -> 1280x720 crop leaves a 320 / 180 px margin,
+  more than hand-shake blur needs, so ``valid`` is normally all ones.
+- Sharp output = the anchor pose (identity homography), i.e. the crop of the unwarped input, pixel-exact.
+- Images are linear light, float32 ``(B, 3, H, W)``; decode sRGB sources with
+  :func:`gyrobench.synth.color.srgb_to_linear` first (rsblur.md §3.1).
+- Memory: poses are processed in chunks so that one chunk's grid + samples stay below ``max_chunk_bytes``;
+  each chunk is ONE ``grid_sample`` call (the chunk's grids are stacked along the height axis).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from gyrobench.errors import ShapeError
+from gyrobench.log import get_logger
+
+__all__ = ["render_blur", "saturation_mask", "max_step_px", "blur_homographies", "centre_crop_box",
+           "blur_extent_px"]
+
+log = get_logger("synth.blur")
+
+
+def centre_crop_box(frame_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(x0, y0, w, h)`` of the centred crop; 1920x1080 -> 1280x720 gives (320, 180, 1280, 720)."""
+    (H, W), (h, w) = frame_hw, crop_hw
+    if h > H or w > W:
+        raise ShapeError(f"crop {w}x{h} is larger than the frame {W}x{H}; use a smaller crop")
+    return ((W - w) // 2, (H - h) // 2, w, h)
+
+
+def _check(sharp: torch.Tensor, homs, crop):
+    if sharp.dim() != 4:
+        raise ShapeError(f"render_blur: sharp must be (B,C,H,W), got {tuple(sharp.shape)}")
+    B, _, H, W = sharp.shape
+    homs = torch.as_tensor(homs)
+    if homs.dim() == 3:
+        homs = homs.expand(B, *homs.shape)
+    if homs.dim() != 4 or homs.shape[0] != B or homs.shape[2:] != (3, 3):
+        raise ShapeError(f"render_blur: homs must be (B,P,3,3) with B={B}, got {tuple(homs.shape)}")
+    if crop is None:
+        crop = (0, 0, W, H)
+    x0, y0, w, h = (int(v) for v in crop)
+    if x0 < 0 or y0 < 0 or w < 1 or h < 1 or x0 + w > W or y0 + h > H:
+        raise ShapeError(f"render_blur: crop (x0={x0}, y0={y0}, w={w}, h={h}) does not fit the {W}x{H} frame")
+    return homs, (x0, y0, w, h)
+
+
+def _weights(weights, B, P, device):
+    if weights is None:
+        return torch.full((B, P), 1.0 / P, dtype=torch.float32, device=device)
+    wt = torch.as_tensor(weights, dtype=torch.float64)
+    if wt.dim() == 1:
+        wt = wt.expand(B, P)
+    if wt.shape != (B, P):
+        raise ShapeError(f"render_blur: weights must be (P,) or (B,P) = ({B},{P}), got {tuple(wt.shape)}")
+    s = wt.sum(dim=1, keepdim=True)
+    if (s <= 0).any():
+        raise ShapeError("render_blur: weights must have a positive sum per sample")
+    return (wt / s).to(device=device, dtype=torch.float32)
+
+
+def _source_grid(hinv: torch.Tensor, crop, frame_hw, device):
+    """Normalised sampling grid (B, Pc, h, w, 2) and in-frame flags (B, Pc, h, w) for the crop pixels."""
+    x0, y0, w, h = crop
+    H, W = frame_hw
+    ys = torch.arange(y0, y0 + h, device=device, dtype=torch.float32)
+    xs = torch.arange(x0, x0 + w, device=device, dtype=torch.float32)
+    m = hinv.to(device=device, dtype=torch.float32)  # (B, Pc, 3, 3)
+
+    def row(i):  # m[..., i, 0] x + m[..., i, 1] y + m[..., i, 2], broadcast to (B, Pc, h, w)
+        return (m[..., i, 0, None, None] * xs + m[..., i, 1, None, None] * ys[:, None] + m[..., i, 2, None, None])
+
+    den = row(2)
+    sx, sy = row(0) / den, row(1) / den
+    inside = (sx >= -1e-3) & (sx <= W - 1 + 1e-3) & (sy >= -1e-3) & (sy <= H - 1 + 1e-3)
+    gx = sx * (2.0 / max(W - 1, 1)) - 1.0
+    gy = sy * (2.0 / max(H - 1, 1)) - 1.0
+    return torch.stack([gx, gy], dim=-1), inside
+
+
+def render_blur(sharp_linear: torch.Tensor, homs, *, crop=None, weights=None, sat_threshold: float | None = None,
+                sat_any_channel: bool = False, padding_mode: str = "border",
+                max_chunk_bytes: int = 256 * 2**20) -> dict[str, torch.Tensor]:
+    """Average the sharp frame warped to every pose, cropped (rsblur.md §3.2, D2; gyrodeblurnet.md §1.2).
+
+    Args:
+        sharp_linear: (B, 3, H, W) float linear-light full frame (any device).
+        homs: (B, P, 3, 3) or (P, 3, 3) anchor->pose homographies in full-frame pixels (numpy or torch).
+        crop: (x0, y0, w, h) output region in full-frame pixels (default: the whole frame).
+        weights: (P,) or (B, P) temporal weights (normalised here); default equal weights 1/P.
+        sat_threshold: if given, also render the saturation mask (rsblur.md §3.3, D3): per channel
+            ``[S >= sat_threshold]`` of the *sharp* frame (1.0 = white; the same in sRGB and linear), warped and
+            averaged with the same poses and weights in the same ``grid_sample`` call.
+        sat_any_channel: D3 option: a pixel counts as saturated in all channels if any channel is.
+        padding_mode: grid_sample padding for out-of-frame sources ("border" = replicate, "zeros", "reflection").
+        max_chunk_bytes: memory bound for one chunk of poses (grid + samples).
+    Returns:
+        dict with ``blurred`` (B,3,h,w) float32, ``sharp`` (B,3,h,w) (the anchor crop), ``valid`` (B,1,h,w) float32
+        (1 where every pose's source is inside the frame) and, with ``sat_threshold``, ``sat_mask`` (B,3,h,w) in
+        [0, 1].
+    """
+    homs, crop = _check(sharp_linear, homs, crop)
+    x0, y0, w, h = crop
+    B, C, H, W = sharp_linear.shape
+    P = homs.shape[1]
+    dev = sharp_linear.device
+    src = sharp_linear.float()
+    if sat_threshold is not None:
+        m0 = (src[:, :3] >= float(sat_threshold) - 1e-6).float()
+        if sat_any_channel:
+            m0 = m0.amax(dim=1, keepdim=True).expand_as(m0)
+        src = torch.cat([src, m0], dim=1)
+    Ct = src.shape[1]
+    wts = _weights(weights, B, P, dev)
+    hinv = torch.linalg.inv(homs.to(torch.float64))  # (B, P, 3, 3) pose -> anchor
+    per_pose = B * h * w * 4 * (2 + Ct + 1)
+    chunk = max(1, min(P, int(max_chunk_bytes // max(per_pose, 1))))
+    acc = torch.zeros(B, Ct, h, w, dtype=torch.float32, device=dev)
+    valid = torch.ones(B, 1, h, w, dtype=torch.bool, device=dev)
+    for s in range(0, P, chunk):
+        e = min(P, s + chunk)
+        grid, inside = _source_grid(hinv[:, s:e], crop, (H, W), dev)  # (B, Pc, h, w, 2)
+        pc = e - s
+        out = F.grid_sample(src, grid.reshape(B, pc * h, w, 2), mode="bilinear", padding_mode=padding_mode,
+                            align_corners=True)  # (B, Ct, Pc*h, w)
+        acc += torch.einsum("bcphw,bp->bchw", out.view(B, Ct, pc, h, w), wts[:, s:e])
+        valid &= inside.all(dim=1, keepdim=True)
+    res = {
+        "blurred": acc[:, :3],
+        "sharp": sharp_linear[:, :3, y0:y0 + h, x0:x0 + w].float(),
+        "valid": valid.float(),
+    }
+    if sat_threshold is not None:
+        res["sat_mask"] = acc[:, 3:6].clamp(0.0, 1.0)
+    log.debug("render_blur: B=%d P=%d crop=%s chunk=%d", B, P, crop, chunk)
+    return res
+
+
+def saturation_mask(sharp: torch.Tensor, homs, *, crop=None, weights=None, threshold: float = 1.0,
+                    any_channel: bool = False) -> torch.Tensor:
+    """Saturation mask alone (rsblur.md §3.3, D3): ``M = sum_k w_k warp_k([S >= threshold])`` -> (B,3,h,w).
+
+    ``sharp``: (B,3,H,W) sharp frame (sRGB-encoded or linear: the 1.0 threshold is the same), values in [0, 1].
+    To store it like RSBlur (8-bit), use ``round(255 * M)``.
+    """
+    m0 = (sharp[:, :3].float() >= float(threshold) - 1e-6).float()
+    if any_channel:
+        m0 = m0.amax(dim=1, keepdim=True).expand_as(m0).contiguous()
+    return render_blur(m0, homs, crop=crop, weights=weights)["blurred"].clamp(0.0, 1.0)
+
+
+def _project(homs: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    q = homs @ pts
+    return q[..., :2, :] / q[..., 2:, :]
+
+
+def max_step_px(homs, frame_hw: tuple[int, int], grid: int = 5) -> float:
+    """Largest displacement (px) of any of ``grid x grid`` frame points (corners included) between consecutive
+    poses of ``homs`` (..., P, 3, 3): the D2 "at most 1 px between warps" criterion."""
+    H, W = frame_hw
+    gx, gy = np.meshgrid(np.linspace(0, W - 1, grid), np.linspace(0, H - 1, grid))
+    pts = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
+    p = _project(np.asarray(homs, dtype=np.float64), pts)
+    return float(np.linalg.norm(np.diff(p, axis=-3), axis=-2).max())
+
+
+def blur_extent_px(homs, point_xy: tuple[float, float]) -> float:
+    """Path length (px) of the image point ``point_xy`` (anchor frame) along the poses ``homs`` (P, 3, 3)."""
+    pts = np.array([[point_xy[0]], [point_xy[1]], [1.0]])
+    p = _project(np.asarray(homs, dtype=np.float64), pts)[..., 0]  # (P, 2)
+    return float(np.linalg.norm(np.diff(p, axis=0), axis=-1).sum())
+
+
+def blur_homographies(t_ns, w, K, frame_hw: tuple[int, int], *, max_step: float = 1.0, min_substeps: int = 8,
+                      max_substeps: int = 256, **kw):
+    """Poses for one blur: adaptive sub-step count (rsblur.md D2), then the anchor->pose homographies.
+
+    Uses :func:`gyrobench.gyro.trajectory.substeps_for_max_step` (>= ``min_substeps`` per raw interval, at most
+    ``max_step`` px between consecutive poses) and :func:`~gyrobench.gyro.trajectory.pose_homographies`
+    (``anchor``, ``rotation``, ``interp``, ``n_intervals`` pass through ``kw``).
+    Returns ``(H (P,3,3) float64, tau_s (P,), substeps)``.
+    """
+    from gyrobench.gyro.trajectory import pose_homographies, substeps_for_max_step
+
+    s = substeps_for_max_step(t_ns, w, K, frame_hw, max_step_px=max_step, min_substeps=min_substeps,
+                              max_substeps=max_substeps, **kw)
+    H, tau = pose_homographies(t_ns, w, K, substeps=s, **kw)
+    if s >= max_substeps:
+        log.warning("blur_homographies: motion needs more than %d sub-steps per interval for %.2f px steps "
+                    "(got %.2f px)", max_substeps, max_step, max_step_px(H, frame_hw))
+    return H, tau, s
+
+
+def poses_needed(extent_px: float, max_step: float = 1.0) -> int:
+    """Minimum pose count for a straight blur of ``extent_px`` with steps of at most ``max_step`` px."""
+    return int(math.ceil(extent_px / max_step)) + 1

@@ -108,12 +108,14 @@ class ShardDataset(torch.utils.data.Dataset):
         checks — files present, sample counts — always run).
     fields: compute ``cmf_clean`` / ``cmf_noisy`` (``False`` for models that ignore the gyro: faster).
     pad_multiple: for ``crop=None``, the field covers the image padded to this multiple (spec §5.1).
-    cmf_options: extra keyword arguments of ``camera_motion_field`` (``M``, ``interp``, ``anchor``, ...).
+    cmf_options: extra keyword arguments of ``camera_motion_field`` (``M``, ``interp``, ``anchor``, ...); must
+        match the recipe's (``storage.cmf_segments`` is M) when the shards store fields.
+    stored_fields: read ``cmf_clean``/``cmf_noisy`` from the shard when present (``False``: always recompute).
     """
 
     def __init__(self, root: str | Path, split: str | None = None, crop: int | None = 256, seed: int = 0, *,
                  crop_mode: str = "random", verify: bool = True, fields: bool = True, pad_multiple: int = 8,
-                 cmf_options: dict | None = None):
+                 cmf_options: dict | None = None, stored_fields: bool = True):
         self.root = Path(root)
         self.split = split
         self.crop = None if crop is None else int(crop)
@@ -126,6 +128,7 @@ class ShardDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.fields = bool(fields)
+        self.stored_fields = bool(stored_fields)
         self.pad_multiple = int(pad_multiple)
         self.cmf_options = dict(cmf_options or {})
         self.data_dir, refs = self._resolve(self.root, split, verify)
@@ -253,7 +256,7 @@ class ShardDataset(torch.utils.data.Dataset):
         if self.crop is None and self.pad_multiple > 1:
             m = self.pad_multiple
             cw, ch = -(-cw // m) * m, -(-ch // m) * m
-        if "cmf_clean" in f and "cmf_noisy" in f:
+        if self.stored_fields and "cmf_clean" in f and "cmf_noisy" in f:
             stored_h, stored_w = f["cmf_clean"].shape[1:3]
             ys, xs = slice(oy // 2, oy // 2 + ch // 2), slice(ox // 2, ox // 2 + cw // 2)
             if oy // 2 + ch // 2 <= stored_h and ox // 2 + cw // 2 <= stored_w:

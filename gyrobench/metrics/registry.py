@@ -1,0 +1,112 @@
+"""The metric registry: one entry point, ``create_metric(name, **protocol)`` (INTERFACES.md §7).
+
+Pattern of pyiqa's ``create_metric``: each metric class declares ``name``, ``lower_better``,
+``full_reference`` and ``citation`` so that evaluation and leaderboards never special-case a metric.
+
+A metric instance is a callable ``metric(pred)`` (no-reference) or ``metric(pred, target)`` (full-reference) on
+``(N, 3, H, W)`` float tensors, linear RGB in [0, 1], returning a float64 tensor ``(N,)`` of per-image scores.
+``metric.available`` is ``False`` (with ``metric.unavailable_reason``) for a metric that cannot run here
+(TOPIQ without its weights); calling it then raises :class:`MetricUnavailable` rather than return a number.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+
+from ..errors import GyrobenchError, ShapeError
+from .protocols import Protocol, get_protocol
+
+__all__ = ["Metric", "MetricUnavailable", "register_metric", "create_metric", "list_metrics"]
+
+_REGISTRY: dict[str, type] = {}
+_MODULES = ("psnr", "ssim", "niqe", "topiq")
+
+
+class MetricUnavailable(GyrobenchError):
+    """The metric cannot be computed here (missing weights or optional package); the message says why."""
+
+
+class Metric:
+    """Base class. Subclasses set the class attributes and implement :meth:`score` on encoded images."""
+
+    name: str = ""
+    lower_better: bool = False
+    full_reference: bool = True
+    citation: str = ""
+
+    def __init__(self, protocol: str | Protocol = "gyrodeblurnet_official", device=None, **protocol_overrides):
+        self.protocol = get_protocol(protocol, **protocol_overrides)
+        self.device = torch.device(device) if device is not None else None
+        self.available = True
+        self.unavailable_reason = ""
+
+    # -- subclass API ------------------------------------------------------------------------------
+    def score(self, pred8: torch.Tensor, target8: torch.Tensor | None) -> torch.Tensor:
+        """Per-image scores ``(N,)`` from float64 integer-valued images in [0, 255]."""
+        raise NotImplementedError
+
+    # -- public call ------------------------------------------------------------------------------
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        if not self.available:
+            raise MetricUnavailable(f"metric '{self.name}' is unavailable: {self.unavailable_reason}")
+        pred = _check_images(pred, "pred")
+        if self.device is not None:
+            pred = pred.to(self.device)
+        if self.full_reference:
+            if target is None:
+                raise GyrobenchError(f"metric '{self.name}' is full-reference: call it as metric(pred, target)")
+            target = _check_images(target, "target").to(pred.device)
+            if target.shape != pred.shape:
+                raise ShapeError(f"metric '{self.name}': pred {tuple(pred.shape)} and target "
+                                 f"{tuple(target.shape)} differ; crop both to the same size")
+            return self.score(self.protocol.encode_fr(pred), self.protocol.encode_fr(target))
+        return self.score(self.protocol.encode_nr(pred), None)
+
+    def info(self) -> dict:
+        return {"name": self.name, "lower_better": self.lower_better, "full_reference": self.full_reference,
+                "citation": self.citation, "available": self.available,
+                "unavailable_reason": self.unavailable_reason}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(protocol={self.protocol.name!r})"
+
+
+def _check_images(x, what: str) -> torch.Tensor:
+    if not torch.is_tensor(x):
+        raise GyrobenchError(f"{what}: expected a torch tensor (N,3,H,W) in [0,1], got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ShapeError(f"{what}: expected (N,3,H,W) (CHW, channels first), got shape {tuple(x.shape)}")
+    return x
+
+
+def register_metric(cls):
+    """Class decorator registering ``cls`` under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _ensure_loaded() -> None:
+    for mod in _MODULES:
+        importlib.import_module(f"gyrobench.metrics.{mod}")
+
+
+def list_metrics() -> dict[str, type]:
+    """Registered metric classes by name."""
+    _ensure_loaded()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def create_metric(name: str, protocol: str | Protocol = "gyrodeblurnet_official", device=None, **options):
+    """Build metric ``name`` (``psnr``, ``ssim``, ``niqe``, ``topiq_nr``) under ``protocol``.
+
+    ``options`` are protocol field overrides (e.g. ``fr_quantize="round"``) or metric-specific options
+    (e.g. ``weights=`` for ``topiq_nr``, ``params_path=`` for ``niqe``).
+    """
+    metrics = list_metrics()
+    if name not in metrics:
+        raise GyrobenchError(f"unknown metric '{name}'; available: {', '.join(metrics)}")
+    return metrics[name](protocol=protocol, device=device, **options)

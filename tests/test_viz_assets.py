@@ -7,6 +7,7 @@ import re
 
 import cv2
 import numpy as np
+import pytest
 
 from gyrobench.assets import asset_dir, kodak_paths
 
@@ -28,6 +29,7 @@ def test_kodak_pixels_match_provenance_table():
         assert hashlib.sha256(rgb.tobytes()).hexdigest() == rows[p.name], p.name
 
 
+@pytest.mark.shared
 def test_shared_originals_decode_identically(shared_dir):
     for p in kodak_paths():
         src = cv2.imread(str(shared_dir / "data" / "images" / "kodak" / p.name), cv2.IMREAD_UNCHANGED)

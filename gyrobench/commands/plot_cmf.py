@@ -1,0 +1,92 @@
+"""``gyrobench plot-cmf``: render a camera motion field as a PNG (trajectory glyphs or colour wheel).
+
+Sources (exactly one): ``--cmf FILE.npy`` (HWC or CHW, see ``--layout``), ``--gyro FILE --start N`` (field of that
+window through ``gyrobench.gyro.camera_motion_field``), or ``--handshake`` (a window drawn from the shipped
+synthetic hand-shake generator, ``--seed``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--cmf", help="field .npy, (h, w, 2M) HWC or (2M, h, w) CHW, float, px")
+    src.add_argument("--gyro", help="gyro text file 'timestamp_ns wx wy wz' (rad/s); needs --start")
+    src.add_argument("--handshake", action="store_true", help="use a window of the shipped synthetic hand-shake")
+    parser.add_argument("--layout", choices=("auto", "hwc", "chw"), default="auto", help="layout of --cmf")
+    parser.add_argument("--start", type=int, default=None, help="first sample of the --gyro window (0-based)")
+    parser.add_argument("--samples", type=int, default=11, help="samples per window (default 11)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --handshake window")
+    parser.add_argument("--intrinsics", choices=("4krd", "demo"), default=None,
+                        help="camera for --gyro/--handshake (default: 4krd for --gyro, demo for --handshake)")
+    parser.add_argument("--image", default=None, help="background picture (sRGB PNG/JPEG), resized to the field")
+    parser.add_argument("--style", choices=("glyphs", "colorwheel"), default="glyphs", help="picture type")
+    parser.add_argument("--step", type=int, default=None, help="glyph spacing in px (default ~1/14 of the side)")
+    parser.add_argument("--scale", type=float, default=1.0, help="magnify displacements (default 1 = true px)")
+    parser.add_argument("--stride", type=int, default=2, help="grid stride of the field in px (default 2)")
+    parser.add_argument("--out", required=True, help="output PNG")
+
+
+def _load_cmf(path: str, layout: str):
+    import numpy as np
+
+    from ..errors import ShapeError
+
+    try:
+        a = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise ShapeError(f"{path}: not a plain .npy array ({exc}); write it with `gyrobench cmf`") from None
+    if a.ndim != 3:
+        raise ShapeError(f"{path}: expected a 3-D field (h, w, 2M) or (2M, h, w), got shape {a.shape}")
+    if layout == "auto":
+        # the channel axis (2M) is even and normally the smallest; ties and tiny fields: pass --layout
+        first_ok, last_ok = a.shape[0] % 2 == 0, a.shape[2] % 2 == 0
+        layout = "chw" if first_ok and (not last_ok or a.shape[0] < a.shape[2]) else "hwc"
+    if layout == "chw":
+        a = a.transpose(1, 2, 0)
+    return a
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..errors import GyroFormatError
+    from ..log import get_logger
+    from ..viz import cmf_colorwheel, load_rgb, render_cmf, save_png
+
+    log = get_logger("plot-cmf")
+    if args.cmf:
+        field = _load_cmf(args.cmf, args.layout)
+        what = args.cmf
+    else:
+        from ..gyro import camera_motion_field, intrinsics_by_name
+
+        if args.gyro:
+            from ..gyro import load_gyro
+
+            if args.start is None:
+                raise GyroFormatError(f"{args.gyro}: --start is required with --gyro (first sample of the window)")
+            win = load_gyro(args.gyro).window(args.start, args.samples)
+            t_ns, w = win.t_ns, win.w_cam
+            K, crop = intrinsics_by_name(args.intrinsics or "4krd")
+            what = f"{args.gyro} start {args.start}"
+        else:
+            from ..gyro.handshake import load_default_handshake
+
+            rec = load_default_handshake().sample(args.samples, seed=args.seed)
+            t_ns, w = rec.t_ns, rec.w
+            K, crop = intrinsics_by_name(args.intrinsics or "demo")
+            what = rec.source
+        field = camera_motion_field(t_ns, w, K, crop=crop, stride=args.stride, layout="hwc", dtype=np.float64)
+    if args.style == "colorwheel":
+        rgb = cmf_colorwheel(field, stride=args.stride)
+    else:
+        image = load_rgb(args.image) if args.image else None
+        rgb = render_cmf(field, image, step=args.step, scale=args.scale, stride=args.stride)
+    save_png(args.out, rgb)
+    seg = np.linalg.norm(field.reshape(field.shape[0], field.shape[1], -1, 2), axis=-1)
+    log.info("plot-cmf: %s -> %s (%dx%d, max segment %.2f px)", what, args.out, rgb.shape[1], rgb.shape[0],
+             float(seg.max()))
+    return 0

@@ -70,7 +70,22 @@ FIELD_ATTRS: dict[str, dict[str, str]] = {
     "source_sha256": {"layout": "N", "units": "", "meaning": "sha256 of the sharp source file"},
     "cmf_clean": {"layout": "N,H/2,W/2,2M", "units": "px (float16)", "meaning": "motion field, clean gyro"},
     "cmf_noisy": {"layout": "N,H/2,W/2,2M", "units": "px (float16)", "meaning": "motion field, perturbed gyro"},
+    "err_bias": {"layout": "N,3", "units": "rad/s", "meaning": "error-model gyro bias draw"},
+    "err_noise": {"layout": "N,S,3", "units": "rad/s", "meaning": "error-model white-noise draw per gyro sample"},
+    "err_center_offset": {"layout": "N,2", "units": "px of the full frame (x, y)",
+                          "meaning": "error-model rotation-centre offset draw"},
+    "err_time_offset_ns": {"layout": "N", "units": "ns", "meaning": "error-model gyro-vs-exposure clock offset"},
 }
+
+
+def _field_attrs(key: str) -> dict[str, str]:
+    if key in FIELD_ATTRS:
+        return FIELD_ATTRS[key]
+    if key.startswith("deg_"):
+        return {"meaning": f"offline degradation draw '{key[4:]}' (gyrobench.synth.degrade.DegradationDraw)"}
+    if key.startswith("err_"):
+        return {"meaning": f"error-model draw '{key[4:]}' (gyrobench.gyro.error_model.ErrorDraw)"}
+    return {}
 
 __all__ = ["ShardWriter", "read_sample", "read_shard_attrs", "open_dataset", "DatasetIndex", "SampleRef",
            "verify_dataset", "verify_shard", "SHARD_FORMAT", "image_scale"]
@@ -145,7 +160,7 @@ class ShardWriter:
                         kw = dict(chunks=(1, *arr.shape), **self._comp)
                     self._f.create_dataset(key, shape=(self.n, *arr.shape), dtype=arr.dtype, track_times=False,
                                            **kw)
-                for k, v in FIELD_ATTRS.get(key, {}).items():
+                for k, v in _field_attrs(key).items():
                     self._f[key].attrs[k] = v
         elif sorted(sample) != self._keys:
             extra = set(sample) ^ set(self._keys)

@@ -71,17 +71,21 @@ def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
 
 # ----------------------------------------------------------------------------------------- renderer fallback
 def _render_blur(sharp_lin, homs, crop):
-    """Use helper C's ``synth.blur.render_blur``; the private fallback below is used only while it is absent."""
+    """Blur + saturation mask in one pass with helper C's ``synth.blur.render_blur`` (``sat_threshold=1.0``,
+    rsblur.md D3); the private fallback below is used only where that module is absent."""
     try:
         from .blur import render_blur
     except ImportError:
-        render_blur = _fallback_render_blur
-    return render_blur(sharp_lin, homs, crop=crop)
+        out = _fallback_render_blur(sharp_lin, homs, crop=crop)
+        m0 = (sharp_lin >= SAT_THRESHOLD).float()
+        out["sat_mask"] = _fallback_render_blur(m0, homs, crop=crop)["blurred"]
+        return out
+    return render_blur(sharp_lin, homs, crop=crop, sat_threshold=1.0)
 
 
-def _fallback_render_blur(sharp_lin, homs, *, crop, weights=None):
+def _fallback_render_blur(sharp_lin, homs, *, crop):
     """Minimal private stand-in for ``synth.blur.render_blur`` (same contract): for each pose k sample the
-    anchor frame at ``H_k^-1 p`` (bilinear, pixel centres at integer coordinates, reflection outside) for the
+    anchor frame at ``H_k^-1 p`` (bilinear, pixel centres at integer coordinates, border replicate) for the
     crop pixels p, average in linear light; ``valid`` = inside the frame at every pose."""
     import torch
     import torch.nn.functional as F
@@ -101,10 +105,10 @@ def _fallback_render_blur(sharp_lin, homs, *, crop, weights=None):
         gx = 2 * q[..., 0] / (Ww - 1) - 1
         gy = 2 * q[..., 1] / (Hh - 1) - 1
         grid = torch.stack([gx, gy], -1).reshape(B, h, w, 2).float()
-        acc += F.grid_sample(sharp_lin, grid, mode="bilinear", padding_mode="reflection", align_corners=True)
+        acc += F.grid_sample(sharp_lin.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
         inside = (q[..., 0] >= 0) & (q[..., 0] <= Ww - 1) & (q[..., 1] >= 0) & (q[..., 1] <= Hh - 1)
         valid &= inside.reshape(B, 1, h, w)
-    sharp = sharp_lin[:, :, y0:y0 + h, x0:x0 + w]
+    sharp = sharp_lin[:, :, y0:y0 + h, x0:x0 + w].float()
     return {"blurred": acc / P, "sharp": sharp, "valid": valid.float()}
 
 
@@ -230,16 +234,11 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int) -> dict[str, Any
     frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
     homs = torch.from_numpy(H)[None]
     out = _render_blur(frame_t, homs, (x0, y0, cw, ch))
-    blurred = out["blurred"]
-    sat0 = (frame_t >= SAT_THRESHOLD).float()
-    if bool(sat0.any()):
-        sat = _render_blur(sat0, homs, (x0, y0, cw, ch))["blurred"]
-    else:
-        sat = torch.zeros_like(blurred)
+    blurred, sat = out["blurred"], out["sat_mask"]
 
     sample: dict[str, Any] = {}
     if ctx.error_model is not None:
-        draw = ctx.error_model.draw(np.random.default_rng(ss_err), len(win.t_ns))
+        draw = ctx.error_model.draw(np.random.default_rng(ss_err), len(win.t_ns), K=K)
         for k, v in _draw_arrays(draw).items():
             sample[f"err_{k}"] = v
 

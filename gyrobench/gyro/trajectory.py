@@ -19,11 +19,12 @@ so that the field describes the same trajectory the blur was made with:
   ``anchor="mid"`` is ``c = n_steps // 2`` (the official mid-exposure anchor for even step counts: c = 4 of 8),
   ``anchor="start"`` is ``c = 0``; an int picks any pose.
 
-The CMF uses ``n_steps = M`` (8 steps of 1.25 raw intervals); :func:`pose_homographies` uses
-``n_steps = n_intervals * substeps``. When ``n_intervals * substeps`` is a multiple of M (substeps = 4, 8, ... for
-M = 8) the CMF's pose *times* are a subset of the blur poses (every ``n_intervals*substeps/M``-th); with
-``n_intervals * substeps == M`` the poses are identical. Finer steps integrate the same linear rate curve more
-accurately, so at the shared times the poses agree to O(step^2) rather than bit-for-bit.
+The CMF uses ``n_steps = M`` (8 steps of 1.25 raw intervals). :func:`pose_homographies` gives the blur
+renderer ``n_intervals * substeps + 1`` poses; with its default ``scheme="cmf"`` the field's M+1 poses are exactly
+every ``L``-th of them (``L = n_intervals * substeps / M``), so the clean field describes the rendered blur
+exactly. ``scheme="fine"`` integrates on the fine steps instead (spec §1.2's inferred synthesizer); the
+official 1.25-interval left-rectangle rule then lags the finely integrated trajectory by a median 3.2 px at the
+frame corners on gyro_train windows (measured, docs/gyro.md).
 """
 
 from __future__ import annotations
@@ -115,13 +116,25 @@ def relative_rotations(O, anchor_idx: int):
 
 
 def pose_homographies(t_ns, w, K, *, substeps: int = 8, n_intervals: int | None = None, anchor="mid",
-                      rotation: str = "euler", interp: str = "linear"):
+                      rotation: str = "euler", interp: str = "linear", scheme: str = "cmf", M: int = 8):
     """Homographies of the poses at ``substeps`` sub-steps per raw interval, for the blur renderer.
 
     Args:
         t_ns: (S,) or (B, S) int64 ns window (S >= n_intervals + 1; default n_intervals = S - 1 = 10).
         w: (S, 3) or (B, S, 3) float64 rad/s on camera axes.
         K: Intrinsics or (3, 3) for the *full* frame the homographies act on.
+        scheme: how the sub-step poses are integrated (see docs/gyro.md, "Blur poses vs field poses"):
+
+            - ``"cmf"`` (default): the M field steps are integrated exactly as :func:`~gyrobench.gyro.cmf.
+              camera_motion_field` does, and each is split into ``L = n_intervals * substeps / M`` sub-poses
+              ``increment((r/L) a_m) O_m`` (constant rate inside a field step). The field's M+1 poses are then
+              *exactly* (bit for bit) the blur poses ``0, L, 2L, ...``, so the clean field describes the rendered
+              blur exactly. Needs ``n_intervals * substeps`` divisible by M (substeps = 4, 8, ... for M = 8).
+            - ``"fine"``: the same left-rectangle scheme with linearly interpolated rates, but on
+              ``n_intervals * substeps`` steps (the official synthesizer as inferred in spec §1.2). More accurate
+              integration of the rate curve, so the poses at the field's times differ from the field's own
+              poses by the field's integration error (median 3.2 px at the frame corners on gyro_train windows).
+        M: the field's segment count (``scheme="cmf"`` only).
     Returns:
         ``H`` (..., P, 3, 3) float64 with P = n_intervals * substeps + 1: ``H[k]`` maps anchor-frame pixel
         coordinates (x right, y down, full frame) to pose k (``p_k = dehom(H[k] @ [x, y, 1])``); the anchor pose
@@ -132,8 +145,26 @@ def pose_homographies(t_ns, w, K, *, substeps: int = 8, n_intervals: int | None 
     if substeps < 1:
         raise ValueError(f"substeps must be >= 1, got {substeps}")
     n_steps = n * int(substeps)
-    O, tau = window_orientations(t_ns, w, n_steps, n_intervals=n, interp=interp, rotation=rotation)
-    c = anchor_index(anchor, n_steps)
+    if scheme == "fine":
+        O, tau = window_orientations(t_ns, w, n_steps, n_intervals=n, interp=interp, rotation=rotation)
+        c = anchor_index(anchor, n_steps)
+    elif scheme == "cmf":
+        if n_steps % M:
+            raise ValueError(f"scheme='cmf' needs n_intervals * substeps ({n}*{substeps}) divisible by M={M}; "
+                             "use substeps = 4, 8, 12, ... for M = 8, or scheme='fine'")
+        L = n_steps // M
+        a, dt = step_increments(t_ns, w, M, n_intervals=n, interp=interp)
+        Ocmf = integrate_orientations(increment(a, rotation))  # (..., M+1, 3, 3), identical to the field's
+        f = np.arange(L) / L  # (L,)
+        sub = increment(a[..., :, None, :] * f[:, None], rotation)  # (..., M, L, 3, 3)
+        Osub = sub @ Ocmf[..., :M, None, :, :]  # (..., M, L, 3, 3); r = 0 is exactly O_m (increment(0) = I)
+        O = np.concatenate([Osub.reshape(*Osub.shape[:-4], M * L, 3, 3), Ocmf[..., M:, :, :]], axis=-3)
+        tau_cmf = np.concatenate([np.zeros((*dt.shape[:-1], 1)), np.cumsum(dt, axis=-1)], axis=-1)
+        tau = (tau_cmf[..., :M, None] + dt[..., :, None] * f).reshape(*dt.shape[:-1], M * L)
+        tau = np.concatenate([tau, tau_cmf[..., M:]], axis=-1)
+        c = anchor_index(anchor, M) * L
+    else:
+        raise ValueError(f"scheme must be 'cmf' or 'fine', got {scheme!r}")
     Rrel = relative_rotations(O, c)
     Km = as_K(K)
     H = Km @ Rrel @ np.linalg.inv(Km)

@@ -52,6 +52,15 @@ def _asfloat(x):
     return x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
 
 
+def _tpow(a, e: float):
+    """``a ** e`` for a torch tensor. On CPU, torch's vectorised and scalar-tail ``pow`` kernels can differ by
+    one ulp, which would make a sample's result depend on its position in the batch; computing in float64 and
+    rounding back makes float32 results layout-independent (bit-identical replays of single samples)."""
+    if a.device.type == "cpu" and a.dtype in (torch.float32, torch.float16, torch.bfloat16):
+        return (a.double() ** e).to(a.dtype)
+    return a**e
+
+
 def srgb_to_linear(x):
     """sRGB-encoded value -> linear light (``g^-1``), sign-symmetric, strict ``<`` at 0.04045.
 
@@ -62,7 +71,7 @@ def srgb_to_linear(x):
     if _is_torch(x):
         a = x.abs()
         lin = torch.where(a < SRGB["decode_threshold"], a / SRGB["slope"],
-                          ((a + SRGB["offset"]) / SRGB["scale"]) ** SRGB["gamma"])
+                          _tpow((a + SRGB["offset"]) / SRGB["scale"], SRGB["gamma"]))
         return torch.sign(x) * lin
     a = np.abs(x)
     with np.errstate(invalid="ignore"):
@@ -81,7 +90,7 @@ def linear_to_srgb(y):
     if _is_torch(y):
         a = y.abs()
         enc = torch.where(a < SRGB["encode_threshold"], a * SRGB["slope"],
-                          SRGB["scale"] * a ** (1.0 / SRGB["gamma"]) - SRGB["offset"])
+                          SRGB["scale"] * _tpow(a, 1.0 / SRGB["gamma"]) - SRGB["offset"])
         return torch.sign(y) * enc
     a = np.abs(y)
     enc = np.where(a < SRGB["encode_threshold"], a * SRGB["slope"],

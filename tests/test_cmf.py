@@ -125,10 +125,15 @@ def test_field_matches_reference_on_synthetic_windows(seed, scale, gap):
     assert np.abs(f).max() > 0.5  # a real motion, not a degenerate pass
 
 
+@pytest.fixture(scope="module")
+def train_rec(gyro_train_path):
+    return load_gyro(gyro_train_path)
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize("start", [0, 1000, 20_000, 38_765, 38_770, 38_774, 39_105])
-def test_field_matches_reference_on_gyro_train(gyro_train_path, start):
-    rec = load_gyro(gyro_train_path)
+def test_field_matches_reference_on_gyro_train(train_rec, start):
+    rec = train_rec
     win = rec.window(start, 11)
     f = camera_motion_field(win.t_ns, win.w, FOURKRD, crop=FOURKRD_CROP, dtype=np.float64)
     _check(f, win.t_ns, win.w, FOURKRD, FOURKRD_CROP, 2, seed=start)

@@ -148,8 +148,11 @@ def test_saturation_mask_averages_like_the_image():
     torch.testing.assert_close(r["sat_mask"], m, atol=1e-6, rtol=0)
     assert float(m[0, 1].max()) == 0.0  # green never saturated
     # fraction of the 4 poses where a pixel sees the saturated segment: 10..19 shifted by 0,2,4,6
-    np.testing.assert_allclose(m[0, 0, 10, [10, 12, 14, 16, 19, 21, 23, 25]].numpy(),
-                               [0.25, 0.5, 0.75, 1.0, 1.0, 0.75, 0.5, 0.25], atol=1e-6)
+    np.testing.assert_allclose(
+        m[0, 0, 10, [10, 12, 14, 16, 19, 21, 23, 25]].numpy(),
+        [0.25, 0.5, 0.75, 1.0, 1.0, 0.75, 0.5, 0.25],
+        atol=1e-6,
+    )
     any_ch = saturation_mask(img, homs, any_channel=True)
     torch.testing.assert_close(any_ch[0, 2], m[0, 0])
 

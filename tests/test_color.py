@@ -24,13 +24,17 @@ def _encode_ref(v: float) -> float:
 @pytest.mark.parametrize("v", [0.0, 0.01, 0.04045, 0.0404499, 0.2, 0.5, 0.735, 1.0, -0.3, -0.02])
 def test_decode_matches_closed_form(v):
     assert float(srgb_to_linear(np.float64(v))) == pytest.approx(_decode_ref(v), abs=1e-15)
-    assert float(srgb_to_linear(torch.tensor(v, dtype=torch.float64))) == pytest.approx(_decode_ref(v), abs=1e-15)
+    assert float(srgb_to_linear(torch.tensor(v, dtype=torch.float64))) == pytest.approx(
+        _decode_ref(v), abs=1e-15
+    )
 
 
 @pytest.mark.parametrize("v", [0.0, 0.001, 0.0031308, 0.0031307, 0.2140411404, 0.5, 1.0, -0.25])
 def test_encode_matches_closed_form(v):
     assert float(linear_to_srgb(np.float64(v))) == pytest.approx(_encode_ref(v), abs=1e-15)
-    assert float(linear_to_srgb(torch.tensor(v, dtype=torch.float64))) == pytest.approx(_encode_ref(v), abs=1e-15)
+    assert float(linear_to_srgb(torch.tensor(v, dtype=torch.float64))) == pytest.approx(
+        _encode_ref(v), abs=1e-15
+    )
 
 
 def test_known_values_and_white():

@@ -24,8 +24,16 @@ from gyrobench.synth.presets import BAYER_PATTERNS, PRESETS, PresetParams, camer
 
 
 def _draw(n=1, pattern=0, r=2.15, b=1.7, K=8.8915e-5, s=2.943e-5, alpha=0.0, seed=5, session=-1):
-    return DegradationDraw(alpha=[alpha] * n, pattern=[pattern] * n, red_gain=[r] * n, blue_gain=[b] * n,
-                           shot=[K] * n, read_std=[s] * n, session=[session] * n, noise_seed=list(range(seed, seed + n)))
+    return DegradationDraw(
+        alpha=[alpha] * n,
+        pattern=[pattern] * n,
+        red_gain=[r] * n,
+        blue_gain=[b] * n,
+        shot=[K] * n,
+        read_std=[s] * n,
+        session=[session] * n,
+        noise_seed=list(range(seed, seed + n)),
+    )
 
 
 def _flat(level, size=264):
@@ -36,8 +44,13 @@ def _flat(level, size=264):
 
 # ---------------------------------------------------------------------------------------- presets are data
 def test_presets_are_data_and_build():
-    assert set(PRESETS) == {"gyrodeblurnet_official", "gyrodeblurnet", "rsblur_pt", "rsblur_tf_realblur",
-                            "rsblur_tf_rsblur"}
+    assert set(PRESETS) == {
+        "gyrodeblurnet_official",
+        "gyrodeblurnet",
+        "rsblur_pt",
+        "rsblur_tf_realblur",
+        "rsblur_tf_rsblur",
+    }
     for name, p in PRESETS.items():
         assert isinstance(p, PresetParams) and p.name == name
         json.dumps(p.to_dict())  # plain data
@@ -52,12 +65,22 @@ def test_preset_switches_follow_spec():
     off, fixed = PRESETS["gyrodeblurnet_official"], PRESETS["gyrodeblurnet"]
     assert off.wb == "columns_quirk" and fixed.wb == "per_channel"
     for p in (off, fixed):
-        assert (p.mosaic, p.restore_saturated, p.per, p.domain, p.sat_alpha) == (False, False, "batch", "linear",
-                                                                                  (3.0, 5.0))
+        assert (p.mosaic, p.restore_saturated, p.per, p.domain, p.sat_alpha) == (
+            False,
+            False,
+            "batch",
+            "linear",
+            (3.0, 5.0),
+        )
         assert "stand-in" in p.camera_label
     pt = PRESETS["rsblur_pt"]
-    assert (pt.mosaic, pt.restore_saturated, pt.crf, pt.beta1, pt.beta2_std) == (True, True, "a7r3", 8.8915e-5,
-                                                                                2.943e-5)
+    assert (pt.mosaic, pt.restore_saturated, pt.crf, pt.beta1, pt.beta2_std) == (
+        True,
+        True,
+        "a7r3",
+        8.8915e-5,
+        2.943e-5,
+    )
     assert (PRESETS["rsblur_tf_rsblur"].beta1, PRESETS["rsblur_tf_rsblur"].beta2_std) == (1e-4, 9.1504e-4)
 
 
@@ -126,27 +149,42 @@ def test_mosaic_plane_order_all_patterns():
         for k in range(4):  # plane k = cell position (k // 2, k % 2) = letter k of the pattern name
             assert bool((planes[0, k] == code[name[k]]).all()), (name, k)
         # depth-to-space (B8) inverts the planes back to the CFA
-        torch.testing.assert_close(torch.nn.functional.pixel_shuffle(planes, 2), mosaic(rgb, torch.tensor([i])))
+        torch.testing.assert_close(
+            torch.nn.functional.pixel_shuffle(planes, 2), mosaic(rgb, torch.tensor([i]))
+        )
 
 
 def _malvar_loop(cfa: np.ndarray, pattern: str) -> np.ndarray:
     """Reference Malvar-He-Cutler (ICASSP 2004, filters / 8), per-pixel loops, zero padding."""
-    g = np.array([[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]) / 8
-    hh = np.array([[0, 0, .5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, .5, 0, 0]]) / 8
+    g = (
+        np.array([[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]])
+        / 8
+    )
+    hh = (
+        np.array(
+            [[0, 0, 0.5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, 0.5, 0, 0]]
+        )
+        / 8
+    )
     vv = hh.T
-    rb = np.array([[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]) / 8
+    rb = (
+        np.array(
+            [[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]
+        )
+        / 8
+    )
     H, W = cfa.shape
     pad = np.zeros((H + 4, W + 4))
     pad[2:-2, 2:-2] = cfa
 
     def f(k, y, x):
-        return float((pad[y:y + 5, x:x + 5] * k).sum())
+        return float((pad[y : y + 5, x : x + 5] * k).sum())
 
     out = np.zeros((H, W, 3))
     for y in range(H):
         for x in range(W):
             c = pattern[2 * (y % 2) + (x % 2)]
-            row = pattern[2 * (y % 2): 2 * (y % 2) + 2]
+            row = pattern[2 * (y % 2) : 2 * (y % 2) + 2]
             r_row = "R" in row
             v = cfa[y, x]
             if c == "R":
@@ -175,7 +213,9 @@ def test_demosaic_flat_exact(pi):
 
 
 # ----------------------------------------------------------------------------------------- identities
-@pytest.mark.parametrize("preset", ["rsblur_pt", "rsblur_tf_realblur", "gyrodeblurnet", "gyrodeblurnet_official"])
+@pytest.mark.parametrize(
+    "preset", ["rsblur_pt", "rsblur_tf_realblur", "gyrodeblurnet", "gyrodeblurnet_official"]
+)
 @pytest.mark.parametrize("colour", [(0.2, 0.5, 0.8), (0.9, 0.1, 0.3), (0.5, 0.5, 0.5)])
 def test_noise_free_flat_identity_float32(preset, colour):
     """rsblur.md §9: without noise, saturation and B12 the ISP round trip returns the input (float32: 1e-6)."""
@@ -208,8 +248,12 @@ def test_raw_noise_variance_closed_form():
 
 
 # rsblur.md §9: output noise std per channel (sRGB, without B12), RGGB, r=2.15, b=1.7, nominal K and s
-_STD_REF = {0.10: (0.0119, 0.0070, 0.0093), 0.25: (0.0102, 0.0061, 0.0082), 0.50: (0.0091, 0.0054, 0.0073),
-            0.90: (0.0081, 0.0049, 0.0065)}
+_STD_REF = {
+    0.10: (0.0119, 0.0070, 0.0093),
+    0.25: (0.0102, 0.0061, 0.0082),
+    0.50: (0.0091, 0.0054, 0.0073),
+    0.90: (0.0081, 0.0049, 0.0065),
+}
 
 
 @pytest.mark.parametrize("level", sorted(_STD_REF))
@@ -223,8 +267,12 @@ def test_section9_noise_std_and_unbiased(level):
 
 def test_section9_crf_means():
     deg = Degradation("rsblur_pt", sat_alpha=None)
-    for level, mean, gstd in [(0.10, 0.073, 0.0085), (0.25, 0.334, 0.0124), (0.50, 0.759, 0.0063),
-                              (0.90, 0.982, 0.0004)]:
+    for level, mean, gstd in [
+        (0.10, 0.073, 0.0085),
+        (0.25, 0.334, 0.0124),
+        (0.50, 0.759, 0.0063),
+        (0.90, 0.982, 0.0004),
+    ]:
         y, _ = deg(_flat(level, 136), draw=_draw())
         y = y[..., 4:-4, 4:-4]
         np.testing.assert_allclose(y.mean(dim=(0, 2, 3)).numpy(), mean, atol=1.5e-3)
@@ -235,9 +283,13 @@ def test_section9_rsblur_noise_set_and_dark_bias():
     deg = Degradation("rsblur_pt", crf="none", sat_alpha=None)
     d = _draw(K=1e-4, s=9.1504e-4)
     y, _ = deg(_flat(0.10), draw=d)
-    np.testing.assert_allclose(y[..., 4:-4, 4:-4].std(dim=(0, 2, 3)).numpy(), (0.0217, 0.0106, 0.0161), rtol=0.06)
+    np.testing.assert_allclose(
+        y[..., 4:-4, 4:-4].std(dim=(0, 2, 3)).numpy(), (0.0217, 0.0106, 0.0161), rtol=0.06
+    )
     y, _ = deg(_flat(0.01), draw=d)
-    np.testing.assert_allclose(y[..., 4:-4, 4:-4].mean(dim=(0, 2, 3)).numpy(), (0.018, 0.012, 0.015), atol=1e-3)
+    np.testing.assert_allclose(
+        y[..., 4:-4, 4:-4].mean(dim=(0, 2, 3)).numpy(), (0.018, 0.012, 0.015), atol=1e-3
+    )
     y, _ = deg(_flat(0.01), draw=_draw())  # RealBlur set stays unbiased to 2e-4
     np.testing.assert_allclose(y[..., 4:-4, 4:-4].mean(dim=(0, 2, 3)).numpy(), 0.01, atol=3e-4)
 
@@ -256,7 +308,9 @@ def test_saturated_pixels_restored_noise_free():
     y, _ = deg(x, m, draw=_draw(alpha=0.5, K=1e-3, s=1e-2))
     assert float(y[:, :, 10:20, 10:20].std()) > 1e-3
     # restore off: the saturated square gets noise and is clipped
-    y, _ = Degradation("rsblur_pt", crf="none", restore_saturated=False)(x, m, draw=_draw(alpha=0.8, K=1e-3, s=1e-2))
+    y, _ = Degradation("rsblur_pt", crf="none", restore_saturated=False)(
+        x, m, draw=_draw(alpha=0.8, K=1e-3, s=1e-2)
+    )
     assert float(y[:, :, 10:20, 10:20].min()) < 1.0
 
 
@@ -327,7 +381,12 @@ def test_draw_distributions():
     deg = Degradation("rsblur_pt")
     d = deg.sample_draw(4000, rng)
     assert d.alpha.min() >= 0.25 and d.alpha.max() <= 1.75
-    assert d.red_gain.min() >= 1.9 and d.red_gain.max() <= 2.4 and d.blue_gain.min() >= 1.5 and d.blue_gain.max() <= 1.9
+    assert (
+        d.red_gain.min() >= 1.9
+        and d.red_gain.max() <= 2.4
+        and d.blue_gain.min() >= 1.5
+        and d.blue_gain.max() <= 1.9
+    )
     assert d.shot.min() >= 0.5 * 8.8915e-5 and d.shot.max() <= 1.5 * 8.8915e-5
     assert d.read_std.min() >= 0.5 * 2.943e-5 and d.read_std.max() <= 1.5 * 2.943e-5
     assert set(d.pattern.tolist()) == {0, 1, 2, 3}
@@ -348,8 +407,14 @@ def test_draw_distributions():
 
 def test_rsblur_session_white_tint():
     """rsblur.md §8: session 0019 with the TF clip returns linear white as (0.869, 0.965, 0.956)."""
-    deg = Degradation("rsblur_tf_rsblur", session="0019", noise="none", sat_alpha=None, restore_saturated=False,
-                      domain="linear")
+    deg = Degradation(
+        "rsblur_tf_rsblur",
+        session="0019",
+        noise="none",
+        sat_alpha=None,
+        restore_saturated=False,
+        domain="linear",
+    )
     d = deg.sample_draw(1, 0)
     y, _ = deg(_flat(0.99999, 24), draw=d)
     np.testing.assert_allclose(y[0, :, 12, 12].numpy(), (0.869, 0.965, 0.956), atol=2e-3)

@@ -35,8 +35,14 @@ import torch.nn.functional as F
 from gyrobench.errors import ShapeError
 from gyrobench.log import get_logger
 
-__all__ = ["render_blur", "saturation_mask", "max_step_px", "blur_homographies", "centre_crop_box",
-           "blur_extent_px"]
+__all__ = [
+    "render_blur",
+    "saturation_mask",
+    "max_step_px",
+    "blur_homographies",
+    "centre_crop_box",
+    "blur_extent_px",
+]
 
 log = get_logger("synth.blur")
 
@@ -89,7 +95,9 @@ def _source_grid(hinv: torch.Tensor, crop, frame_hw, device):
     m = hinv.to(device=device, dtype=torch.float32)  # (B, Pc, 3, 3)
 
     def row(i):  # m[..., i, 0] x + m[..., i, 1] y + m[..., i, 2], broadcast to (B, Pc, h, w)
-        return (m[..., i, 0, None, None] * xs + m[..., i, 1, None, None] * ys[:, None] + m[..., i, 2, None, None])
+        return (
+            m[..., i, 0, None, None] * xs + m[..., i, 1, None, None] * ys[:, None] + m[..., i, 2, None, None]
+        )
 
     den = row(2)
     sx, sy = row(0) / den, row(1) / den
@@ -99,9 +107,17 @@ def _source_grid(hinv: torch.Tensor, crop, frame_hw, device):
     return torch.stack([gx, gy], dim=-1), inside
 
 
-def render_blur(sharp_linear: torch.Tensor, homs, *, crop=None, weights=None, sat_threshold: float | None = None,
-                sat_any_channel: bool = False, padding_mode: str = "border",
-                max_chunk_bytes: int = 256 * 2**20) -> dict[str, torch.Tensor]:
+def render_blur(
+    sharp_linear: torch.Tensor,
+    homs,
+    *,
+    crop=None,
+    weights=None,
+    sat_threshold: float | None = None,
+    sat_any_channel: bool = False,
+    padding_mode: str = "border",
+    max_chunk_bytes: int = 256 * 2**20,
+) -> dict[str, torch.Tensor]:
     """Average the sharp frame warped to every pose, cropped (rsblur.md §3.2, D2; gyrodeblurnet.md §1.2).
 
     Args:
@@ -142,13 +158,14 @@ def render_blur(sharp_linear: torch.Tensor, homs, *, crop=None, weights=None, sa
         e = min(P, s + chunk)
         grid, inside = _source_grid(hinv[:, s:e], crop, (H, W), dev)  # (B, Pc, h, w, 2)
         pc = e - s
-        out = F.grid_sample(src, grid.reshape(B, pc * h, w, 2), mode="bilinear", padding_mode=padding_mode,
-                            align_corners=True)  # (B, Ct, Pc*h, w)
+        out = F.grid_sample(
+            src, grid.reshape(B, pc * h, w, 2), mode="bilinear", padding_mode=padding_mode, align_corners=True
+        )  # (B, Ct, Pc*h, w)
         acc += torch.einsum("bcphw,bp->bchw", out.view(B, Ct, pc, h, w), wts[:, s:e])
         valid &= inside.all(dim=1, keepdim=True)
     res = {
         "blurred": acc[:, :3],
-        "sharp": sharp_linear[:, :3, y0:y0 + h, x0:x0 + w].float(),
+        "sharp": sharp_linear[:, :3, y0 : y0 + h, x0 : x0 + w].float(),
         "valid": valid.float(),
     }
     if sat_threshold is not None:
@@ -157,8 +174,9 @@ def render_blur(sharp_linear: torch.Tensor, homs, *, crop=None, weights=None, sa
     return res
 
 
-def saturation_mask(sharp: torch.Tensor, homs, *, crop=None, weights=None, threshold: float = 1.0,
-                    any_channel: bool = False) -> torch.Tensor:
+def saturation_mask(
+    sharp: torch.Tensor, homs, *, crop=None, weights=None, threshold: float = 1.0, any_channel: bool = False
+) -> torch.Tensor:
     """Saturation mask alone (rsblur.md §3.3, D3): ``M = sum_k w_k warp_k([S >= threshold])`` -> (B,3,h,w).
 
     ``sharp``: (B,3,H,W) sharp frame (sRGB-encoded or linear: the 1.0 threshold is the same), values in [0, 1].
@@ -192,8 +210,17 @@ def blur_extent_px(homs, point_xy: tuple[float, float]) -> float:
     return float(np.linalg.norm(np.diff(p, axis=0), axis=-1).sum())
 
 
-def blur_homographies(t_ns, w, K, frame_hw: tuple[int, int], *, max_step: float = 1.0, min_substeps: int = 8,
-                      max_substeps: int = 256, **kw):
+def blur_homographies(
+    t_ns,
+    w,
+    K,
+    frame_hw: tuple[int, int],
+    *,
+    max_step: float = 1.0,
+    min_substeps: int = 8,
+    max_substeps: int = 256,
+    **kw,
+):
     """Poses for one blur: adaptive sub-step count (rsblur.md D2), then the anchor->pose homographies.
 
     Uses :func:`gyrobench.gyro.trajectory.substeps_for_max_step` (>= ``min_substeps`` per raw interval, at most
@@ -203,12 +230,18 @@ def blur_homographies(t_ns, w, K, frame_hw: tuple[int, int], *, max_step: float 
     """
     from gyrobench.gyro.trajectory import pose_homographies, substeps_for_max_step
 
-    s = substeps_for_max_step(t_ns, w, K, frame_hw, max_step_px=max_step, min_substeps=min_substeps,
-                              max_substeps=max_substeps, **kw)
+    s = substeps_for_max_step(
+        t_ns, w, K, frame_hw, max_step_px=max_step, min_substeps=min_substeps, max_substeps=max_substeps, **kw
+    )
     H, tau = pose_homographies(t_ns, w, K, substeps=s, **kw)
     if s >= max_substeps:
-        log.warning("blur_homographies: motion needs more than %d sub-steps per interval for %.2f px steps "
-                    "(got %.2f px)", max_substeps, max_step, max_step_px(H, frame_hw))
+        log.warning(
+            "blur_homographies: motion needs more than %d sub-steps per interval for %.2f px steps "
+            "(got %.2f px)",
+            max_substeps,
+            max_step,
+            max_step_px(H, frame_hw),
+        )
     return H, tau, s
 
 

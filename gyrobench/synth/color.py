@@ -70,13 +70,19 @@ def srgb_to_linear(x):
     x = _asfloat(x)
     if _is_torch(x):
         a = x.abs()
-        lin = torch.where(a < SRGB["decode_threshold"], a / SRGB["slope"],
-                          _tpow((a + SRGB["offset"]) / SRGB["scale"], SRGB["gamma"]))
+        lin = torch.where(
+            a < SRGB["decode_threshold"],
+            a / SRGB["slope"],
+            _tpow((a + SRGB["offset"]) / SRGB["scale"], SRGB["gamma"]),
+        )
         return torch.sign(x) * lin
     a = np.abs(x)
     with np.errstate(invalid="ignore"):
-        lin = np.where(a < SRGB["decode_threshold"], a / SRGB["slope"],
-                       ((a + SRGB["offset"]) / SRGB["scale"]) ** SRGB["gamma"])
+        lin = np.where(
+            a < SRGB["decode_threshold"],
+            a / SRGB["slope"],
+            ((a + SRGB["offset"]) / SRGB["scale"]) ** SRGB["gamma"],
+        )
     return (np.sign(x) * lin).astype(x.dtype, copy=False)
 
 
@@ -89,12 +95,18 @@ def linear_to_srgb(y):
     y = _asfloat(y)
     if _is_torch(y):
         a = y.abs()
-        enc = torch.where(a < SRGB["encode_threshold"], a * SRGB["slope"],
-                          SRGB["scale"] * _tpow(a, 1.0 / SRGB["gamma"]) - SRGB["offset"])
+        enc = torch.where(
+            a < SRGB["encode_threshold"],
+            a * SRGB["slope"],
+            SRGB["scale"] * _tpow(a, 1.0 / SRGB["gamma"]) - SRGB["offset"],
+        )
         return torch.sign(y) * enc
     a = np.abs(y)
-    enc = np.where(a < SRGB["encode_threshold"], a * SRGB["slope"],
-                   SRGB["scale"] * a ** (1.0 / SRGB["gamma"]) - SRGB["offset"])
+    enc = np.where(
+        a < SRGB["encode_threshold"],
+        a * SRGB["slope"],
+        SRGB["scale"] * a ** (1.0 / SRGB["gamma"]) - SRGB["offset"],
+    )
     return (np.sign(y) * enc).astype(y.dtype, copy=False)
 
 

@@ -45,22 +45,36 @@ from gyrobench.synth.presets import (
     session_gains,
 )
 
-__all__ = ["Degradation", "DegradationDraw", "mosaic", "mosaic_planes", "demosaic_malvar", "bayer_colour_map",
-           "apply_color_matrix", "MALVAR_KERNELS"]
+__all__ = [
+    "Degradation",
+    "DegradationDraw",
+    "mosaic",
+    "mosaic_planes",
+    "demosaic_malvar",
+    "bayer_colour_map",
+    "apply_color_matrix",
+    "MALVAR_KERNELS",
+]
 
 log = get_logger("synth.degrade")
 
 # Colour index (0=R, 1=G, 2=B) at the 2x2 cell offsets (row, col), in BAYER_PATTERNS order (rsblur.md B4).
-_CELL = torch.tensor([[[{"R": 0, "G": 1, "B": 2}[p[2 * i + j]] for j in range(2)] for i in range(2)]
-                      for p in BAYER_PATTERNS], dtype=torch.long)  # (4, 2, 2)
+_CELL = torch.tensor(
+    [[[{"R": 0, "G": 1, "B": 2}[p[2 * i + j]] for j in range(2)] for i in range(2)] for p in BAYER_PATTERNS],
+    dtype=torch.long,
+)  # (4, 2, 2)
 
 # Malvar-He-Cutler 2004 filters (rsblur.md B8; pipeline_params.json "malvar2004_kernels_div8"), each / 8.
 _G_AT_RB = [[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]
-_RB_AT_G_H = [[0, 0, .5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, .5, 0, 0]]
+_RB_AT_G_H = [[0, 0, 0.5, 0, 0], [0, -1, 0, -1, 0], [-1, 4, 5, 4, -1], [0, -1, 0, -1, 0], [0, 0, 0.5, 0, 0]]
 _RB_AT_BR = [[0, 0, -1.5, 0, 0], [0, 2, 0, 2, 0], [-1.5, 0, 6, 0, -1.5], [0, 2, 0, 2, 0], [0, 0, -1.5, 0, 0]]
 #: (4, 1, 5, 5): G at R/B, R/B at G with horizontal neighbours, R/B at G vertical (transpose), R at B / B at R.
-MALVAR_KERNELS = torch.tensor([_G_AT_RB, _RB_AT_G_H, np.array(_RB_AT_G_H).T.tolist(), _RB_AT_BR],
-                              dtype=torch.float64)[:, None] / 8.0
+MALVAR_KERNELS = (
+    torch.tensor([_G_AT_RB, _RB_AT_G_H, np.array(_RB_AT_G_H).T.tolist(), _RB_AT_BR], dtype=torch.float64)[
+        :, None
+    ]
+    / 8.0
+)
 
 _FIELDS = ("alpha", "pattern", "red_gain", "blue_gain", "shot", "read_std", "session", "noise_seed")
 
@@ -96,8 +110,9 @@ class DegradationDraw:
             setattr(self, name, arr)
         n = {len(getattr(self, k)) for k in _FIELDS}
         if len(n) != 1:
-            raise ShapeError(f"DegradationDraw: fields have different lengths {n}; every field needs one entry "
-                             "per sample")
+            raise ShapeError(
+                f"DegradationDraw: fields have different lengths {n}; every field needs one entry per sample"
+            )
 
     def __len__(self) -> int:
         return len(self.alpha)
@@ -110,7 +125,9 @@ class DegradationDraw:
     def from_arrays(cls, d: dict, preset: str = "") -> DegradationDraw:
         missing = [k for k in _FIELDS if k not in d]
         if missing:
-            raise GyrobenchError(f"degradation draw: missing field(s) {missing}; store all of {list(_FIELDS)}")
+            raise GyrobenchError(
+                f"degradation draw: missing field(s) {missing}; store all of {list(_FIELDS)}"
+            )
         return cls(**{k: np.asarray(d[k]) for k in _FIELDS}, preset=preset)
 
     def to_json(self) -> dict:
@@ -129,13 +146,17 @@ class DegradationDraw:
     def select(self, index) -> DegradationDraw:
         """The draws of a subset of samples (``index``: int, slice or integer array)."""
         idx = np.atleast_1d(np.arange(len(self))[index])
-        return DegradationDraw(**{k: getattr(self, k)[idx] for k in _FIELDS}, preset=self.preset,
-                               meta=dict(self.meta))
+        return DegradationDraw(
+            **{k: getattr(self, k)[idx] for k in _FIELDS}, preset=self.preset, meta=dict(self.meta)
+        )
 
     @classmethod
     def concat(cls, draws: list[DegradationDraw]) -> DegradationDraw:
-        return cls(**{k: np.concatenate([getattr(d, k) for d in draws]) for k in _FIELDS},
-                   preset=draws[0].preset if draws else "", meta=dict(draws[0].meta) if draws else {})
+        return cls(
+            **{k: np.concatenate([getattr(d, k) for d in draws]) for k in _FIELDS},
+            preset=draws[0].preset if draws else "",
+            meta=dict(draws[0].meta) if draws else {},
+        )
 
 
 # ------------------------------------------------------------------------------------ pure stage functions
@@ -194,8 +215,10 @@ def _as_numpy_rng(generator) -> np.random.Generator:
         return np.random.default_rng(seed)
     if generator is None or isinstance(generator, (int, np.integer)):
         return np.random.default_rng(generator)
-    raise TypeError(f"generator must be None, an int seed, numpy Generator or torch.Generator, "
-                    f"got {type(generator).__name__}")
+    raise TypeError(
+        f"generator must be None, an int seed, numpy Generator or torch.Generator, "
+        f"got {type(generator).__name__}"
+    )
 
 
 class Degradation(torch.nn.Module):
@@ -270,22 +293,41 @@ class Degradation(torch.nn.Module):
             read = p.beta2_std * rng.uniform(*p.noise_jitter, size=n)
         elif p.noise == "gyrodeblurnet":
             log2_shot = rng.uniform(*p.gdn_log2_shot_range, size=n)
-            log2_read_var = p.gdn_read_slope * log2_shot + p.gdn_read_intercept + rng.normal(
-                0.0, p.gdn_read_eps_std, size=n)
+            log2_read_var = (
+                p.gdn_read_slope * log2_shot
+                + p.gdn_read_intercept
+                + rng.normal(0.0, p.gdn_read_eps_std, size=n)
+            )
             shot, read = 2.0**log2_shot, np.sqrt(2.0**log2_read_var)
         else:
             shot, read = np.zeros(n), np.zeros(n)
         noise_seed = rng.integers(0, 2**62, size=batch)
-        draw = DegradationDraw(alpha=bc(alpha), pattern=pattern if len(pattern) == batch else bc(pattern),
-                               red_gain=bc(red), blue_gain=bc(blue), shot=bc(shot), read_std=bc(read),
-                               session=bc(session), noise_seed=noise_seed, preset=p.name,
-                               meta={"camera": p.camera_label, "read_std_is": "standard deviation",
-                                     "sessions": list(rsblur_sessions()) if p.camera == "rsblur_session" else []})
+        draw = DegradationDraw(
+            alpha=bc(alpha),
+            pattern=pattern if len(pattern) == batch else bc(pattern),
+            red_gain=bc(red),
+            blue_gain=bc(blue),
+            shot=bc(shot),
+            read_std=bc(read),
+            session=bc(session),
+            noise_seed=noise_seed,
+            preset=p.name,
+            meta={
+                "camera": p.camera_label,
+                "read_std_is": "standard deviation",
+                "sessions": list(rsblur_sessions()) if p.camera == "rsblur_session" else [],
+            },
+        )
         return draw
 
     # ------------------------------------------------------------------------------------------ forward
-    def forward(self, blurred: torch.Tensor, sat_mask: torch.Tensor | None = None, generator=None,
-                draw: DegradationDraw | None = None):
+    def forward(
+        self,
+        blurred: torch.Tensor,
+        sat_mask: torch.Tensor | None = None,
+        generator=None,
+        draw: DegradationDraw | None = None,
+    ):
         p = self.params
         x = blurred
         if x.dim() != 4 or x.shape[1] != 3:
@@ -293,13 +335,20 @@ class Degradation(torch.nn.Module):
         if not x.is_floating_point():
             raise ShapeError(f"Degradation({p.name}): blurred must be float in [0,1], got dtype {x.dtype}")
         bsz, _, h, w = x.shape
-        if sat_mask is not None and (sat_mask.dim() != 4 or sat_mask.shape[0] != bsz
-                                     or sat_mask.shape[1] not in (1, 3) or sat_mask.shape[2:] != x.shape[2:]):
-            raise ShapeError(f"Degradation({p.name}): sat_mask must be (B,1|3,H,W) = ({bsz},1|3,{h},{w}), "
-                             f"got {tuple(sat_mask.shape)}")
+        if sat_mask is not None and (
+            sat_mask.dim() != 4
+            or sat_mask.shape[0] != bsz
+            or sat_mask.shape[1] not in (1, 3)
+            or sat_mask.shape[2:] != x.shape[2:]
+        ):
+            raise ShapeError(
+                f"Degradation({p.name}): sat_mask must be (B,1|3,H,W) = ({bsz},1|3,{h},{w}), "
+                f"got {tuple(sat_mask.shape)}"
+            )
         if p.mosaic and p.border == "crop" and (h % 2 or w % 2 or h <= 8 or w <= 8):
-            raise ShapeError(f"Degradation({p.name}, border='crop'): input must be an even (p+8)-sized patch, "
-                             f"got {h}x{w}")
+            raise ShapeError(
+                f"Degradation({p.name}, border='crop'): input must be an even (p+8)-sized patch, got {h}x{w}"
+            )
         if draw is None:
             draw = self.sample_draw(bsz, generator)
         elif len(draw) != bsz:
@@ -332,8 +381,14 @@ class Degradation(torch.nn.Module):
         if p.clip_cam:
             cam = cam.clamp(0.0, 1.0)
         # B5 inverse WB
-        gains = torch.stack([torch.as_tensor(draw.red_gain, dtype=dt), torch.ones(bsz, dtype=dt),
-                             torch.as_tensor(draw.blue_gain, dtype=dt)], dim=1).to(dev)  # (B,3)
+        gains = torch.stack(
+            [
+                torch.as_tensor(draw.red_gain, dtype=dt),
+                torch.ones(bsz, dtype=dt),
+                torch.as_tensor(draw.blue_gain, dtype=dt),
+            ],
+            dim=1,
+        ).to(dev)  # (B,3)
         if p.wb == "per_channel":
             cam = cam / gains[:, :, None, None]
         elif p.wb == "columns_quirk":
@@ -342,7 +397,9 @@ class Degradation(torch.nn.Module):
         if p.mosaic:
             pattern = torch.as_tensor(draw.pattern, device=dev)
             if (pattern < 0).any():
-                raise GyrobenchError(f"Degradation({p.name}): draw has no Bayer pattern (-1) for a mosaic preset")
+                raise GyrobenchError(
+                    f"Degradation({p.name}): draw has no Bayer pattern (-1) for a mosaic preset"
+                )
             raw = mosaic(cam, pattern)
         else:
             raw = cam
@@ -352,8 +409,11 @@ class Degradation(torch.nn.Module):
         # B7 WB back
         if p.wb == "per_channel":
             if p.mosaic:
-                gmap = gains[:, :, None, None].expand(-1, -1, *raw.shape[2:]).gather(
-                    1, bayer_colour_map(pattern, *raw.shape[2:]))
+                gmap = (
+                    gains[:, :, None, None]
+                    .expand(-1, -1, *raw.shape[2:])
+                    .gather(1, bayer_colour_map(pattern, *raw.shape[2:]))
+                )
                 raw = raw * gmap
             else:
                 raw = raw * gains[:, :, None, None]
@@ -367,7 +427,7 @@ class Degradation(torch.nn.Module):
         out = apply_color_matrix(rgb, c2l)
         out = linear_to_srgb(out).clamp(0.0, 1.0) if p.domain == "srgb" else out.clamp(0.0, 1.0)
         if pad is not None:
-            out = out[:, :, pad[2]:pad[2] + h, pad[0]:pad[0] + w]
+            out = out[:, :, pad[2] : pad[2] + h, pad[0] : pad[0] + w]
         # B11
         if keep is not None:
             out = torch.where(keep, torch.ones_like(out), out)

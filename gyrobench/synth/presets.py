@@ -33,8 +33,16 @@ import numpy as np
 
 from gyrobench.errors import RecipeError
 
-__all__ = ["PresetParams", "PRESETS", "get_preset", "load_asset", "camera_matrices", "BAYER_PATTERNS",
-           "realblur_wb_pairs", "rsblur_sessions"]
+__all__ = [
+    "PresetParams",
+    "PRESETS",
+    "get_preset",
+    "load_asset",
+    "camera_matrices",
+    "BAYER_PATTERNS",
+    "realblur_wb_pairs",
+    "rsblur_sessions",
+]
 
 #: Bayer patterns, in the order used for the integer ``pattern`` field of a draw (rsblur.md B4).
 BAYER_PATTERNS = ("RGGB", "BGGR", "GRBG", "GBRG")
@@ -112,19 +120,25 @@ class PresetParams:
         for key, allowed in _CHOICES.items():
             val = getattr(self, key)
             if val not in allowed:
-                raise RecipeError(f"degradation preset {self.name!r}: field {key!r} = {val!r} is not one of "
-                                  f"{list(allowed)}; fix the value")
+                raise RecipeError(
+                    f"degradation preset {self.name!r}: field {key!r} = {val!r} is not one of "
+                    f"{list(allowed)}; fix the value"
+                )
         for key in ("sat_alpha", "wb_red_range", "wb_blue_range", "noise_jitter", "gdn_log2_shot_range"):
             val = getattr(self, key)
             if val is None:
                 continue
             if len(val) != 2 or not float(val[0]) <= float(val[1]):
-                raise RecipeError(f"degradation preset {self.name!r}: field {key!r} = {val!r} must be a range "
-                                  "[lo, hi] with lo <= hi")
+                raise RecipeError(
+                    f"degradation preset {self.name!r}: field {key!r} = {val!r} must be a range "
+                    "[lo, hi] with lo <= hi"
+                )
         if self.camera == "rsblur_session" or self.wb_gains == "rsblur_session":
             if self.session is not None and self.session not in rsblur_sessions():
-                raise RecipeError(f"degradation preset {self.name!r}: field 'session' = {self.session!r} is not "
-                                  f"an RSBlur session ({', '.join(rsblur_sessions())})")
+                raise RecipeError(
+                    f"degradation preset {self.name!r}: field 'session' = {self.session!r} is not "
+                    f"an RSBlur session ({', '.join(rsblur_sessions())})"
+                )
         if self.beta1 <= 0 and self.noise == "rsblur":
             raise RecipeError(f"degradation preset {self.name!r}: field 'beta1' must be > 0")
 
@@ -133,8 +147,9 @@ class PresetParams:
         names = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
-            raise RecipeError(f"degradation preset {self.name!r}: unknown option(s) {unknown}; "
-                              f"known: {sorted(names)}")
+            raise RecipeError(
+                f"degradation preset {self.name!r}: unknown option(s) {unknown}; known: {sorted(names)}"
+            )
         fixed = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()}
         return dataclasses.replace(self, **fixed)
 
@@ -145,46 +160,108 @@ class PresetParams:
 _RSBLUR_ALPHA = (0.25, 1.75)
 _REALBLUR_NOISE = {"beta1": 8.8915e-05, "beta2_std": 2.943e-05}
 _RSBLUR_NOISE = {"beta1": 1e-4, "beta2_std": 9.1504e-4}
-_GDN_LABEL = ("stand-in for GyroDeblurNet's unreleased CCM_matrix.mat: A7R3 composite linear-sRGB->camera "
-              "matrix (rsblur.md B3, D15; gyrodeblurnet.md §1.3)")
+_GDN_LABEL = (
+    "stand-in for GyroDeblurNet's unreleased CCM_matrix.mat: A7R3 composite linear-sRGB->camera "
+    "matrix (rsblur.md B3, D15; gyrodeblurnet.md §1.3)"
+)
 
 PRESETS: dict[str, PresetParams] = {
     "rsblur_pt": PresetParams(
         name="rsblur_pt",
         description="RSBlur PyTorch pipeline (Uformer-RSBlur), exactly rsblur.md §4 B1-B13 incl. A7R3 CRF",
-        domain="srgb", per="sample", sat_alpha=_RSBLUR_ALPHA, camera="a7r3", clip_cam=False,
-        wb="per_channel", wb_gains="uniform", mosaic=True, bayer="uniform", noise="rsblur", **_REALBLUR_NOISE,
-        clip_before_forward_ccm=False, restore_saturated=True, crf="a7r3", spec="rsblur.md §4"),
+        domain="srgb",
+        per="sample",
+        sat_alpha=_RSBLUR_ALPHA,
+        camera="a7r3",
+        clip_cam=False,
+        wb="per_channel",
+        wb_gains="uniform",
+        mosaic=True,
+        bayer="uniform",
+        noise="rsblur",
+        **_REALBLUR_NOISE,
+        clip_before_forward_ccm=False,
+        restore_saturated=True,
+        crf="a7r3",
+        spec="rsblur.md §4",
+    ),
     "rsblur_tf_realblur": PresetParams(
         name="rsblur_tf_realblur",
         description="RSBlur TF (SRN-Deblur) poisson_gamma + cam_params_RealBlur + adopt_crf_realblur",
-        domain="srgb", per="sample", sat_alpha=_RSBLUR_ALPHA, camera="a7r3", clip_cam=True,
-        wb="per_channel", wb_gains="realblur_empirical", wb_tf_off_by_one=True, mosaic=True,
-        bayer="batch_quarters", noise="rsblur", **_REALBLUR_NOISE, clip_before_forward_ccm=True,
-        restore_saturated=True, crf="a7r3", spec="rsblur.md §5, D1"),
+        domain="srgb",
+        per="sample",
+        sat_alpha=_RSBLUR_ALPHA,
+        camera="a7r3",
+        clip_cam=True,
+        wb="per_channel",
+        wb_gains="realblur_empirical",
+        wb_tf_off_by_one=True,
+        mosaic=True,
+        bayer="batch_quarters",
+        noise="rsblur",
+        **_REALBLUR_NOISE,
+        clip_before_forward_ccm=True,
+        restore_saturated=True,
+        crf="a7r3",
+        spec="rsblur.md §5, D1",
+    ),
     "rsblur_tf_rsblur": PresetParams(
         name="rsblur_tf_rsblur",
         description="RSBlur TF (SRN-Deblur) poisson_RSBlur + cam_params_RSBlur (session CCM/WB, Bradford), no CRF",
-        domain="srgb", per="sample", sat_alpha=_RSBLUR_ALPHA, camera="rsblur_session",
-        camera_label="RSBlur capture-session CCM (cell 1) in D50-adapted XYZ, rsblur.md §5", clip_cam=True,
-        wb="per_channel", wb_gains="rsblur_session", mosaic=True, bayer="batch_quarters", noise="rsblur",
-        **_RSBLUR_NOISE, clip_before_forward_ccm=True, restore_saturated=True, crf="none",
-        spec="rsblur.md §5, D1"),
+        domain="srgb",
+        per="sample",
+        sat_alpha=_RSBLUR_ALPHA,
+        camera="rsblur_session",
+        camera_label="RSBlur capture-session CCM (cell 1) in D50-adapted XYZ, rsblur.md §5",
+        clip_cam=True,
+        wb="per_channel",
+        wb_gains="rsblur_session",
+        mosaic=True,
+        bayer="batch_quarters",
+        noise="rsblur",
+        **_RSBLUR_NOISE,
+        clip_before_forward_ccm=True,
+        restore_saturated=True,
+        crf="none",
+        spec="rsblur.md §5, D1",
+    ),
     "gyrodeblurnet_official": PresetParams(
         name="gyrodeblurnet_official",
         description="GyroDeblurNet train.py as coded (ff8beec): WB indexes pixel columns (no colour WB), "
-                    "no mosaic, no saturated restore, one draw per batch, linear RGB",
-        domain="linear", per="batch", sat_alpha=(3.0, 5.0), camera="a7r3", camera_label=_GDN_LABEL,
-        clip_cam=False, wb="columns_quirk", wb_gains="uniform", mosaic=False, noise="gyrodeblurnet",
-        clip_before_forward_ccm=True, restore_saturated=False, crf="none",
-        spec="gyrodeblurnet.md §6.1, rsblur.md §11, D15"),
+        "no mosaic, no saturated restore, one draw per batch, linear RGB",
+        domain="linear",
+        per="batch",
+        sat_alpha=(3.0, 5.0),
+        camera="a7r3",
+        camera_label=_GDN_LABEL,
+        clip_cam=False,
+        wb="columns_quirk",
+        wb_gains="uniform",
+        mosaic=False,
+        noise="gyrodeblurnet",
+        clip_before_forward_ccm=True,
+        restore_saturated=False,
+        crf="none",
+        spec="gyrodeblurnet.md §6.1, rsblur.md §11, D15",
+    ),
     "gyrodeblurnet": PresetParams(
         name="gyrodeblurnet",
         description="GyroDeblurNet train.py with the per-channel white balance its comments intend",
-        domain="linear", per="batch", sat_alpha=(3.0, 5.0), camera="a7r3", camera_label=_GDN_LABEL,
-        clip_cam=False, wb="per_channel", wb_gains="uniform", mosaic=False, noise="gyrodeblurnet",
-        clip_before_forward_ccm=True, restore_saturated=False, crf="none",
-        spec="gyrodeblurnet.md §6.1, rsblur.md D15"),
+        domain="linear",
+        per="batch",
+        sat_alpha=(3.0, 5.0),
+        camera="a7r3",
+        camera_label=_GDN_LABEL,
+        clip_cam=False,
+        wb="per_channel",
+        wb_gains="uniform",
+        mosaic=False,
+        noise="gyrodeblurnet",
+        clip_before_forward_ccm=True,
+        restore_saturated=False,
+        crf="none",
+        spec="gyrodeblurnet.md §6.1, rsblur.md D15",
+    ),
 }
 
 
@@ -261,5 +338,7 @@ def camera_matrices(camera: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...
 def session_gains() -> np.ndarray:
     """(19, 2) [red, blue] white-balance gains of the RSBlur sessions (``wb_param[3]``, ``wb_param[5]``)."""
     sessions = load_asset("rsblur_ccm_collections.json")["sessions"]
-    return np.array([[sessions[k]["wb_param"][3], sessions[k]["wb_param"][5]] for k in rsblur_sessions()],
-                    dtype=np.float64)
+    return np.array(
+        [[sessions[k]["wb_param"][3], sessions[k]["wb_param"][5]] for k in rsblur_sessions()],
+        dtype=np.float64,
+    )

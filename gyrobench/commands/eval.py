@@ -1,0 +1,73 @@
+"""``gyrobench eval``: parse and dispatch to :func:`gyrobench.evaluate.evaluate`.
+
+Examples::
+
+    gyrobench eval --checkpoint runs/nafnet/checkpoints/last.pt --data data/demo --out results/nafnet
+    gyrobench eval --model classical --data data/demo --protocol srgb8
+    gyrobench eval --model identity --data data/demo            # the blurred-input row
+    gyrobench eval --official gyrodeblurnet --checkpoint ckpt_gyroblur_synth_epoch_300.pt --data DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import GyrobenchError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..evaluate import DEFAULT_METRICS
+    from ..metrics.protocols import PROTOCOLS
+
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="gyrobench checkpoint (.pt), or an official weights file with --official")
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder (manifest.json + shards)")
+    parser.add_argument("--protocol", default="gyrodeblurnet_official", choices=sorted(PROTOCOLS),
+                        help="metric protocol (INTERFACES.md §7; default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder for results.json, per_image.csv, crops/ (default: runs/eval/<label>)")
+    parser.add_argument("--model", default=None,
+                        help="non-learned model to evaluate without a checkpoint: classical | identity")
+    parser.add_argument("--official", default=None, metavar="NAME",
+                        help="load --checkpoint as an official file of model NAME (gyrodeblurnet, nafnet)")
+    parser.add_argument("--options", default=None, metavar="JSON",
+                        help='model options as JSON, for --model/--official (e.g. \'{"width": 64}\')')
+    parser.add_argument("--label", default=None, help="row label in tables (default: model name)")
+    parser.add_argument("--split", default="test", help="split to evaluate ('all' for every sample)")
+    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                        help="comma-separated metric names (default: %(default)s)")
+    parser.add_argument("--gyro-field", default="noisy", choices=("noisy", "clean"),
+                        help="field given to gyro models: the stored perturbed one (official) or the clean one")
+    parser.add_argument("--ci", default="t", choices=("t", "bootstrap"), help="95%% interval method")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
+    parser.add_argument("--save-images", action="store_true", help="also save every restored image (16-bit linear PNG)")
+    parser.add_argument("--topiq-weights", default=None, metavar="PATH",
+                        help="file or folder with cfanet_nr_koniq_res50-9a73138b.pth (never downloaded)")
+    parser.add_argument("--crops", type=int, default=3, help="number of images with saved visual crops")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluate import evaluate
+
+    if args.checkpoint is None and args.model is None:
+        raise GyrobenchError("give --checkpoint PATH (trained model) or --model classical|identity")
+    options = None
+    if args.options:
+        try:
+            options = json.loads(args.options)
+        except json.JSONDecodeError as exc:
+            raise GyrobenchError(f"--options: not valid JSON ({exc}); e.g. --options '{{\"width\": 64}}'") from exc
+        if not isinstance(options, dict):
+            raise GyrobenchError("--options must be a JSON object, e.g. '{\"width\": 64}'")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    label = args.label or args.official or args.model or (args.checkpoint.stem if args.checkpoint else "model")
+    out = args.out or Path("runs") / "eval" / label
+    metric_options = {"topiq_nr": {"weights": args.topiq_weights}} if args.topiq_weights else None
+    evaluate(args.checkpoint, args.data, protocol=args.protocol, out_dir=out, save_images=args.save_images,
+             limit=args.limit, device=args.device, metrics=metrics, model=args.model, official=args.official,
+             model_options=options, label=args.label, split=None if args.split == "all" else args.split,
+             gyro_field=args.gyro_field, ci=args.ci, n_crops=args.crops, metric_options=metric_options)
+    return 0

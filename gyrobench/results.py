@@ -140,5 +140,5 @@ def write_per_image_csv(rows: list[dict], path: str | Path, metric_names: list[s
     df = pd.DataFrame(rows)
     first = ["sample_id", *metric_names, "blur_extent_px"]
     cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
-    df[cols].to_csv(path, index=False, float_format="%.6f")
+    df[cols].to_csv(path, index=False)  # full float precision: the record means are recomputable
     return path

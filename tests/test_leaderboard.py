@@ -25,7 +25,8 @@ MODELS = [  # label, model, psnr mean, ssim mean, niqe mean
 
 
 def _record(root: Path, i: int, label: str, model: str, psnr: float, ssim: float, niqe: float,
-            protocol: str = "gyrodeblurnet_official", manifest: str = MANIFEST, crops: bool = True) -> Path:
+            protocol: str = "gyrodeblurnet_official", manifest: str = MANIFEST, crops: bool = True,
+            gyro_field: str = "noisy") -> Path:
     d = root / f"run{i}"
     d.mkdir(parents=True)
     rng = np.random.default_rng(i)
@@ -46,8 +47,8 @@ def _record(root: Path, i: int, label: str, model: str, psnr: float, ssim: float
     rec = {
         "format": "gyrobench-results/1", "model": model, "label": label, "options": {"width": 8},
         "checkpoint": f"runs/{model}/last.pt", "checkpoint_sha256": f"{i}" * 64, "dataset": "demo-test",
-        "dataset_manifest_sha256": manifest, "recipe_sha256": "c" * 64, "protocol": protocol,
-        "protocol_options": {},
+        "dataset_manifest_sha256": manifest, "recipe_sha256": "c" * 64, "protocol": protocol, "split": "test",
+        "protocol_options": {"gyro_field": gyro_field}, "uses_gyro": model != "nafnet",
         "metrics": {
             "psnr": {"mean": psnr, "ci95": [psnr - 0.5, psnr + 0.5], "n": 5, "lower_better": False,
                      "full_reference": True},
@@ -126,7 +127,14 @@ def test_groups_by_dataset_and_protocol(records, tmp_path):
     assert len(srgb) == 1 and srgb[0]["rank"] == "1" and srgb[0]["group"] != rows[0]["group"]
     official = [r for r in rows if r["protocol"] == "gyrodeblurnet_official"]
     assert [r["rank"] for r in official] == ["1", "2", "3"]  # the 40 dB sRGB row is not ranked with them
-    assert (out / "table.md").read_text().count("## Dataset") == 2
+    assert (out / "table.md").read_text().count("\n## ") == 2
+    clean = _record(tmp_path / "results", 8, "GDN clean field", "gyrodeblurnet", 30.0, 0.9, 4.0, gyro_field="clean")
+    publish(records + [clean], out, plots_enabled=False)
+    rows = _read_csv(out / "table.csv")
+    assert {r["gyro_field"] for r in rows} == {"clean", "noisy"}
+    assert [r["rank"] for r in rows if r["gyro_field"] == "noisy"] == ["1", "2", "3"]
+    md = (out / "table.md").read_text()
+    assert "clean gyro fields" in md and "split test" in md and "| 2 | NAFNet w32 | no |" in md
 
 
 def test_paper_numbers_only_in_a_separate_labelled_block(records, tmp_path):
@@ -183,3 +191,25 @@ def test_not_json_and_missing(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc = main(["leaderboard", str(tmp_path / "empty"), "--out", str(tmp_path / "lb")])
     assert rc == 2 and "no results records" in capsys.readouterr().err
+
+
+def test_reads_records_written_by_the_results_writer(tmp_path):
+    """Compatibility with gyrobench.results (the evaluator's writer): t-intervals, null ci95 for n = 1."""
+    results = pytest.importorskip("gyrobench.results")
+    d = tmp_path / "ev"
+    vals = np.array([24.0, 25.0, 26.0, 27.0])
+    results.write_per_image_csv([{"sample_id": f"s{i}", "psnr": v, "blur_extent_px": 10.0 * i}
+                                 for i, v in enumerate(vals)], d / "per_image.csv", ["psnr"])
+    rec = {"model": "nafnet", "label": "NAFNet", "options": {}, "protocol": "srgb8", "split": "test",
+           "dataset_manifest_sha256": MANIFEST, "per_image_csv": "per_image.csv", "crops": [],
+           "metrics": {"psnr": results.summarize_metric(vals, lower_better=False, full_reference=True),
+                       "ssim": results.summarize_metric([0.7], lower_better=False, full_reference=True)},
+           "command": "gyrobench eval", "date": "2026-11-25T00:00:00+00:00"}
+    path = results.write_record(d / "results.json", rec)
+    out = tmp_path / "lb"
+    publish([path], out)
+    row = _read_csv(out / "table.csv")[0]
+    # t-interval computed here independently: mean 25.5, s = 1.2910, t(0.975, 3) = 3.1824
+    half = 3.182446305284263 * np.std(vals, ddof=1) / 2.0
+    assert abs(float(row["psnr_ci95_lo"]) - (25.5 - half)) < 1e-9 and row["ssim_ci95_lo"] == ""
+    assert (out / "scatter-1.png").is_file()

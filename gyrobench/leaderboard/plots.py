@@ -16,7 +16,7 @@ import numpy as np
 
 from ..log import get_logger
 from .records import Record
-from .tables import DISPLAY, Group, _direction
+from .tables import DISPLAY, Group, _direction, group_heading
 
 log = get_logger("leaderboard")
 _PNG_META = {"Software": None}  # keep the PNGs free of version strings
@@ -58,7 +58,7 @@ def bar_chart(group: Group, path: Path, metrics=("psnr", "ssim")) -> Path | None
         arrow = "↓" if _direction(group.rows, m) else "↑"
         ax.set_title(f"{DISPLAY.get(m, m)} {arrow} (mean, 95 % CI)")
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"protocol {group.protocol}, dataset {group.dataset_sha[:12]}", fontsize=9)
+    fig.suptitle(group_heading(group), fontsize=9)
     fig.savefig(path, metadata=_PNG_META)
     return path
 

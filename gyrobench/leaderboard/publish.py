@@ -28,10 +28,12 @@ from .tables import (
     Group,
     _best,
     _direction,
+    _gyro_mark,
     _short,
     command_str,
     csv_text,
     fmt,
+    group_heading,
     group_records,
     latex,
     markdown,
@@ -83,13 +85,13 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 
 def _html_group(g: Group, out: Path, figs: dict, crops: dict[int, list[dict]]) -> list[str]:
     e = html.escape
-    H = [f"<h2>Dataset <code>{e(_short(g.dataset_sha))}</code>{' (' + e(g.dataset) + ')' if g.dataset else ''}, "
-         f"protocol <code>{e(g.protocol)}</code></h2>", "<table><tr><th>#</th><th>model</th><th>options</th>"]
+    H = [f"<h2>{g.index}. {e(group_heading(g))}</h2>",
+         "<table><tr><th>#</th><th>model</th><th>gyro</th><th>options</th>"]
     for m in g.metrics:
         H.append(f"<th>{e(DISPLAY.get(m, m))} {'↓' if _direction(g.rows, m) else '↑'}</th>")
     H.append("<th>record</th></tr>")
     for rank, r in enumerate(g.rows, 1):
-        H.append(f"<tr><td>{rank}</td><td>{e(r.label)}</td>"
+        H.append(f"<tr><td>{rank}</td><td>{e(r.label)}</td><td>{e(_gyro_mark(r))}</td>"
                  f"<td><code>{e(json.dumps(r.get('options') or {}, sort_keys=True))}</code></td>")
         for m in g.metrics:
             v = r.metrics.get(m)
@@ -165,7 +167,8 @@ def publish(inputs, out_dir: str | Path, *, title: str | None = None, with_paper
         written["tex"] = _write(out / "table.tex", latex(groups, records))
         st = stamp(records)
         meta = dict(st, title=title, groups=[{"group": g.index, "dataset_manifest_sha256": g.dataset_sha,
-                                               "protocol": g.protocol, "primary": g.primary,
+                                               "split": g.split, "protocol": g.protocol,
+                                               "gyro_field": g.gyro_field, "primary": g.primary,
                                                "records": [{"record": record_relpath(r, out), "sha256": r.sha256}
                                                            for r in g.rows]} for g in groups])
         written["json"] = _write(out / "leaderboard.json", json.dumps(meta, indent=1, sort_keys=True) + "\n")

@@ -58,9 +58,13 @@ class Record:
         return str(self.data["model"])
 
     @property
-    def group(self) -> tuple[str, str]:
-        """Records are ranked together only on the same dataset and protocol."""
-        return (str(self.data.get("dataset_manifest_sha256") or "unknown"), str(self.data.get("protocol") or "unknown"))
+    def group(self) -> tuple[str, str, str, str]:
+        """Rows are ranked together only on the same dataset manifest, split, protocol and gyro field
+        (``protocol_options.gyro_field``: clean or noisy motion fields at test time)."""
+        po = self.data.get("protocol_options") or {}
+        gyro_field = po.get("gyro_field") if isinstance(po, dict) else None
+        return (str(self.data.get("dataset_manifest_sha256") or "unknown"), str(self.data.get("split") or ""),
+                str(self.data.get("protocol") or "unknown"), str(gyro_field or ""))
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)

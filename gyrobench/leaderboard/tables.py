@@ -3,8 +3,8 @@
 Same records (same bytes) + same gyrobench version -> byte-identical ``table.md``, ``table.csv``, ``table.tex``:
 no wall-clock dates (only the records' own dates), sorted groups and rows, fixed number formats, ``\\n`` line ends.
 
-Ranking: records are grouped by (dataset manifest sha256, protocol) — numbers from different test sets or
-protocols are never ranked together. Within a group rows are sorted by the primary metric (``psnr`` where
+Ranking: records are grouped by (dataset manifest sha256, split, protocol, gyro field) — numbers from
+different test sets, splits, protocols or clean/noisy test fields are never ranked together. Within a group rows are sorted by the primary metric (``psnr`` where
 present, else the first metric in :data:`METRIC_ORDER` / alphabetical), best first, respecting each metric's
 ``lower_better``; ties by label, then record sha256.
 """
@@ -33,7 +33,9 @@ class Group:
 
     index: int
     dataset_sha: str
+    split: str
     protocol: str
+    gyro_field: str
     dataset: str
     metrics: tuple[str, ...]
     primary: str
@@ -59,7 +61,7 @@ def _direction(rec_list, metric) -> bool:
 
 
 def group_records(records: list[Record]) -> list[Group]:
-    by: dict[tuple[str, str], list[Record]] = {}
+    by: dict[tuple[str, str, str, str], list[Record]] = {}
     for r in records:
         by.setdefault(r.group, []).append(r)
     groups = []
@@ -77,8 +79,8 @@ def group_records(records: list[Record]) -> list[Group]:
             return (score, r.label, r.sha256)
 
         recs = sorted(recs, key=key_fn)
-        datasets = sorted({str(r.get("dataset") or "") for r in recs})
-        groups.append(Group(i + 1, key[0], key[1], ", ".join(d for d in datasets if d), metrics, primary,
+        datasets = sorted({Path(str(r.get("dataset"))).name for r in recs if r.get("dataset")})
+        groups.append(Group(i + 1, key[0], key[1], key[2], key[3], ", ".join(datasets), metrics, primary,
                             tuple(recs)))
     return groups
 
@@ -114,6 +116,22 @@ def stamp(records: list[Record]) -> dict:
             "records": len(records), "record_dates": [dates[0], dates[-1]] if dates else []}
 
 
+def group_heading(g: Group) -> str:
+    """Plain-text description of a group (Markdown code spans added by the caller where wanted)."""
+    parts = [f"dataset {_short(g.dataset_sha)}" + (f" ({g.dataset})" if g.dataset else "")]
+    if g.split:
+        parts.append(f"split {g.split}")
+    parts.append(f"protocol {g.protocol}")
+    if g.gyro_field:
+        parts.append(f"{g.gyro_field} gyro fields")
+    return ", ".join(parts)
+
+
+def _gyro_mark(r: Record) -> str:
+    v = r.get("uses_gyro")
+    return "" if v is None else ("yes" if v else "no")
+
+
 def _md_cell(s: str) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
@@ -128,14 +146,14 @@ def markdown(groups: list[Group], records: list[Record], out_dir: Path, title: s
          "Cells: mean over test images [95 % interval]. ↑ higher is better, ↓ lower is better; best in **bold**. "
          "Rows are ranked only against rows on the same dataset manifest and protocol.", ""]
     for g in groups:
-        L += [f"## Dataset `{_short(g.dataset_sha)}`{(' (' + _md_cell(g.dataset) + ')') if g.dataset else ''}, "
-              f"protocol `{g.protocol}`", ""]
-        heads = ["#", "model", "options"] + [
+        L += [f"## {g.index}. {_md_cell(group_heading(g))}", ""]
+        heads = ["#", "model", "gyro", "options"] + [
             f"{DISPLAY.get(m, m)} {'↓' if _direction(g.rows, m) else '↑'}" for m in g.metrics] + ["n", "record"]
         L += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
         notes = []
         for rank, r in enumerate(g.rows, 1):
-            cells = [str(rank), _md_cell(r.label), _md_cell(json.dumps(r.get("options") or {}, sort_keys=True))]
+            cells = [str(rank), _md_cell(r.label), _gyro_mark(r),
+                     _md_cell(json.dumps(r.get("options") or {}, sort_keys=True))]
             for m in g.metrics:
                 v = r.metrics.get(m)
                 if v is None:
@@ -172,18 +190,19 @@ def markdown(groups: list[Group], records: list[Record], out_dir: Path, title: s
 
 def csv_text(groups: list[Group], out_dir: Path) -> str:
     all_metrics = metric_order({m for g in groups for m in g.metrics})
-    head = ["group", "dataset_manifest_sha256", "protocol", "rank", "label", "model", "options"]
+    head = ["group", "dataset_manifest_sha256", "split", "protocol", "gyro_field", "rank", "label", "model",
+            "uses_gyro", "options"]
     for m in all_metrics:
         head += [f"{m}_mean", f"{m}_ci95_lo", f"{m}_ci95_hi", f"{m}_n", f"{m}_lower_better"]
     head += ["unavailable", "record", "record_sha256", "checkpoint", "checkpoint_sha256", "dataset",
-             "recipe_sha256", "git_commit", "date", "command"]
+             "recipe_sha256", "git_commit", "date", "command", "train"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for g in groups:
         for rank, r in enumerate(g.rows, 1):
-            row = [g.index, g.dataset_sha, g.protocol, rank, r.label, r.model,
-                   json.dumps(r.get("options") or {}, sort_keys=True)]
+            row = [g.index, g.dataset_sha, g.split, g.protocol, g.gyro_field, rank, r.label, r.model,
+                   _gyro_mark(r), json.dumps(r.get("options") or {}, sort_keys=True)]
             for m in all_metrics:
                 v = r.metrics.get(m)
                 row += ([repr(v.mean), "" if v.lo is None else repr(v.lo), "" if v.hi is None else repr(v.hi),
@@ -191,7 +210,7 @@ def csv_text(groups: list[Group], out_dir: Path) -> str:
             row += [json.dumps(r.get("unavailable") or {}, sort_keys=True), record_relpath(r, out_dir), r.sha256,
                     r.get("checkpoint") or "", r.get("checkpoint_sha256") or "", r.get("dataset") or "",
                     r.get("recipe_sha256") or "", r.get("git_commit") or "", r.get("date") or "",
-                    command_str(r.get("command"))]
+                    command_str(r.get("command")), json.dumps(r.get("train") or {}, sort_keys=True, default=str)]
             w.writerow(row)
     return buf.getvalue()
 
@@ -211,8 +230,7 @@ def latex(groups: list[Group], records: list[Record]) -> str:
     for g in groups:
         cols = "rl" + "c" * len(g.metrics)
         L += ["\\begin{table}[t]", "\\centering",
-              f"\\caption{{Dataset \\texttt{{{_short(g.dataset_sha)}}}, protocol "
-              f"\\texttt{{{tex_escape(g.protocol)}}}: mean over images, 95\\,\\% interval in brackets.}}",
+              f"\\caption{{{tex_escape(group_heading(g))}: mean over images, 95\\,\\% interval in brackets.}}",
               f"\\label{{tab:gyrobench-{g.index}}}", f"\\begin{{tabular}}{{{cols}}}", "\\toprule",
               " & ".join(["\\#", "Model"] + [
                   f"{tex_escape(DISPLAY.get(m, m))}$\\{'downarrow' if _direction(g.rows, m) else 'uparrow'}$"

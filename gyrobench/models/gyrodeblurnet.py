@@ -36,7 +36,7 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
-from ..errors import ShapeError
+from ..errors import RecipeError, ShapeError
 from .blocks import SpatialAttention, batch_alpha, batch_image
 from .dcn import DeformableConv2d
 from .nafnet import NAFBlock
@@ -59,7 +59,7 @@ class GyroRefinementBlock(nn.Module):
     def __init__(self, c: int, mode: str = "full"):
         super().__init__()
         if mode not in REFINE_MODES:
-            raise ValueError(f"gyrodeblurnet: refine must be one of {REFINE_MODES}, got {mode!r}")
+            raise RecipeError(f"gyrodeblurnet: refine must be one of {REFINE_MODES}, got {mode!r}")
         self.mode = mode
         if mode != "none":
             cin = 2 * c if mode == "full" else c
@@ -89,7 +89,7 @@ class GyroGuidedDeformBlock(nn.Module):
     def __init__(self, c: int, offsets: str = "joint", backend: str = "auto"):
         super().__init__()
         if offsets not in OFFSET_MODES:
-            raise ValueError(f"gyrodeblurnet: offsets must be one of {OFFSET_MODES}, got {offsets!r}")
+            raise RecipeError(f"gyrodeblurnet: offsets must be one of {OFFSET_MODES}, got {offsets!r}")
         self.offsets = offsets
         guide = 2 * c if offsets == "joint" else c
         self.conv_deform = DeformableConv2d(c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend)
@@ -165,7 +165,7 @@ class GyroDeblurNet(nn.Module):
                  dcn_backend: str = "auto"):
         super().__init__()
         if M not in (2, 4, 8, 16):
-            raise ValueError(f"gyrodeblurnet: M must be 2, 4, 8 or 16 (segments per field), got {M!r}")
+            raise RecipeError(f"gyrodeblurnet: M must be 2, 4, 8 or 16 (segments per field), got {M!r}")
         self.M = int(M)
         self.gyro_channel = 2 * self.M
         self.uses_gyro = bool(use_gyro)

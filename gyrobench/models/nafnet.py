@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..errors import RecipeError
 from .blocks import batch_image
 from .padding import crop_to, pad_to_multiple
 from .registry import register
@@ -185,7 +186,7 @@ class NAFNet(NAFNetArch):
         if dec_blk_nums is not None:
             cfg["dec_blk_nums"] = tuple(dec_blk_nums)
         if len(cfg["enc_blk_nums"]) != len(cfg["dec_blk_nums"]):
-            raise ValueError(f"nafnet: enc_blk_nums {cfg['enc_blk_nums']} and dec_blk_nums {cfg['dec_blk_nums']} "
+            raise RecipeError(f"nafnet: enc_blk_nums {cfg['enc_blk_nums']} and dec_blk_nums {cfg['dec_blk_nums']} "
                              "must have the same length")
         super().__init__(**cfg)
         self.options = dict(width=width, tlc=tlc)

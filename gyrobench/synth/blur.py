@@ -86,25 +86,51 @@ def _weights(weights, B, P, device):
     return (wt / s).to(device=device, dtype=torch.float32)
 
 
-def _source_grid(hinv: torch.Tensor, crop, frame_hw, device):
-    """Normalised sampling grid (B, Pc, h, w, 2) and in-frame flags (B, Pc, h, w) for the crop pixels."""
+def _source_grid(hinv: torch.Tensor, crop, frame_hw, device) -> torch.Tensor:
+    """Normalised ``grid_sample`` grid (B, Pc, h, w, 2) of the crop pixels' sources, align_corners=True.
+
+    The normalisation ``g = 2 s / (size - 1) - 1`` is folded into the homography rows, so the full-size work is
+    three broadcast adds and two divisions per pose.
+    """
     x0, y0, w, h = crop
     H, W = frame_hw
-    ys = torch.arange(y0, y0 + h, device=device, dtype=torch.float32)
-    xs = torch.arange(x0, x0 + w, device=device, dtype=torch.float32)
     m = hinv.to(device=device, dtype=torch.float32)  # (B, Pc, 3, 3)
+    r0 = m[..., 0, :] * (2.0 / max(W - 1, 1)) - m[..., 2, :]
+    r1 = m[..., 1, :] * (2.0 / max(H - 1, 1)) - m[..., 2, :]
+    r2 = m[..., 2, :]
+    xs = torch.arange(x0, x0 + w, device=device, dtype=torch.float32)
+    ys = torch.arange(y0, y0 + h, device=device, dtype=torch.float32)
 
-    def row(i):  # m[..., i, 0] x + m[..., i, 1] y + m[..., i, 2], broadcast to (B, Pc, h, w)
-        return (
-            m[..., i, 0, None, None] * xs + m[..., i, 1, None, None] * ys[:, None] + m[..., i, 2, None, None]
-        )
+    def lin(r):  # r0 x + r1 y + r2 broadcast to (B, Pc, h, w)
+        return r[..., 0, None, None] * xs + (r[..., 1, None, None] * ys[:, None] + r[..., 2, None, None])
 
-    den = row(2)
-    sx, sy = row(0) / den, row(1) / den
-    inside = (sx >= -1e-3) & (sx <= W - 1 + 1e-3) & (sy >= -1e-3) & (sy <= H - 1 + 1e-3)
-    gx = sx * (2.0 / max(W - 1, 1)) - 1.0
-    gy = sy * (2.0 / max(H - 1, 1)) - 1.0
-    return torch.stack([gx, gy], dim=-1), inside
+    grid = torch.empty(*m.shape[:2], h, w, 2, device=device, dtype=torch.float32)
+    den = lin(r2)
+    torch.div(lin(r0), den, out=grid[..., 0])
+    torch.div(lin(r1), den, out=grid[..., 1])
+    return grid
+
+
+def _corner_sources(hinv: torch.Tensor, crop) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sources (B, P, 4, 2) of the crop's corner pixel centres and their denominators (B, P, 4), float64."""
+    x0, y0, w, h = crop
+    c = torch.tensor(
+        [[x0, y0, 1], [x0 + w - 1, y0, 1], [x0, y0 + h - 1, 1], [x0 + w - 1, y0 + h - 1, 1]],
+        dtype=torch.float64,
+    )
+    q = torch.einsum("bpij,kj->bpki", hinv.to(torch.float64).cpu(), c)
+    return q[..., :2] / q[..., 2:], q[..., 2]
+
+
+def _all_inside(hinv: torch.Tensor, crop, frame_hw, tol: float = 1e-3) -> bool:
+    """True when every pose maps the whole crop inside the frame. A homography with a positive denominator
+    maps the crop rectangle onto the convex quadrilateral of its corners' sources, so checking the 4 corners
+    is exact."""
+    H, W = frame_hw
+    src, den = _corner_sources(hinv, crop)
+    ok = (den > 0).all() & (src[..., 0] >= -tol).all() & (src[..., 0] <= W - 1 + tol).all()
+    ok = ok & (src[..., 1] >= -tol).all() & (src[..., 1] <= H - 1 + tol).all()
+    return bool(ok)
 
 
 def render_blur(
@@ -142,34 +168,43 @@ def render_blur(
     P = homs.shape[1]
     dev = sharp_linear.device
     src = sharp_linear.float()
+    sat_zero = False
     if sat_threshold is not None:
         m0 = (src[:, :3] >= float(sat_threshold) - 1e-6).float()
         if sat_any_channel:
             m0 = m0.amax(dim=1, keepdim=True).expand_as(m0)
-        src = torch.cat([src, m0], dim=1)
+        sat_zero = not bool(m0.any())  # nothing saturated: the mask is zero, skip warping it
+        if not sat_zero:
+            src = torch.cat([src, m0], dim=1)
     Ct = src.shape[1]
     wts = _weights(weights, B, P, dev)
     hinv = torch.linalg.inv(homs.to(torch.float64))  # (B, P, 3, 3) pose -> anchor
-    per_pose = B * h * w * 4 * (2 + Ct + 1)
+    check_valid = not _all_inside(hinv, crop, (H, W))
+    per_pose = B * h * w * 4 * (2 + Ct)
     chunk = max(1, min(P, int(max_chunk_bytes // max(per_pose, 1))))
-    acc = torch.zeros(B, Ct, h, w, dtype=torch.float32, device=dev)
+    acc = torch.zeros(B, Ct, h * w, dtype=torch.float32, device=dev)
     valid = torch.ones(B, 1, h, w, dtype=torch.bool, device=dev)
+    lim = 1.0 + 2e-3 / max(H, W)
     for s in range(0, P, chunk):
         e = min(P, s + chunk)
-        grid, inside = _source_grid(hinv[:, s:e], crop, (H, W), dev)  # (B, Pc, h, w, 2)
         pc = e - s
+        grid = _source_grid(hinv[:, s:e], crop, (H, W), dev)  # (B, Pc, h, w, 2)
         out = F.grid_sample(
-            src, grid.reshape(B, pc * h, w, 2), mode="bilinear", padding_mode=padding_mode, align_corners=True
+            src, grid.view(B, pc * h, w, 2), mode="bilinear", padding_mode=padding_mode, align_corners=True
         )  # (B, Ct, Pc*h, w)
-        acc += torch.einsum("bcphw,bp->bchw", out.view(B, Ct, pc, h, w), wts[:, s:e])
-        valid &= inside.all(dim=1, keepdim=True)
+        # weighted sum over the chunk's poses as one batched GEMV: (B,1,1,Pc) @ (B,Ct,Pc,h*w)
+        acc += torch.matmul(wts[:, None, None, s:e], out.view(B, Ct, pc, h * w))[:, :, 0]
+        if check_valid:
+            a = grid.abs().amax(dim=1)  # (B, h, w, 2)
+            valid &= (a <= lim).all(dim=-1)[:, None]
+    acc = acc.view(B, Ct, h, w)
     res = {
         "blurred": acc[:, :3],
         "sharp": sharp_linear[:, :3, y0 : y0 + h, x0 : x0 + w].float(),
         "valid": valid.float(),
     }
     if sat_threshold is not None:
-        res["sat_mask"] = acc[:, 3:6].clamp(0.0, 1.0)
+        res["sat_mask"] = torch.zeros_like(acc[:, :3]) if sat_zero else acc[:, 3:6].clamp(0.0, 1.0)
     log.debug("render_blur: B=%d P=%d crop=%s chunk=%d", B, P, crop, chunk)
     return res
 
@@ -223,26 +258,37 @@ def blur_homographies(
 ):
     """Poses for one blur: adaptive sub-step count (rsblur.md D2), then the anchor->pose homographies.
 
-    Uses :func:`gyrobench.gyro.trajectory.substeps_for_max_step` (>= ``min_substeps`` per raw interval, at most
-    ``max_step`` px between consecutive poses) and :func:`~gyrobench.gyro.trajectory.pose_homographies`
-    (``anchor``, ``rotation``, ``interp``, ``n_intervals`` pass through ``kw``).
-    Returns ``(H (P,3,3) float64, tau_s (P,), substeps)``.
+    The sub-step count per raw interval starts at ``min_substeps`` and grows until no point of a 5x5 grid over the
+    frame (corners included) moves more than ``max_step`` px between consecutive poses (:func:`max_step_px`).
+    With :func:`~gyrobench.gyro.trajectory.pose_homographies`' default ``scheme="cmf"`` the count is kept a
+    multiple of ``M / gcd(n_intervals, M)`` (4 for 10 intervals and M = 8) so that the motion field's poses stay an
+    exact subset of the blur poses. ``kw`` (``anchor``, ``rotation``, ``interp``, ``n_intervals``, ``scheme``,
+    ``M``) passes through. Returns ``(H (P,3,3) float64, tau_s (P,), substeps)``.
     """
-    from gyrobench.gyro.trajectory import pose_homographies, substeps_for_max_step
+    from gyrobench.gyro.trajectory import pose_homographies
 
-    s = substeps_for_max_step(
-        t_ns, w, K, frame_hw, max_step_px=max_step, min_substeps=min_substeps, max_substeps=max_substeps, **kw
-    )
-    H, tau = pose_homographies(t_ns, w, K, substeps=s, **kw)
-    if s >= max_substeps:
-        log.warning(
-            "blur_homographies: motion needs more than %d sub-steps per interval for %.2f px steps "
-            "(got %.2f px)",
-            max_substeps,
-            max_step,
-            max_step_px(H, frame_hw),
-        )
-    return H, tau, s
+    n = int(kw.get("n_intervals") or (np.asarray(t_ns).shape[-1] - 1))
+    big_m = int(kw.get("M", 8))
+    mult = big_m // math.gcd(n, big_m) if kw.get("scheme", "cmf") == "cmf" else 1
+
+    def up(v):
+        return int(math.ceil(v / mult) * mult)
+
+    s = up(max(1, min_substeps))
+    while True:
+        H, tau = pose_homographies(t_ns, w, K, substeps=s, **kw)
+        step = max_step_px(H, frame_hw)
+        if step <= max_step:
+            return H, tau, s
+        if s >= max_substeps:
+            log.warning(
+                "blur_homographies: stopped at %d sub-steps per interval: %.2f px between poses > %.2f px",
+                s,
+                step,
+                max_step,
+            )
+            return H, tau, s
+        s = min(up(max_substeps), max(up(s + 1), up(s * step / max_step)))
 
 
 def poses_needed(extent_px: float, max_step: float = 1.0) -> int:

@@ -4,8 +4,8 @@ Chen et al., "TOPIQ: A Top-down Approach from Semantics to Distortions for Image
 IEEE TIP 2024; implementation: pyiqa (IQA-PyTorch, licence CC BY-NC-SA 4.0, optional extra ``gyrobench[iqa]``).
 
 Weights are **never downloaded**. The metric looks for pyiqa's CFANet KonIQ checkpoint
-``cfanet_nr_koniq_res50-9a73138b.pth`` (which holds the ResNet-50 backbone as well, so the backbone is built
-with ``backbone_pretrain=False``) in, in order: the ``weights=`` option (a file or a folder),
+``cfanet_nr_koniq_res50-9a73138b.pth`` (which holds the ResNet-50 backbone as well, so the network is built
+with ``pretrained=False, backbone_pretrain=False`` and the file is loaded here with ``weights_only=True``) in, in order: the ``weights=`` option (a file or a folder),
 ``$GYROBENCH_TOPIQ_WEIGHTS`` (file or folder), ``$GYROBENCH_WEIGHTS_DIR``, and pyiqa's cache folder
 (``~/.cache/torch/hub/pyiqa``). Without pyiqa or without the file, ``create_metric("topiq_nr")`` still
 constructs, with ``available = False`` and ``unavailable_reason`` naming what is missing and where it was looked
@@ -77,13 +77,29 @@ class TOPIQ_NR(Metric):
                                        "gyrobench never downloads weights")
 
     def _build(self):
+        """pyiqa's CFANet built with no pretrained anything, then our weights loaded with ``weights_only=True``
+        (pyiqa's own loader uses ``weights_only=False``, which gyrobench never does)."""
         if self._net is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # any missing file must fail, not download
             import pyiqa
 
-            self._net = pyiqa.create_metric("topiq_nr", as_loss=False, device=self.device or "cpu",
-                                            pretrained_model_path=str(self.weights_path),
-                                            backbone_pretrain=False)
+            from ..errors import CheckpointError
+
+            net = pyiqa.create_metric("topiq_nr", as_loss=False, device=self.device or "cpu", pretrained=False,
+                                      pretrained_model_path=None, backbone_pretrain=False)
+            try:
+                sd = torch.load(self.weights_path, map_location="cpu", weights_only=True)
+            except Exception as exc:  # noqa: BLE001 - any failure: refuse with the reason
+                raise CheckpointError(f"{self.weights_path}: cannot load TOPIQ weights with weights_only=True "
+                                      f"({type(exc).__name__}: {str(exc)[:160]})") from exc
+            sd = sd.get("params", sd) if isinstance(sd, dict) else sd
+            try:
+                net.net.load_state_dict(sd, strict=True)
+            except RuntimeError as exc:
+                raise CheckpointError(f"{self.weights_path}: not a CFANet topiq_nr (KonIQ, ResNet-50) checkpoint: "
+                                      f"{str(exc).splitlines()[0]}") from exc
+            net.eval()
+            self._net = net
         return self._net
 
     def score(self, pred8, target8=None):

@@ -19,8 +19,8 @@ left accumulation, then differences and negates (spec §3.1 steps 3, 5); that eq
 (``[K R_3..R_k K^-1]^-1 = K O_k O_4^T K^-1``), which is what is computed here.
 
 Speed: each coordinate row of ``H x`` is ``a*u + (b*v + c)`` -- an outer sum of a (W',) and an (H',) vector -- so
-the projection of the whole grid costs three outer sums, one reciprocal and two products per pose, evaluated with
-single-threaded torch kernels (numpy fallback) directly into the output layout. Coordinates are taken
+the projection of the whole grid costs three outer sums, one reciprocal and two products per pose; torch kernels
+evaluate all poses at once per block of grid rows (numpy fallback: one pose at a time), see ``_field_torch``. Coordinates are taken
 relative to the principal point (``T^-1 H T``), which keeps float32 errors around 1e-4 px (float64: ~1e-12 px).
 """
 
@@ -87,38 +87,47 @@ def _centre(H, K):
     return Ti @ H @ T
 
 
-def _field_torch(Hc, c, uc, vc, layout, dtype, out):
+def _field_torch(Hc, c, uc, vc, layout, dtype, out, rows: int | None = None):
+    """Torch kernel: per block of grid rows, all poses at once.
+
+    ``q[k, r, i, j] = Hc[k, r, 0] * u_j + (Hc[k, r, 1] * v_i + Hc[k, r, 2])`` (outer sums, r = x/y/denominator
+    rows), ``p = q[:, :2] / q[:, 2]``, segments ``p[1:] - p[:-1]``. CHW is written in place; HWC goes through a
+    small CHW scratch block and one transposing copy per block (cache-resident), which is several times faster
+    than 16 strided channel writes over the whole 14.7 MB array.
+    """
     import torch
 
+    del c  # the anchor pose is the identity; evaluating it gives the grid exactly
     tdt = torch.float64 if dtype == np.float64 else torch.float32
+    P = Hc.shape[0]
+    M = P - 1
+    Ht = torch.from_numpy(Hc).to(tdt)
     u = torch.from_numpy(uc).to(tdt)
     v = torch.from_numpy(vc).to(tdt)
     h, wd = v.shape[0], u.shape[0]
-    P = Hc.shape[0]
+    au = Ht[:, :, 0, None] * u  # (P, 3, w')
+    bvc = Ht[:, :, 1, None] * v + Ht[:, :, 2, None]  # (P, 3, h')
     o = torch.from_numpy(out)
-    Hl = Hc.tolist()
-    prev = None
-    # work buffers
-    den = torch.empty((h, wd), dtype=tdt)
-    for k in range(P):
-        if k == c:
-            px = u.expand(h, wd)
-            py = v[:, None].expand(h, wd)
-        else:
-            (a0, a1, a2), (b0, b1, b2), (c0, c1, c2) = Hl[k]
-            torch.add(u[None, :] * c0, (v * c1 + c2)[:, None], out=den)
-            torch.reciprocal(den, out=den)
-            px = torch.add(u[None, :] * a0, (v * a1 + a2)[:, None]).mul_(den)
-            py = torch.add(u[None, :] * b0, (v * b1 + b2)[:, None]).mul_(den)
-        if prev is not None:
-            m = k - 1
-            if layout == "hwc":
-                torch.sub(px, prev[0], out=o[:, :, 2 * m])
-                torch.sub(py, prev[1], out=o[:, :, 2 * m + 1])
-            else:
-                torch.sub(px, prev[0], out=o[2 * m])
-                torch.sub(py, prev[1], out=o[2 * m + 1])
-        prev = (px, py)
+    if layout == "chw":
+        ov = o.view(M, 2, h, wd)
+        R = rows or 32
+        for r0 in range(0, h, R):
+            r1 = min(h, r0 + R)
+            q = au[:, :, None, :] + bvc[:, :, r0:r1, None]  # (P, 3, R, w')
+            pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
+            torch.sub(pxy[1:], pxy[:-1], out=ov[:, :, r0:r1])
+        return out
+    o2 = o.view(h * wd, 2 * M)
+    R = rows or 8
+    scratch = torch.empty((M, 2, R, wd), dtype=tdt)
+    for r0 in range(0, h, R):
+        r1 = min(h, r0 + R)
+        n = r1 - r0
+        q = au[:, :, None, :] + bvc[:, :, r0:r1, None]
+        pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
+        s = scratch[:, :, :n]
+        torch.sub(pxy[1:], pxy[:-1], out=s)
+        o2[r0 * wd : r1 * wd].copy_(s.reshape(2 * M, n * wd).t())
     return out
 
 

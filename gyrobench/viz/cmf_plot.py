@@ -87,19 +87,20 @@ def render_cmf(cmf_hwc, image=None, *, step: int | None = None, scale: float = 1
     """
     import cv2
 
-    tr = trajectories(cmf_hwc)  # (h, w, M+1, 2)
-    h, w = tr.shape[:2]
+    a = _check_cmf(cmf_hwc)
+    h, w = a.shape[:2]
     H, W = h * stride, w * stride
     canvas = np.ascontiguousarray(_background(image, H, W, linear))
     if step is None:
-        span = np.linalg.norm(tr.max(axis=2) - tr.min(axis=2), axis=-1)  # (h, w) glyph size, px
+        tr_s = trajectories(a[::4, ::4])  # glyph sizes from a subsample of the field
+        span = np.linalg.norm(tr_s.max(axis=2) - tr_s.min(axis=2), axis=-1)  # px
         step = max(16, min(H, W) // 14, int(np.ceil(1.1 * scale * np.percentile(span, 90))))
         step = min(step, max(16, min(H, W) // 3))
     step = max(int(step), stride)
     gs = max(step // stride, 1)  # grid step in field cells
     ii = np.arange(gs // 2, h, gs)
     jj = np.arange(gs // 2, w, gs)
-    sel = tr[np.ix_(ii, jj)].reshape(len(ii) * len(jj), -1, 2)  # (G, M+1, 2)
+    sel = trajectories(a[np.ix_(ii, jj)]).reshape(len(ii) * len(jj), -1, 2)  # (G, M+1, 2)
     origin = np.stack(np.meshgrid(jj * stride, ii * stride), axis=-1).reshape(-1, 1, 2).astype(np.float64)
     length = np.linalg.norm(np.diff(sel, axis=1), axis=2).sum(axis=1)
     keep = length >= min_length_px
@@ -121,7 +122,7 @@ def render_cmf(cmf_hwc, image=None, *, step: int | None = None, scale: float = 1
 def net_displacement(cmf_hwc) -> np.ndarray:
     """(h, w, 2) net displacement p_M - p_0 (sum of the segments), px."""
     a = _check_cmf(cmf_hwc)
-    return a.reshape(a.shape[0], a.shape[1], -1, 2).sum(axis=2)
+    return np.stack([a[..., 0::2].sum(axis=-1), a[..., 1::2].sum(axis=-1)], axis=-1)
 
 
 def cmf_colorwheel(cmf_hwc, *, max_px: float | None = None, stride: int = 1) -> np.ndarray:

@@ -170,3 +170,27 @@ def test_bad_shapes_raise():
         render_blur(img, np.eye(3)[None, None].repeat(2, 0))
     with pytest.raises(ShapeError, match="larger than the frame"):
         centre_crop_box((10, 10), (20, 5))
+
+
+def test_blur_homographies_adaptive_pose_count():
+    """rsblur.md D2: >= 8 sub-steps per raw interval, <= 1 px between consecutive poses; with the default
+    'cmf' scheme the count stays a multiple of 4 (10 intervals, M = 8) so the field poses are a subset."""
+    from gyrobench.synth.blur import blur_homographies
+
+    K = np.array([[2139.03493, 0, 960], [0, 2133.82853, 540], [0, 0, 1]])
+    t = np.arange(11, dtype=np.int64) * 4_757_000
+    slow = np.tile([0.0, 0.01, 0.0], (11, 1))
+    H, tau, s = blur_homographies(t, slow, K, (1080, 1920))
+    assert s == 8 and H.shape == (81, 3, 3) and tau.shape == (81,)
+    fast = np.tile([1.5, -2.5, 1.0], (11, 1))  # rad/s: ~5 px per 1/8 interval at fx = 2139
+    H, _, s = blur_homographies(t, fast, K, (1080, 1920))
+    assert s > 8 and s % 4 == 0
+    assert max_step_px(H, (1080, 1920)) <= 1.0
+    H_prev, _, _ = blur_homographies(t, fast, K, (1080, 1920), min_substeps=s - 4, max_substeps=s - 4)
+    assert max_step_px(H_prev, (1080, 1920)) > 1.0  # s is the smallest admissible count
+
+
+def test_sat_mask_zero_without_saturated_pixels():
+    img = torch.full((1, 3, 20, 30), 0.5)
+    r = render_blur(img, _translations(np.array([0.0, 1.0]))[None], sat_threshold=1.0)
+    assert r["sat_mask"].shape == (1, 3, 20, 30) and float(r["sat_mask"].abs().max()) == 0.0

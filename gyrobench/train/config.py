@@ -57,6 +57,9 @@ class ScheduleSection:
     ``batch_size`` is the global batch (split evenly across DDP processes, like the official 16 in total).
     The cosine schedule decays ``lr`` to ``lr_min`` over the whole run and is stepped per optimizer step
     (the official code steps per epoch over 300 epochs; per step is the same curve at finer granularity).
+    ``max_seconds`` (optional): a wall-clock budget; the run stops (and checkpoints) after the first step that
+    exceeds it, with the schedule still defined by ``steps``/``epochs`` (the demo uses this for equal time
+    budgets; such a run is not reproducible step for step on another machine).
     """
 
     batch_size: int = 16
@@ -64,8 +67,11 @@ class ScheduleSection:
     epochs: int | None = None
     lr: float = 1e-4
     lr_min: float = 1e-7
+    max_seconds: float | None = None
 
     def __post_init__(self):
+        if self.max_seconds is not None and self.max_seconds <= 0:
+            raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of 'steps' or 'epochs'")
         if (self.steps or 1) <= 0 or (self.epochs or 1) <= 0 or self.batch_size <= 0:

@@ -278,8 +278,12 @@ class Trainer:
                     self._log_images()
                 if self.step % max(1, self.cfg.logging.checkpoint_every) == 0 and self.step < self.total_steps:
                     self.save()
-                if self.step >= self.total_steps:
+                if self.step >= self.total_steps or self._over_budget(t_start):
                     break
+            if self._over_budget(t_start):
+                log.info("train %s: time budget of %.0f s reached at step %d/%d", self.cfg.name,
+                         self.cfg.schedule.max_seconds, self.step, self.total_steps)
+                break
         bar.close()
         final = self.save(final=True)
         elapsed = time.perf_counter() - t_start
@@ -290,7 +294,19 @@ class Trainer:
                      self.step - start_step, elapsed, first_loss if first_loss is not None else math.nan, loss,
                      psnr, final)
         return {"checkpoint": str(final) if final else None, "steps": self.step, "first_loss": first_loss,
+                "stopped_by_time": self.step < self.total_steps,
                 "last_loss": loss, "last_psnr": psnr, "seconds": elapsed, "total_steps": self.total_steps}
+
+    def _over_budget(self, t_start: float) -> bool:
+        budget = self.cfg.schedule.max_seconds
+        if budget is None:
+            return False
+        over = time.perf_counter() - t_start > budget
+        if self.dist.distributed:  # every rank must stop at the same step
+            flag = torch.tensor([int(over)], device=self.device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            over = bool(flag.item())
+        return over
 
     def _log_images(self) -> None:
         tb = self._tensorboard()

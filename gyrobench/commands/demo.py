@@ -1,0 +1,25 @@
+"""``gyrobench demo [--out DIR] [--publish DIR] [--quick]``: the end-to-end demo (see :mod:`gyrobench.demo`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="work folder (data, runs, results)")
+    parser.add_argument("--publish", type=Path, default=None,
+                        help="leaderboard folder (default OUT/leaderboard; make demo uses leaderboard/demo)")
+    parser.add_argument("--quick", action="store_true", help="shrunken demo (smoke recipe, 2 steps) for tests")
+    parser.add_argument("--train-seconds", type=float, default=None,
+                        help="wall-clock training budget per model (default 80 s)")
+    parser.add_argument("--models", nargs="+", default=None, help="subset of the demo models")
+    parser.add_argument("--workers", type=int, default=1, help="synthesis worker processes")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    run_demo(args.out, publish=args.publish, quick=args.quick, train_seconds=args.train_seconds,
+             models=tuple(args.models) if args.models else None, workers=args.workers)
+    return 0

@@ -125,3 +125,16 @@ def test_cli_train_runs(tiny, tmp_path):
 def test_bf16_autocast_runs(tiny, tmp_path):
     s = train(tiny_config(tiny, schedule={"steps": 2}, amp=True), tmp_path / "amp")
     assert math.isfinite(s["last_loss"])
+
+
+def test_tensorboard_scalars_and_images(tiny, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "tb"
+    train(tiny_config(tiny, schedule={"steps": 2}, logging={"tensorboard": True, "image_every": 2}), out)
+    acc = EventAccumulator(str(out / "tb"))
+    acc.Reload()
+    assert {"train/loss", "train/psnr", "train/lr", "train/alpha"} <= set(acc.Tags()["scalars"])
+    assert "train/blurred_restored_sharp" in acc.Tags()["images"]
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]

@@ -36,8 +36,9 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float = 255.0, wi
     n, c, h, w = x.shape
     # stack the five local moments and filter them in one pass: (5N, C, H, W) -> valid 7x7 mean
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=0)
-    m = F.avg_pool2d(stack.reshape(5 * n * c, 1, h, w), win_size, stride=1).reshape(5, n, c, h - win_size + 1,
-                                                                                 w - win_size + 1)
+    # separable box mean: 1x7 then 7x1 (14 operations per pixel instead of 49; identical up to float64 rounding)
+    m = F.avg_pool2d(stack.reshape(5 * n * c, 1, h, w), (1, win_size), stride=1)
+    m = F.avg_pool2d(m, (win_size, 1), stride=1).reshape(5, n, c, h - win_size + 1, w - win_size + 1)
     ux, uy, uxx, uyy, uxy = m
     np_ = win_size * win_size
     cov_norm = np_ / (np_ - 1.0)

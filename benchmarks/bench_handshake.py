@@ -36,19 +36,34 @@ def main() -> int:
 
     rows = []
     model = hs.load_default_handshake()
-    rows.append(("handshake sample, 11 samples (one exposure window)", timeit(lambda: model.sample(11, seed=1), 20)))
+    rows.append(
+        ("handshake sample, 11 samples (one exposure window)", timeit(lambda: model.sample(11, seed=1), 20))
+    )
     rows.append(("handshake sample, 39,116 samples (186 s)", timeit(lambda: model.sample(39116, seed=1))))
     rec = model.sample(39116, seed=1)
-    rows.append(("blur extents, 39,106 windows of 11 samples", timeit(lambda: hs.window_blur_extents(rec.t_ns, rec.w), 3)))
+    rows.append(
+        (
+            "blur extents, 39,106 windows of 11 samples",
+            timeit(lambda: hs.window_blur_extents(rec.t_ns, rec.w), 3),
+        )
+    )
     gyro = SHARED / "data" / "gyro" / "gyro_train.txt"
     if gyro.is_file():
         d = np.loadtxt(gyro)
-        rows.append(("handshake fit, first 80 % of gyro_train.txt (loaded)",
-                     timeit(lambda: hs.fit_handshake(d[:, 0].astype(np.int64), d[:, 1:], fraction=0.8), 3)))
+        rows.append(
+            (
+                "handshake fit, first 80 % of gyro_train.txt (loaded)",
+                timeit(lambda: hs.fit_handshake(d[:, 0].astype(np.int64), d[:, 1:], fraction=0.8), 3),
+            )
+        )
     rng = np.random.default_rng(0)
     field = (rng.normal(size=(360, 640, 16)) * 3).astype(np.float32)
-    rows.append(("render_cmf glyphs, 1280x720 picture (360x640x16 field)",
-                 timeit(lambda: render_cmf(field, step=48), 3)))
+    rows.append(
+        (
+            "render_cmf glyphs, 1280x720 picture (360x640x16 field)",
+            timeit(lambda: render_cmf(field, step=48), 3),
+        )
+    )
     rows.append(("cmf_colorwheel, 360x640 field", timeit(lambda: cmf_colorwheel(field), 3)))
     sys.path.insert(0, str(ROOT / "tests"))
     from test_leaderboard import MODELS, _record  # hand-written records, as in the tests
@@ -57,16 +72,28 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         recs = [_record(Path(tmp) / "results", i, *m) for i, m in enumerate(MODELS)]
-        rows.append(("leaderboard publish, 3 records, tables only",
-                     timeit(lambda: publish(recs, Path(tmp) / "lb", plots_enabled=False), 3)))
-        rows.append(("leaderboard publish, 3 records, with plots", timeit(lambda: publish(recs, Path(tmp) / "lb"), 2)))
-    env = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "python": platform.python_version(),
-           "note": "best of N runs; the 2-core machine was shared with other jobs"}
+        rows.append(
+            (
+                "leaderboard publish, 3 records, tables only",
+                timeit(lambda: publish(recs, Path(tmp) / "lb", plots_enabled=False), 3),
+            )
+        )
+        rows.append(
+            ("leaderboard publish, 3 records, with plots", timeit(lambda: publish(recs, Path(tmp) / "lb"), 2))
+        )
+    env = {
+        "machine": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "python": platform.python_version(),
+        "note": "best of N runs; the 2-core machine was shared with other jobs",
+    }
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_handshake.json").write_text(json.dumps({"env": env, "rows": [
-        {"what": w, "seconds": round(s, 6)} for w, s in rows]}, indent=1) + "\n")
+    (out / "bench_handshake.json").write_text(
+        json.dumps({"env": env, "rows": [{"what": w, "seconds": round(s, 6)} for w, s in rows]}, indent=1)
+        + "\n"
+    )
     lines = ["| what | time |", "|---|---|"] + [f"| {w} | {s * 1e3:.2f} ms |" for w, s in rows]
     md = "\n".join(lines) + f"\n\nEnvironment: {json.dumps(env)}\n"
     (out / "bench_handshake.md").write_text(md)

@@ -78,7 +78,7 @@ def test_fit_recovers_a_known_cross_axis_delay():
     s = model.sample_rates(60_000, seed=3)
     xs, ys = s[:, 0] - s[:, 0].mean(), s[:, 1] - s[:, 1].mean()
     lags = np.arange(-20, 21)
-    cc = [np.dot(xs[20 - L:len(xs) - 20 - L], ys[20:len(ys) - 20]) for L in lags]  # corr(x[t-L], y[t])
+    cc = [np.dot(xs[20 - L : len(xs) - 20 - L], ys[20 : len(ys) - 20]) for L in lags]  # corr(x[t-L], y[t])
     assert lags[int(np.argmax(cc))] == d
     # coherence between x and y is ~1 in the model; z is independent
     S = model.csd()
@@ -94,7 +94,9 @@ def test_json_round_trip_and_bad_model_file(tmp_path):
     m2 = hs.HandshakeModel.load(p)
     np.testing.assert_allclose(m2.chol, m.chol, rtol=1e-6, atol=1e-12)
     np.testing.assert_array_equal(m2.sample(50, seed=4).t_ns, m.sample(50, seed=4).t_ns)
-    np.testing.assert_allclose(m2.sample(50, seed=4).w, m.sample(50, seed=4).w, atol=1e-5)  # JSON keeps 7 digits
+    np.testing.assert_allclose(
+        m2.sample(50, seed=4).w, m.sample(50, seed=4).w, atol=1e-5
+    )  # JSON keeps 7 digits
     d = json.loads(p.read_text())
     d["format"] = "something-else"
     (tmp_path / "bad.json").write_text(json.dumps(d))
@@ -140,7 +142,9 @@ def test_window_blur_extent_closed_form_pure_yaw():
         np.testing.assert_allclose(ext, [FX * np.tan(abs(wy) * 10 * dt_ns * 1e-9)], rtol=1e-12)
     w = np.zeros((11, 3))
     w[:, 0] = 0.5  # pitch moves the point vertically with fy
-    np.testing.assert_allclose(hs.window_blur_extents(t, w), [FY * np.tan(0.5 * 10 * dt_ns * 1e-9)], rtol=1e-12)
+    np.testing.assert_allclose(
+        hs.window_blur_extents(t, w), [FY * np.tan(0.5 * 10 * dt_ns * 1e-9)], rtol=1e-12
+    )
     w[:, 0] = 0.0
     w[:, 2] = 2.0  # roll about the optical axis leaves the principal point fixed
     np.testing.assert_allclose(hs.window_blur_extents(t, w), [0.0], atol=1e-9)
@@ -156,7 +160,9 @@ def test_cli_sample_and_fit_round_trip(tmp_path):
     np.testing.assert_array_equal(d[:, 0].astype(np.int64), rec.t_ns)
     np.testing.assert_allclose(d[:, 1:], rec.w, rtol=1e-8, atol=1e-12)
     js = tmp_path / "m.json"
-    assert main(["handshake", "fit", str(out), "--out", str(js), "--fraction", "1.0", "--nperseg", "512"]) == 0
+    assert (
+        main(["handshake", "fit", str(out), "--out", str(js), "--fraction", "1.0", "--nperseg", "512"]) == 0
+    )
     m = hs.HandshakeModel.load(js)
     assert m.provenance["source_file"] == "s.txt" and len(m.provenance["source_sha256"]) == 64
     assert "/" not in m.provenance["source_file"]
@@ -184,8 +190,18 @@ def test_shipped_model_has_provenance_and_no_samples():
     prov = d["provenance"]
     assert prov["source_sha256"] == "b067cc9f299bb3ec8c8185ffe279f284db08379596fa9a2e143eee75d4bd8b73"
     assert prov["samples_used"] == [0, 31293] and prov["samples_total"] == 39116
-    assert set(d) == {"format", "name", "kind", "description", "rate_hz", "mean_rad_s", "freqs_hz",
-                      "chol_lower_real", "chol_lower_imag", "provenance"}
+    assert set(d) == {
+        "format",
+        "name",
+        "kind",
+        "description",
+        "rate_hz",
+        "mean_rad_s",
+        "freqs_hz",
+        "chol_lower_real",
+        "chol_lower_imag",
+        "provenance",
+    }
     assert len(d["freqs_hz"]) == 513  # a spectrum, not a time series
     m = hs.load_default_handshake()
     np.testing.assert_allclose(m.rate_hz, 210.19, atol=0.01)  # spec §2: 210.19 Hz

@@ -24,9 +24,19 @@ MODELS = [  # label, model, psnr mean, ssim mean, niqe mean
 ]
 
 
-def _record(root: Path, i: int, label: str, model: str, psnr: float, ssim: float, niqe: float,
-            protocol: str = "gyrodeblurnet_official", manifest: str = MANIFEST, crops: bool = True,
-            gyro_field: str = "noisy") -> Path:
+def _record(
+    root: Path,
+    i: int,
+    label: str,
+    model: str,
+    psnr: float,
+    ssim: float,
+    niqe: float,
+    protocol: str = "gyrodeblurnet_official",
+    manifest: str = MANIFEST,
+    crops: bool = True,
+    gyro_field: str = "noisy",
+) -> Path:
     d = root / f"run{i}"
     d.mkdir(parents=True)
     rng = np.random.default_rng(i)
@@ -42,25 +52,58 @@ def _record(root: Path, i: int, label: str, model: str, psnr: float, ssim: float
         (d / "crops").mkdir()
         for kind, v in (("blurred", 60), ("restored", 120), ("sharp", 200)):
             cv2.imwrite(str(d / "crops" / f"s000_{kind}.png"), np.full((8, 8, 3), v + i, np.uint8))
-        crop_list = [{"sample_id": "s000", "blurred": "crops/s000_blurred.png",
-                      "restored": "crops/s000_restored.png", "sharp": "crops/s000_sharp.png"}]
+        crop_list = [
+            {
+                "sample_id": "s000",
+                "blurred": "crops/s000_blurred.png",
+                "restored": "crops/s000_restored.png",
+                "sharp": "crops/s000_sharp.png",
+            }
+        ]
     rec = {
-        "format": "gyrobench-results/1", "model": model, "label": label, "options": {"width": 8},
-        "checkpoint": f"runs/{model}/last.pt", "checkpoint_sha256": f"{i}" * 64, "dataset": "demo-test",
-        "dataset_manifest_sha256": manifest, "recipe_sha256": "c" * 64, "protocol": protocol, "split": "test",
-        "protocol_options": {"gyro_field": gyro_field}, "uses_gyro": model != "nafnet",
+        "format": "gyrobench-results/1",
+        "model": model,
+        "label": label,
+        "options": {"width": 8},
+        "checkpoint": f"runs/{model}/last.pt",
+        "checkpoint_sha256": f"{i}" * 64,
+        "dataset": "demo-test",
+        "dataset_manifest_sha256": manifest,
+        "recipe_sha256": "c" * 64,
+        "protocol": protocol,
+        "split": "test",
+        "protocol_options": {"gyro_field": gyro_field},
+        "uses_gyro": model != "nafnet",
         "metrics": {
-            "psnr": {"mean": psnr, "ci95": [psnr - 0.5, psnr + 0.5], "n": 5, "lower_better": False,
-                     "full_reference": True},
-            "ssim": {"mean": ssim, "ci95": [ssim - 0.01, ssim + 0.01], "n": 5, "lower_better": False,
-                     "full_reference": True},
-            "niqe": {"mean": niqe, "ci95": [niqe - 0.2, niqe + 0.2], "n": 5, "lower_better": True,
-                     "full_reference": False},
+            "psnr": {
+                "mean": psnr,
+                "ci95": [psnr - 0.5, psnr + 0.5],
+                "n": 5,
+                "lower_better": False,
+                "full_reference": True,
+            },
+            "ssim": {
+                "mean": ssim,
+                "ci95": [ssim - 0.01, ssim + 0.01],
+                "n": 5,
+                "lower_better": False,
+                "full_reference": True,
+            },
+            "niqe": {
+                "mean": niqe,
+                "ci95": [niqe - 0.2, niqe + 0.2],
+                "n": 5,
+                "lower_better": True,
+                "full_reference": False,
+            },
         },
         "unavailable": {"topiq_nr": "weights not found at ~/.cache/pyiqa/topiq_nr.pth"},
-        "per_image_csv": "per_image.csv", "crops": crop_list,
+        "per_image_csv": "per_image.csv",
+        "crops": crop_list,
         "command": ["gyrobench", "eval", "--checkpoint", f"runs/{model}/last.pt", "--data", "data/demo"],
-        "versions": {"gyrobench": "0.1.0"}, "date": f"2026-11-2{i}T10:00:00Z", "machine": {"cpus": 2},
+        "versions": {"gyrobench": "0.1.0"},
+        "date": f"2026-11-2{i}T10:00:00Z",
+        "machine": {"cpus": 2},
         "git_commit": "deadbeef" * 5,
     }
     path = d / "results.json"
@@ -80,15 +123,25 @@ def _read_csv(path):
 def test_publish_writes_everything_ranked(records, tmp_path):
     out = tmp_path / "leaderboard" / "demo"
     written = publish(records, out)
-    for name in ("table.md", "table.csv", "table.tex", "index.html", "leaderboard.json", "bars-1.png",
-                 "scatter-1.png", "crops-1.png"):
+    for name in (
+        "table.md",
+        "table.csv",
+        "table.tex",
+        "index.html",
+        "leaderboard.json",
+        "bars-1.png",
+        "scatter-1.png",
+        "crops-1.png",
+    ):
         assert (out / name).is_file(), name
     rows = _read_csv(out / "table.csv")
     assert [r["label"] for r in rows] == ["GyroDeblurNet tiny", "NAFNet w32", "classical RL"]
     # values come straight from the records (independent of formatting)
     for r, (label, _, psnr, ssim, niqe) in zip(rows, MODELS):
         assert r["label"] == label
-        assert float(r["psnr_mean"]) == psnr and float(r["ssim_mean"]) == ssim and float(r["niqe_mean"]) == niqe
+        assert (
+            float(r["psnr_mean"]) == psnr and float(r["ssim_mean"]) == ssim and float(r["niqe_mean"]) == niqe
+        )
         assert float(r["psnr_ci95_lo"]) == psnr - 0.5 and r["niqe_lower_better"] == "1"
         assert len(r["record_sha256"]) == 64 and r["checkpoint_sha256"] and r["recipe_sha256"] == "c" * 64
         assert r["command"].startswith("gyrobench eval --checkpoint")
@@ -128,7 +181,9 @@ def test_groups_by_dataset_and_protocol(records, tmp_path):
     official = [r for r in rows if r["protocol"] == "gyrodeblurnet_official"]
     assert [r["rank"] for r in official] == ["1", "2", "3"]  # the 40 dB sRGB row is not ranked with them
     assert (out / "table.md").read_text().count("\n## ") == 2
-    clean = _record(tmp_path / "results", 8, "GDN clean field", "gyrodeblurnet", 30.0, 0.9, 4.0, gyro_field="clean")
+    clean = _record(
+        tmp_path / "results", 8, "GDN clean field", "gyrodeblurnet", 30.0, 0.9, 4.0, gyro_field="clean"
+    )
     publish(records + [clean], out, plots_enabled=False)
     rows = _read_csv(out / "table.csv")
     assert {r["gyro_field"] for r in rows} == {"clean", "noisy"}
@@ -139,7 +194,10 @@ def test_groups_by_dataset_and_protocol(records, tmp_path):
 
 def test_paper_numbers_only_in_a_separate_labelled_block(records, tmp_path):
     out = tmp_path / "lb"
-    assert main(["leaderboard", *map(str, records), "--out", str(out), "--with-paper-reference", "--no-plots"]) == 0
+    assert (
+        main(["leaderboard", *map(str, records), "--out", str(out), "--with-paper-reference", "--no-plots"])
+        == 0
+    )
     ref = (out / "reference.md").read_text()
     assert "unverified" in ref.lower() and "| GyroDeblurNet | gyro | 27.28 | 0.780 | 4.47 | 0.548 |" in ref
     for name in ("table.md", "table.csv", "table.tex"):
@@ -156,21 +214,26 @@ def test_folder_input_and_no_plots(records, tmp_path):
 
 
 def test_leaderboard_never_imports_models(records, tmp_path):
-    code = ("import sys; from gyrobench.leaderboard import publish; "
-            f"publish({[str(r) for r in records]!r}, {str(tmp_path / 'lb')!r}, plots_enabled=False); "
-            "bad = [m for m in sys.modules if m.startswith('gyrobench.models') or m == 'torch']; "
-            "assert not bad, bad")
+    code = (
+        "import sys; from gyrobench.leaderboard import publish; "
+        f"publish({[str(r) for r in records]!r}, {str(tmp_path / 'lb')!r}, plots_enabled=False); "
+        "bad = [m for m in sys.modules if m.startswith('gyrobench.models') or m == 'torch']; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d.update(format="other/1"), "format"),
-    (lambda d: d.pop("metrics"), "metrics"),
-    (lambda d: d["metrics"]["psnr"].update(mean="high"), "metrics.psnr.mean"),
-    (lambda d: d["metrics"]["psnr"].update(mean=float("nan")), "metrics.psnr.mean"),
-    (lambda d: d["metrics"]["ssim"].update(ci95=[0.5]), "metrics.ssim.ci95"),
-    (lambda d: d["crops"][0].update(restored="crops/missing.png"), "crops[].restored"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d.update(format="other/1"), "format"),
+        (lambda d: d.pop("metrics"), "metrics"),
+        (lambda d: d["metrics"]["psnr"].update(mean="high"), "metrics.psnr.mean"),
+        (lambda d: d["metrics"]["psnr"].update(mean=float("nan")), "metrics.psnr.mean"),
+        (lambda d: d["metrics"]["ssim"].update(ci95=[0.5]), "metrics.ssim.ci95"),
+        (lambda d: d["crops"][0].update(restored="crops/missing.png"), "crops[].restored"),
+    ],
+)
 def test_bad_records_give_one_line_errors(records, tmp_path, capsys, mutate, field):
     d = json.loads(records[0].read_text())
     mutate(d)
@@ -198,13 +261,27 @@ def test_reads_records_written_by_the_results_writer(tmp_path):
     results = pytest.importorskip("gyrobench.results")
     d = tmp_path / "ev"
     vals = np.array([24.0, 25.0, 26.0, 27.0])
-    results.write_per_image_csv([{"sample_id": f"s{i}", "psnr": v, "blur_extent_px": 10.0 * i}
-                                 for i, v in enumerate(vals)], d / "per_image.csv", ["psnr"])
-    rec = {"model": "nafnet", "label": "NAFNet", "options": {}, "protocol": "srgb8", "split": "test",
-           "dataset_manifest_sha256": MANIFEST, "per_image_csv": "per_image.csv", "crops": [],
-           "metrics": {"psnr": results.summarize_metric(vals, lower_better=False, full_reference=True),
-                       "ssim": results.summarize_metric([0.7], lower_better=False, full_reference=True)},
-           "command": "gyrobench eval", "date": "2026-11-25T00:00:00+00:00"}
+    results.write_per_image_csv(
+        [{"sample_id": f"s{i}", "psnr": v, "blur_extent_px": 10.0 * i} for i, v in enumerate(vals)],
+        d / "per_image.csv",
+        ["psnr"],
+    )
+    rec = {
+        "model": "nafnet",
+        "label": "NAFNet",
+        "options": {},
+        "protocol": "srgb8",
+        "split": "test",
+        "dataset_manifest_sha256": MANIFEST,
+        "per_image_csv": "per_image.csv",
+        "crops": [],
+        "metrics": {
+            "psnr": results.summarize_metric(vals, lower_better=False, full_reference=True),
+            "ssim": results.summarize_metric([0.7], lower_better=False, full_reference=True),
+        },
+        "command": "gyrobench eval",
+        "date": "2026-11-25T00:00:00+00:00",
+    }
     path = results.write_record(d / "results.json", rec)
     out = tmp_path / "lb"
     publish([path], out)

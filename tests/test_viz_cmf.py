@@ -16,8 +16,8 @@ BG = 40  # render_cmf's background grey without an image
 def _split_field(h=48, w=64, M=8, dx=1.5, dy=0.0):
     """Zero motion on the left half, a uniform translation of M segments (dx, dy) on the right half."""
     f = np.zeros((h, w, 2 * M), np.float32)
-    f[:, w // 2:, 0::2] = dx
-    f[:, w // 2:, 1::2] = dy
+    f[:, w // 2 :, 0::2] = dx
+    f[:, w // 2 :, 1::2] = dy
     return f
 
 
@@ -52,7 +52,7 @@ def test_glyph_geometry_matches_hand_computed_extent():
     row = np.any(img[ay] != BG, axis=1)
     xs = np.flatnonzero(row)
     assert abs(xs.min() - (ax - 12)) <= 1 and abs(xs.max() - (ax + 12)) <= 1
-    assert not np.any(img[ay + 4:] != BG)  # nothing drawn away from the glyph's row (dot radius 1)
+    assert not np.any(img[ay + 4 :] != BG)  # nothing drawn away from the glyph's row (dot radius 1)
 
 
 def test_background_image_and_float_linear_input():
@@ -68,9 +68,9 @@ def test_background_image_and_float_linear_input():
 def test_colorwheel_directions():
     """Hue = direction: right = red, left = cyan, down = hue 90 deg (RGB (127, 255, 0)); zero = white."""
     f = np.zeros((2, 4, 16))
-    f[0, 0, 0::2] = 1.0   # right
+    f[0, 0, 0::2] = 1.0  # right
     f[0, 1, 0::2] = -1.0  # left
-    f[0, 2, 1::2] = 1.0   # down (image y)
+    f[0, 2, 1::2] = 1.0  # down (image y)
     rgb = cmf_colorwheel(f)
     assert rgb.shape == (2, 4, 3) and rgb.dtype == np.uint8
     np.testing.assert_array_equal(rgb[0, 0], [255, 0, 0])
@@ -101,20 +101,45 @@ def test_cli_plot_cmf_hwc_and_chw_agree(tmp_path):
     f = _split_field()
     np.save(tmp_path / "hwc.npy", f)
     np.save(tmp_path / "chw.npy", f.transpose(2, 0, 1))
-    assert main(["plot-cmf", "--cmf", str(tmp_path / "hwc.npy"), "--out", str(tmp_path / "a.png"), "--step", "16"]) == 0
-    assert main(["plot-cmf", "--cmf", str(tmp_path / "chw.npy"), "--out", str(tmp_path / "b.png"), "--step", "16"]) == 0
+    assert (
+        main(
+            ["plot-cmf", "--cmf", str(tmp_path / "hwc.npy"), "--out", str(tmp_path / "a.png"), "--step", "16"]
+        )
+        == 0
+    )
+    assert (
+        main(
+            ["plot-cmf", "--cmf", str(tmp_path / "chw.npy"), "--out", str(tmp_path / "b.png"), "--step", "16"]
+        )
+        == 0
+    )
     a, b = cv2.imread(str(tmp_path / "a.png")), cv2.imread(str(tmp_path / "b.png"))
     assert a.shape == (96, 128, 3)
     np.testing.assert_array_equal(a, b)
-    assert main(["plot-cmf", "--cmf", str(tmp_path / "hwc.npy"), "--style", "colorwheel",
-                 "--out", str(tmp_path / "c.png")]) == 0
+    assert (
+        main(
+            [
+                "plot-cmf",
+                "--cmf",
+                str(tmp_path / "hwc.npy"),
+                "--style",
+                "colorwheel",
+                "--out",
+                str(tmp_path / "c.png"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_cli_plot_cmf_handshake_demo_on_kodak(tmp_path):
     from gyrobench.assets import kodak_paths
 
     out = tmp_path / "d.png"
-    assert main(["plot-cmf", "--handshake", "--seed", "1", "--image", str(kodak_paths()[0]), "--out", str(out)]) == 0
+    assert (
+        main(["plot-cmf", "--handshake", "--seed", "1", "--image", str(kodak_paths()[0]), "--out", str(out)])
+        == 0
+    )
     assert cv2.imread(str(out)).shape == (500, 500, 3)
 
 

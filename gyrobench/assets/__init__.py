@@ -37,7 +37,9 @@ def kodak_paths() -> list[Path]:
     if not paths:
         from ..errors import GyrobenchError
 
-        raise GyrobenchError(f"{folder}: no Kodak PNGs found; the package data is missing, reinstall gyrobench")
+        raise GyrobenchError(
+            f"{folder}: no Kodak PNGs found; the package data is missing, reinstall gyrobench"
+        )
     return paths
 
 

@@ -11,8 +11,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f = sub.add_parser("fit", help="fit the generator to a recording 'timestamp_ns wx wy wz' and write JSON")
     f.add_argument("gyro", help="recording, text lines 'timestamp_ns wx wy wz' (rad/s)")
     f.add_argument("--out", required=True, help="output model JSON")
-    f.add_argument("--fraction", type=float, default=0.8,
-                   help="fit on the first FRACTION of the samples, hold the rest back (default 0.8)")
+    f.add_argument(
+        "--fraction",
+        type=float,
+        default=0.8,
+        help="fit on the first FRACTION of the samples, hold the rest back (default 0.8)",
+    )
     f.add_argument("--nperseg", type=int, default=1024, help="Welch segment length in samples (default 1024)")
     f.add_argument("--name", default=None, help="model name (default: the file's stem + fraction)")
     s = sub.add_parser("sample", help="draw a synthetic recording from a fitted model")

@@ -14,17 +14,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--cmf", help="field .npy, (h, w, 2M) HWC or (2M, h, w) CHW, float, px")
     src.add_argument("--gyro", help="gyro text file 'timestamp_ns wx wy wz' (rad/s); needs --start")
-    src.add_argument("--handshake", action="store_true", help="use a window of the shipped synthetic hand-shake")
+    src.add_argument(
+        "--handshake", action="store_true", help="use a window of the shipped synthetic hand-shake"
+    )
     parser.add_argument("--layout", choices=("auto", "hwc", "chw"), default="auto", help="layout of --cmf")
     parser.add_argument("--start", type=int, default=None, help="first sample of the --gyro window (0-based)")
     parser.add_argument("--samples", type=int, default=11, help="samples per window (default 11)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --handshake window")
-    parser.add_argument("--intrinsics", choices=("4krd", "demo"), default=None,
-                        help="camera for --gyro/--handshake (default: 4krd for --gyro, demo for --handshake)")
-    parser.add_argument("--image", default=None, help="background picture (sRGB PNG/JPEG), resized to the field")
+    parser.add_argument(
+        "--intrinsics",
+        choices=("4krd", "demo"),
+        default=None,
+        help="camera for --gyro/--handshake (default: 4krd for --gyro, demo for --handshake)",
+    )
+    parser.add_argument(
+        "--image", default=None, help="background picture (sRGB PNG/JPEG), resized to the field"
+    )
     parser.add_argument("--style", choices=("glyphs", "colorwheel"), default="glyphs", help="picture type")
-    parser.add_argument("--step", type=int, default=None, help="glyph spacing in px (default ~1/14 of the side)")
-    parser.add_argument("--scale", type=float, default=1.0, help="magnify displacements (default 1 = true px)")
+    parser.add_argument(
+        "--step", type=int, default=None, help="glyph spacing in px (default ~1/14 of the side)"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="magnify displacements (default 1 = true px)"
+    )
     parser.add_argument("--stride", type=int, default=2, help="grid stride of the field in px (default 2)")
     parser.add_argument("--out", required=True, help="output PNG")
 
@@ -67,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
             from ..gyro import load_gyro
 
             if args.start is None:
-                raise GyroFormatError(f"{args.gyro}: --start is required with --gyro (first sample of the window)")
+                raise GyroFormatError(
+                    f"{args.gyro}: --start is required with --gyro (first sample of the window)"
+                )
             win = load_gyro(args.gyro).window(args.start, args.samples)
             t_ns, w = win.t_ns, win.w_cam
             K, crop = intrinsics_by_name(args.intrinsics or "4krd")
@@ -87,6 +101,12 @@ def run(args: argparse.Namespace) -> int:
         rgb = render_cmf(field, image, step=args.step, scale=args.scale, stride=args.stride)
     save_png(args.out, rgb)
     seg = np.linalg.norm(field.reshape(field.shape[0], field.shape[1], -1, 2), axis=-1)
-    log.info("plot-cmf: %s -> %s (%dx%d, max segment %.2f px)", what, args.out, rgb.shape[1], rgb.shape[0],
-             float(seg.max()))
+    log.info(
+        "plot-cmf: %s -> %s (%dx%d, max segment %.2f px)",
+        what,
+        args.out,
+        rgb.shape[1],
+        rgb.shape[0],
+        float(seg.max()),
+    )
     return 0

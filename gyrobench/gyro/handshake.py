@@ -109,8 +109,9 @@ class HandshakeModel:
         return np.sqrt(self.psd().sum(0) * df)
 
     # ----------------------------------------------------------------- sampling
-    def sample_rates(self, n_samples: int, seed: int | np.random.Generator, rate_hz: float | None = None
-                     ) -> np.ndarray:
+    def sample_rates(
+        self, n_samples: int, seed: int | np.random.Generator, rate_hz: float | None = None
+    ) -> np.ndarray:
         """(n_samples, 3) float64 angular velocity, rad/s, uniformly sampled at ``rate_hz`` (default the fit rate)."""
         n = int(n_samples)
         if n < 2:
@@ -126,8 +127,9 @@ class HandshakeModel:
         flat = self.chol.reshape(len(self.freqs_hz), 9)
         Lk = np.empty((len(fk), 9), dtype=np.complex128)
         for j in range(9):  # 9 matrix entries, vectorised over frequency
-            Lk[:, j] = (np.interp(fk, self.freqs_hz, flat[:, j].real, right=0.0)
-                        + 1j * np.interp(fk, self.freqs_hz, flat[:, j].imag, right=0.0))
+            Lk[:, j] = np.interp(fk, self.freqs_hz, flat[:, j].real, right=0.0) + 1j * np.interp(
+                fk, self.freqs_hz, flat[:, j].imag, right=0.0
+            )
         Lk = Lk.reshape(len(fk), 3, 3)
         z = (rng.standard_normal((len(fk), 3)) + 1j * rng.standard_normal((len(fk), 3))) / np.sqrt(2.0)
         X = np.einsum("fij,fj->fi", Lk, z)
@@ -151,8 +153,9 @@ class HandshakeModel:
         rate = float(self.rate_hz if rate_hz is None else rate_hz)
         w = self.sample_rates(n_samples, seed, rate)
         t_ns = int(t0_ns) + np.round(np.arange(int(n_samples)) * (1e9 / rate)).astype(np.int64)
-        return GyroRecording(t_ns=t_ns, w=w, R_imu_to_cam=np.eye(3),
-                             source=f"synthetic:handshake:{self.name}:seed={seed}")
+        return GyroRecording(
+            t_ns=t_ns, w=w, R_imu_to_cam=np.eye(3), source=f"synthetic:handshake:{self.name}:seed={seed}"
+        )
 
     # ---------------------------------------------------------------------- I/O
     def to_dict(self) -> dict:
@@ -160,43 +163,62 @@ class HandshakeModel:
             "format": FORMAT,
             "name": self.name,
             "kind": "gaussian-csd",
-            "description": ("Stationary 3-axis Gaussian angular-velocity model: one-sided cross-spectral density "
-                            "S(f) = L L^H, (rad/s)^2/Hz, plus a per-axis mean. Synthetic; fitted statistics only, "
-                            "no recorded samples."),
+            "description": (
+                "Stationary 3-axis Gaussian angular-velocity model: one-sided cross-spectral density "
+                "S(f) = L L^H, (rad/s)^2/Hz, plus a per-axis mean. Synthetic; fitted statistics only, "
+                "no recorded samples."
+            ),
             "rate_hz": float(f"{self.rate_hz:.10g}"),
             "mean_rad_s": _r6(self.mean_rad_s),
             "freqs_hz": _r6(self.freqs_hz),
-            "chol_lower_real": [_r6(self.chol[k].real[np.tril_indices(3)]) for k in range(len(self.freqs_hz))],
-            "chol_lower_imag": [_r6(self.chol[k].imag[np.tril_indices(3)]) for k in range(len(self.freqs_hz))],
+            "chol_lower_real": [
+                _r6(self.chol[k].real[np.tril_indices(3)]) for k in range(len(self.freqs_hz))
+            ],
+            "chol_lower_imag": [
+                _r6(self.chol[k].imag[np.tril_indices(3)]) for k in range(len(self.freqs_hz))
+            ],
             "provenance": self.provenance,
         }
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> HandshakeModel:
         if not isinstance(d, dict):
-            raise GyroFormatError(f"{source}: expected a JSON object with 'format': {FORMAT!r}, got "
-                                  f"{type(d).__name__}; write it with `gyrobench handshake fit`")
+            raise GyroFormatError(
+                f"{source}: expected a JSON object with 'format': {FORMAT!r}, got "
+                f"{type(d).__name__}; write it with `gyrobench handshake fit`"
+            )
         try:
             if d.get("format") != FORMAT:
-                raise GyroFormatError(f"{source}: field 'format' is {d.get('format')!r}, expected {FORMAT!r}; "
-                                      "write it with `gyrobench handshake fit`")
+                raise GyroFormatError(
+                    f"{source}: field 'format' is {d.get('format')!r}, expected {FORMAT!r}; "
+                    "write it with `gyrobench handshake fit`"
+                )
             f = np.asarray(d["freqs_hz"], dtype=np.float64)
             re = np.asarray(d["chol_lower_real"], dtype=np.float64)
             im = np.asarray(d["chol_lower_imag"], dtype=np.float64)
             if re.shape != (len(f), 6) or im.shape != (len(f), 6) or len(f) < 2:
-                raise GyroFormatError(f"{source}: fields 'chol_lower_real/imag' must be ({len(f)}, 6) lists; "
-                                      f"got {re.shape} and {im.shape}; refit the model")
+                raise GyroFormatError(
+                    f"{source}: fields 'chol_lower_real/imag' must be ({len(f)}, 6) lists; "
+                    f"got {re.shape} and {im.shape}; refit the model"
+                )
             chol = np.zeros((len(f), 3, 3), dtype=np.complex128)
             ii, jj = np.tril_indices(3)
             chol[:, ii, jj] = re + 1j * im
             mean = np.asarray(d["mean_rad_s"], dtype=np.float64)
             if mean.shape != (3,):
                 raise GyroFormatError(f"{source}: field 'mean_rad_s' must have 3 values; refit the model")
-            return cls(name=str(d["name"]), rate_hz=float(d["rate_hz"]), mean_rad_s=mean, freqs_hz=f,
-                       chol=chol, provenance=dict(d.get("provenance", {})))
+            return cls(
+                name=str(d["name"]),
+                rate_hz=float(d["rate_hz"]),
+                mean_rad_s=mean,
+                freqs_hz=f,
+                chol=chol,
+                provenance=dict(d.get("provenance", {})),
+            )
         except KeyError as exc:
-            raise GyroFormatError(f"{source}: missing field {exc.args[0]!r}; refit with `gyrobench handshake fit`"
-                                  ) from None
+            raise GyroFormatError(
+                f"{source}: missing field {exc.args[0]!r}; refit with `gyrobench handshake fit`"
+            ) from None
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -212,13 +234,17 @@ class HandshakeModel:
         try:
             d = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise GyroFormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); "
-                                  "pass a model written by `gyrobench handshake fit`") from None
+            raise GyroFormatError(
+                f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); "
+                "pass a model written by `gyrobench handshake fit`"
+            ) from None
         return cls.from_dict(d, source=str(path))
 
 
 # ---------------------------------------------------------------------------- fitting
-def resample_uniform(t_ns: np.ndarray, w: np.ndarray, rate_hz: float | None = None) -> tuple[np.ndarray, float]:
+def resample_uniform(
+    t_ns: np.ndarray, w: np.ndarray, rate_hz: float | None = None
+) -> tuple[np.ndarray, float]:
     """Linear interpolation of ``w`` (N,3) rad/s onto a uniform grid at ``rate_hz`` (default 1e9/median dt).
 
     Returns ``(w_uniform (M,3) float64, rate_hz)``; the grid starts at ``t_ns[0]``.
@@ -241,16 +267,28 @@ def _check_arrays(t_ns, w, source: str) -> tuple[np.ndarray, np.ndarray]:
     if validate_gyro is not None:
         validate_gyro(t, w, source)
     if t.ndim != 1 or w.shape != (t.shape[0], 3):
-        raise GyroFormatError(f"{source}: expected timestamps (N,) and rates (N,3); got {t.shape} and {w.shape}")
+        raise GyroFormatError(
+            f"{source}: expected timestamps (N,) and rates (N,3); got {t.shape} and {w.shape}"
+        )
     if not np.all(np.isfinite(w)):
         raise GyroFormatError(f"{source}: non-finite angular velocity; remove NaN/inf rows")
     if np.any(np.diff(t) <= 0):
-        raise GyroFormatError(f"{source}: timestamps must increase strictly; sort the file and drop duplicates")
+        raise GyroFormatError(
+            f"{source}: timestamps must increase strictly; sort the file and drop duplicates"
+        )
     return t.astype(np.int64), w
 
 
-def fit_handshake(t_ns, w, *, name: str = "handshake", fraction: float = 1.0, nperseg: int = 1024,
-                  source: str = "<arrays>", source_sha256: str | None = None) -> HandshakeModel:
+def fit_handshake(
+    t_ns,
+    w,
+    *,
+    name: str = "handshake",
+    fraction: float = 1.0,
+    nperseg: int = 1024,
+    source: str = "<arrays>",
+    source_sha256: str | None = None,
+) -> HandshakeModel:
     """Fit a :class:`HandshakeModel` to a recording (module docstring: method).
 
     Args:
@@ -268,8 +306,10 @@ def fit_handshake(t_ns, w, *, name: str = "handshake", fraction: float = 1.0, np
     t, w = t[:n_used], w[:n_used]
     wu, rate = resample_uniform(t, w)
     if len(wu) < 2 * nperseg:
-        raise GyroFormatError(f"{source}: {len(wu)} samples after resampling; the fit needs at least "
-                              f"{2 * nperseg} (2 Welch segments of {nperseg}); use a longer recording or --nperseg")
+        raise GyroFormatError(
+            f"{source}: {len(wu)} samples after resampling; the fit needs at least "
+            f"{2 * nperseg} (2 Welch segments of {nperseg}); use a longer recording or --nperseg"
+        )
     mean = wu.mean(axis=0)
     x = wu - mean
     f, _ = signal.welch(x[:, 0], fs=rate, nperseg=nperseg)
@@ -292,15 +332,25 @@ def fit_handshake(t_ns, w, *, name: str = "handshake", fraction: float = 1.0, np
         "samples_used": [0, n_used],
         "samples_total": int(len(t_ns)),
         "fraction": fraction,
-        "fit": {"method": "welch-csd+cholesky", "nperseg": nperseg, "window": "hann", "overlap": 0.5,
-                "resample": "linear to uniform grid at 1e9/median(dt)", "mean_removed": True},
+        "fit": {
+            "method": "welch-csd+cholesky",
+            "nperseg": nperseg,
+            "window": "hann",
+            "overlap": 0.5,
+            "resample": "linear to uniform grid at 1e9/median(dt)",
+            "mean_removed": True,
+        },
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"),
         "gyrobench_version": __version__,
         "note": "synthetic generator fitted to the recording; the recorded samples are not included",
     }
     model = HandshakeModel(name=name, rate_hz=rate, mean_rad_s=mean, freqs_hz=f, chol=chol, provenance=prov)
-    log.info("handshake fit: %d samples at %.2f Hz, std (rad/s) %s", n_used, rate,
-             np.array2string(model.std(), precision=3))
+    log.info(
+        "handshake fit: %d samples at %.2f Hz, std (rad/s) %s",
+        n_used,
+        rate,
+        np.array2string(model.std(), precision=3),
+    )
     return model
 
 
@@ -324,7 +374,9 @@ def _load_recording(path: Path):
     try:  # pragma: no cover
         d = np.loadtxt(path, ndmin=2)
     except ValueError as exc:  # pragma: no cover
-        raise GyroFormatError(f"{path}: cannot parse ({exc}); expected lines 'timestamp_ns wx wy wz'") from None
+        raise GyroFormatError(
+            f"{path}: cannot parse ({exc}); expected lines 'timestamp_ns wx wy wz'"
+        ) from None
     if d.shape[1] != 4:  # pragma: no cover
         raise GyroFormatError(f"{path}: {d.shape[1]} columns, expected 4 'timestamp_ns wx wy wz'")
     return GyroRecording(t_ns=d[:, 0].astype(np.int64), w=d[:, 1:], R_imu_to_cam=np.eye(3), source=str(path))
@@ -351,12 +403,16 @@ def write_gyro_text(path: str | Path, rec) -> Path:
 # --------------------------------------------------------------------------- analytic
 #: spec §2 train figures: per-axis std (rad/s) and spectral peaks (Hz) with power weights
 ANALYTIC_STD = (0.459, 0.616, 0.338)
-ANALYTIC_PEAKS = (((3.08, 0.8), (9.65, 0.2)), ((3.28, 0.8), (7.18, 0.2)),
-                  ((2.46, 0.5), (1.23, 0.2), (2.87, 0.2), (8.42, 0.1)))
+ANALYTIC_PEAKS = (
+    ((3.08, 0.8), (9.65, 0.2)),
+    ((3.28, 0.8), (7.18, 0.2)),
+    ((2.46, 0.5), (1.23, 0.2), (2.87, 0.2), (8.42, 0.1)),
+)
 
 
-def analytic_handshake(n_samples: int = 2048, rate_hz: float = 210.19, *, phase_seed: int = 0,
-                       t0_ns: int = 0, scale: float = 1.0):
+def analytic_handshake(
+    n_samples: int = 2048, rate_hz: float = 210.19, *, phase_seed: int = 0, t0_ns: int = 0, scale: float = 1.0
+):
     """A deterministic **synthetic** hand-shake: a few sinusoids per axis (not a recording, not a fit).
 
     Axis a is ``sum_j A_aj sin(2 pi f_aj t + phi_aj)`` with the spec §2 train peaks ``f_aj`` (x 3.08 + 9.65 Hz,
@@ -374,8 +430,12 @@ def analytic_handshake(n_samples: int = 2048, rate_hz: float = 210.19, *, phase_
             amp = scale * ANALYTIC_STD[a] * np.sqrt(2.0 * p)
             w[:, a] += amp * np.sin(2 * np.pi * f * t_s + rng.uniform(0, 2 * np.pi))
     t_ns = int(t0_ns) + np.round(t_s * 1e9).astype(np.int64)
-    return GyroRecording(t_ns=t_ns, w=w, R_imu_to_cam=np.eye(3),
-                         source=f"synthetic:analytic-sinusoids:phase_seed={phase_seed}:scale={scale}")
+    return GyroRecording(
+        t_ns=t_ns,
+        w=w,
+        R_imu_to_cam=np.eye(3),
+        source=f"synthetic:analytic-sinusoids:phase_seed={phase_seed}:scale={scale}",
+    )
 
 
 def analytic_model_for_doctest() -> HandshakeModel:
@@ -432,7 +492,7 @@ def window_blur_extents(t_ns, w, K=FOURKRD_K, point=None, samples: int = 11) -> 
     O = np.broadcast_to(np.eye(3), (nw, 3, 3)).copy()
     pts = [np.broadcast_to(ray, (nw, 3))]
     for k in range(samples - 1):
-        O = R[k:k + nw] @ O
+        O = R[k : k + nw] @ O
         pts.append(O @ ray)
     P = np.einsum("ij,nkj->nki", K, np.stack(pts, axis=1))
     P = P[..., :2] / P[..., 2:3]

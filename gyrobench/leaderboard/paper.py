@@ -8,10 +8,12 @@ appear only in a separate, labelled block (``reference.md`` and a separate secti
 
 from __future__ import annotations
 
-SOURCE_NOTE = ("Published numbers quoted by secondary notes [S] (papernotes.org summaries of Yang et al., "
-               "CVPR 2025), NOT verified against the paper (spec gyrodeblurnet.md §7). PSNR/SSIM: GyroBlur-Synth; "
-               "NIQE/TOPIQ: GyroBlur-Real. Different data and protocol from the measured tables: do not compare "
-               "row by row.")
+SOURCE_NOTE = (
+    "Published numbers quoted by secondary notes [S] (papernotes.org summaries of Yang et al., "
+    "CVPR 2025), NOT verified against the paper (spec gyrodeblurnet.md §7). PSNR/SSIM: GyroBlur-Synth; "
+    "NIQE/TOPIQ: GyroBlur-Real. Different data and protocol from the measured tables: do not compare "
+    "row by row."
+)
 
 #: (method, type, PSNR, SSIM, NIQE, TOPIQ) — spec §7 "Main comparison" [S]
 MAIN_TABLE: tuple[tuple[str, str, float, float, float, float], ...] = (
@@ -28,8 +30,14 @@ COLUMNS = ("method", "type", "PSNR ↑", "SSIM ↑", "NIQE ↓", "TOPIQ ↑")
 
 
 def reference_markdown() -> str:
-    lines = ["# Published reference numbers (unverified secondary source [S])", "", f"> {SOURCE_NOTE}", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines = [
+        "# Published reference numbers (unverified secondary source [S])",
+        "",
+        f"> {SOURCE_NOTE}",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
     for name, kind, psnr, ssim, niqe, topiq in MAIN_TABLE:
         lines.append(f"| {name} | {kind} | {psnr:.2f} | {ssim:.3f} | {niqe:.2f} | {topiq:.3f} |")
     return "\n".join(lines) + "\n"

@@ -42,17 +42,33 @@ def bar_chart(group: Group, path: Path, metrics=("psnr", "ssim")) -> Path | None
     colours = [f"C{i % 10}" for i in range(n)]
     for ax, m in zip(axes, shown):
         mean = np.array([r.metrics[m].mean if m in r.metrics else np.nan for r in group.rows])
-        lo = np.array([r.metrics[m].lo if m in r.metrics and r.metrics[m].lo is not None else np.nan
-                       for r in group.rows])
-        hi = np.array([r.metrics[m].hi if m in r.metrics and r.metrics[m].hi is not None else np.nan
-                       for r in group.rows])
+        lo = np.array(
+            [
+                r.metrics[m].lo if m in r.metrics and r.metrics[m].lo is not None else np.nan
+                for r in group.rows
+            ]
+        )
+        hi = np.array(
+            [
+                r.metrics[m].hi if m in r.metrics and r.metrics[m].hi is not None else np.nan
+                for r in group.rows
+            ]
+        )
         err = np.stack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
         # points with 95 % interval bars: the y axis need not start at 0, so no filled bars (they would
         # exaggerate differences on a truncated axis)
         for i in range(n):
             if np.isfinite(mean[i]):
-                ax.errorbar(x[i], mean[i], yerr=err[:, i:i + 1], fmt="o", color=colours[i], capsize=5,
-                            markersize=7, elinewidth=2)
+                ax.errorbar(
+                    x[i],
+                    mean[i],
+                    yerr=err[:, i : i + 1],
+                    fmt="o",
+                    color=colours[i],
+                    capsize=5,
+                    markersize=7,
+                    elinewidth=2,
+                )
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_xticks(x, labels, rotation=30, ha="right")
         arrow = "↓" if _direction(group.rows, m) else "↑"
@@ -125,7 +141,9 @@ def crops_montage(group: Group, crops: dict[int, list[dict]], path: Path) -> Pat
             img = cv2.imread(str(p), cv2.IMREAD_COLOR) if p else None
             if img is not None:
                 ax.imshow(img[..., ::-1], interpolation="nearest")
-            ax.set_title(f"{rank}. {label}: {kind}" if kind == "restored" else f"{kind} ({c.get('sample_id')})",
-                         fontsize=8)
+            ax.set_title(
+                f"{rank}. {label}: {kind}" if kind == "restored" else f"{kind} ({c.get('sample_id')})",
+                fontsize=8,
+            )
     fig.savefig(path, metadata=_PNG_META)
     return path

@@ -65,8 +65,10 @@ def _copy_crops(g: Group, out: Path) -> dict[int, list[dict]]:
                 if src is None:
                     continue
                 if not src.is_file():
-                    raise RecordError(f"{r.path}: field 'crops[].{kind}' points to {src}, which does not exist; "
-                                      "re-run `gyrobench eval` or remove the entry")
+                    raise RecordError(
+                        f"{r.path}: field 'crops[].{kind}' points to {src}, which does not exist; "
+                        "re-run `gyrobench eval` or remove the entry"
+                    )
                 dest.mkdir(parents=True, exist_ok=True)
                 target = dest / f"{_slug(entry['sample_id'])}-{kind}{src.suffix or '.png'}"
                 shutil.copyfile(src, target)
@@ -85,19 +87,23 @@ th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 
 def _html_group(g: Group, out: Path, figs: dict, crops: dict[int, list[dict]]) -> list[str]:
     e = html.escape
-    H = [f"<h2>{g.index}. {e(group_heading(g))}</h2>",
-         "<table><tr><th>#</th><th>model</th><th>gyro</th><th>options</th>"]
+    H = [
+        f"<h2>{g.index}. {e(group_heading(g))}</h2>",
+        "<table><tr><th>#</th><th>model</th><th>gyro</th><th>options</th>",
+    ]
     for m in g.metrics:
         H.append(f"<th>{e(DISPLAY.get(m, m))} {'↓' if _direction(g.rows, m) else '↑'}</th>")
     H.append("<th>record</th></tr>")
     for rank, r in enumerate(g.rows, 1):
-        H.append(f"<tr><td>{rank}</td><td>{e(r.label)}</td><td>{e(_gyro_mark(r))}</td>"
-                 f"<td><code>{e(json.dumps(r.get('options') or {}, sort_keys=True))}</code></td>")
+        H.append(
+            f"<tr><td>{rank}</td><td>{e(r.label)}</td><td>{e(_gyro_mark(r))}</td>"
+            f"<td><code>{e(json.dumps(r.get('options') or {}, sort_keys=True))}</code></td>"
+        )
         for m in g.metrics:
             v = r.metrics.get(m)
             if v is None:
                 reason = (r.get("unavailable") or {}).get(m, "")
-                H.append(f"<td title=\"{e(reason)}\">n/a</td>")
+                H.append(f'<td title="{e(reason)}">n/a</td>')
                 continue
             s = e(fmt(m, v.mean))
             if v.mean == _best(g, m) and len(g.rows) > 1:
@@ -106,45 +112,74 @@ def _html_group(g: Group, out: Path, figs: dict, crops: dict[int, list[dict]]) -
                 s += f" <span class=ci>[{e(fmt(m, v.lo))}, {e(fmt(m, v.hi))}]</span>"
             H.append(f"<td class=num>{s}</td>")
         rel = record_relpath(r, out)
-        H.append(f"<td><a href=\"{e(rel)}\">{e(Path(rel).name)}</a></td></tr>")
+        H.append(f'<td><a href="{e(rel)}">{e(Path(rel).name)}</a></td></tr>')
     H.append("</table>")
-    for key, alt in (("bars", "bar chart with 95% intervals"), ("scatter", "per-image scatter vs blur extent")):
+    for key, alt in (
+        ("bars", "bar chart with 95% intervals"),
+        ("scatter", "per-image scatter vs blur extent"),
+    ):
         if figs.get(key):
-            H.append(f"<p><img src=\"{e(figs[key].name)}\" alt=\"{alt}\" style=\"max-width:100%\"></p>")
+            H.append(f'<p><img src="{e(figs[key].name)}" alt="{alt}" style="max-width:100%"></p>')
     if any(crops.values()):
         H.append("<h3>Visual crops (blurred / restored / sharp)</h3><div class=crops>")
         for rank, r in enumerate(g.rows, 1):
             for c in crops.get(rank, []):
-                imgs = "".join(f"<img src=\"{e(c[k].relative_to(out).as_posix())}\" alt=\"{k}\" title=\"{k}\">"
-                               for k in ("blurred", "restored", "sharp") if k in c)
+                imgs = "".join(
+                    f'<img src="{e(c[k].relative_to(out).as_posix())}" alt="{k}" title="{k}">'
+                    for k in ("blurred", "restored", "sharp")
+                    if k in c
+                )
                 H.append(f"<p>{rank}. {e(r.label)}, sample <code>{e(c['sample_id'])}</code><br>{imgs}</p>")
         H.append("</div>")
-    H.append("<h3>Traceability</h3><table><tr><th>#</th><th>record sha256</th><th>checkpoint sha256</th>"
-             "<th>dataset manifest sha256</th><th>recipe sha256</th><th>git commit</th><th>date</th>"
-             "<th>command</th></tr>")
+    H.append(
+        "<h3>Traceability</h3><table><tr><th>#</th><th>record sha256</th><th>checkpoint sha256</th>"
+        "<th>dataset manifest sha256</th><th>recipe sha256</th><th>git commit</th><th>date</th>"
+        "<th>command</th></tr>"
+    )
     for rank, r in enumerate(g.rows, 1):
-        cells = [r.sha256, r.get("checkpoint_sha256"), r.get("dataset_manifest_sha256"), r.get("recipe_sha256"),
-                 r.get("git_commit"), r.get("date")]
-        H.append(f"<tr><td>{rank}</td>" + "".join(f"<td><code title=\"{e(str(c or ''))}\">{e(_short(c, 16))}"
-                                                   "</code></td>" for c in cells)
-                 + f"<td><code>{e(command_str(r.get('command')))}</code></td></tr>")
+        cells = [
+            r.sha256,
+            r.get("checkpoint_sha256"),
+            r.get("dataset_manifest_sha256"),
+            r.get("recipe_sha256"),
+            r.get("git_commit"),
+            r.get("date"),
+        ]
+        H.append(
+            f"<tr><td>{rank}</td>"
+            + "".join(f'<td><code title="{e(str(c or ""))}">{e(_short(c, 16))}</code></td>' for c in cells)
+            + f"<td><code>{e(command_str(r.get('command')))}</code></td></tr>"
+        )
     H.append("</table>")
     return H
 
 
 def _reference_html() -> list[str]:
     e = html.escape
-    H = ["<div class=ref><h2>Published reference numbers (unverified secondary source [S])</h2>",
-         f"<p>{e(paper.SOURCE_NOTE)}</p><table><tr>" + "".join(f"<th>{e(c)}</th>" for c in paper.COLUMNS) + "</tr>"]
+    H = [
+        "<div class=ref><h2>Published reference numbers (unverified secondary source [S])</h2>",
+        f"<p>{e(paper.SOURCE_NOTE)}</p><table><tr>"
+        + "".join(f"<th>{e(c)}</th>" for c in paper.COLUMNS)
+        + "</tr>",
+    ]
     for name, kind, *vals in paper.MAIN_TABLE:
-        H.append(f"<tr><td>{e(name)}</td><td>{e(kind)}</td>"
-                 + "".join(f"<td class=num>{v}</td>" for v in vals) + "</tr>")
+        H.append(
+            f"<tr><td>{e(name)}</td><td>{e(kind)}</td>"
+            + "".join(f"<td class=num>{v}</td>" for v in vals)
+            + "</tr>"
+        )
     H.append("</table></div>")
     return H
 
 
-def publish(inputs, out_dir: str | Path, *, title: str | None = None, with_paper_reference: bool = False,
-            plots_enabled: bool = True) -> dict[str, Path]:
+def publish(
+    inputs,
+    out_dir: str | Path,
+    *,
+    title: str | None = None,
+    with_paper_reference: bool = False,
+    plots_enabled: bool = True,
+) -> dict[str, Path]:
     """Build the leaderboard folder from results records (files or folders of them). Returns written paths."""
     out = Path(out_dir)
     paths = find_records(inputs)
@@ -166,25 +201,40 @@ def publish(inputs, out_dir: str | Path, *, title: str | None = None, with_paper
         written["csv"] = _write(out / "table.csv", csv_text(groups, out))
         written["tex"] = _write(out / "table.tex", latex(groups, records))
         st = stamp(records)
-        meta = dict(st, title=title, groups=[{"group": g.index, "dataset_manifest_sha256": g.dataset_sha,
-                                               "split": g.split, "protocol": g.protocol,
-                                               "gyro_field": g.gyro_field, "primary": g.primary,
-                                               "records": [{"record": record_relpath(r, out), "sha256": r.sha256}
-                                                           for r in g.rows]} for g in groups])
+        meta = dict(
+            st,
+            title=title,
+            groups=[
+                {
+                    "group": g.index,
+                    "dataset_manifest_sha256": g.dataset_sha,
+                    "split": g.split,
+                    "protocol": g.protocol,
+                    "gyro_field": g.gyro_field,
+                    "primary": g.primary,
+                    "records": [{"record": record_relpath(r, out), "sha256": r.sha256} for r in g.rows],
+                }
+                for g in groups
+            ],
+        )
         written["json"] = _write(out / "leaderboard.json", json.dumps(meta, indent=1, sort_keys=True) + "\n")
         if with_paper_reference:
             written["reference"] = _write(out / "reference.md", paper.reference_markdown())
         if (out / "crops").is_dir():
             shutil.rmtree(out / "crops")
         e = html.escape
-        page = ["<!doctype html><html><head><meta charset=utf-8>", f"<title>{e(title)}</title>",
-                f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-                f"<p class=stamp>leaderboard_version {e(st['leaderboard_version'])} · gyrobench "
-                f"{e(st['gyrobench_version'])} · {st['records']} record(s) · record dates "
-                f"{e(' to '.join(dict.fromkeys(st['record_dates'])) or 'not given')} · "
-                "tables: <a href=table.md>Markdown</a>, <a href=table.csv>CSV</a>, <a href=table.tex>LaTeX</a></p>",
-                "<p>Cells: mean over test images with the 95 % interval. Rows are ranked only within one dataset "
-                "manifest and protocol.</p>"]
+        page = [
+            "<!doctype html><html><head><meta charset=utf-8>",
+            f"<title>{e(title)}</title>",
+            f"<style>{_CSS}</style></head><body>",
+            f"<h1>{e(title)}</h1>",
+            f"<p class=stamp>leaderboard_version {e(st['leaderboard_version'])} · gyrobench "
+            f"{e(st['gyrobench_version'])} · {st['records']} record(s) · record dates "
+            f"{e(' to '.join(dict.fromkeys(st['record_dates'])) or 'not given')} · "
+            "tables: <a href=table.md>Markdown</a>, <a href=table.csv>CSV</a>, <a href=table.tex>LaTeX</a></p>",
+            "<p>Cells: mean over test images with the 95 % interval. Rows are ranked only within one dataset "
+            "manifest and protocol.</p>",
+        ]
         for g in groups:
             figs = {}
             crops = _copy_crops(g, out)

@@ -63,8 +63,12 @@ class Record:
         (``protocol_options.gyro_field``: clean or noisy motion fields at test time)."""
         po = self.data.get("protocol_options") or {}
         gyro_field = po.get("gyro_field") if isinstance(po, dict) else None
-        return (str(self.data.get("dataset_manifest_sha256") or "unknown"), str(self.data.get("split") or ""),
-                str(self.data.get("protocol") or "unknown"), str(gyro_field or ""))
+        return (
+            str(self.data.get("dataset_manifest_sha256") or "unknown"),
+            str(self.data.get("split") or ""),
+            str(self.data.get("protocol") or "unknown"),
+            str(gyro_field or ""),
+        )
 
     def get(self, key: str, default=None):
         return self.data.get(key, default)
@@ -81,11 +85,15 @@ def _num(x, path: Path, where: str) -> float:
     try:
         v = float(x)
     except (TypeError, ValueError):
-        raise RecordError(f"{path}: field '{where}' must be a number, got {x!r}; regenerate the record with "
-                          "`gyrobench eval`") from None
+        raise RecordError(
+            f"{path}: field '{where}' must be a number, got {x!r}; regenerate the record with "
+            "`gyrobench eval`"
+        ) from None
     if math.isnan(v):
-        raise RecordError(f"{path}: field '{where}' is NaN; a metric that could not be computed belongs in "
-                          "'unavailable' with its reason")
+        raise RecordError(
+            f"{path}: field '{where}' is NaN; a metric that could not be computed belongs in "
+            "'unavailable' with its reason"
+        )
     return v
 
 
@@ -97,16 +105,21 @@ def load_record(path: str | Path) -> Record:
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{path}: not valid JSON ({exc}); pass the JSON written by `gyrobench eval`") from None
+        raise RecordError(
+            f"{path}: not valid JSON ({exc}); pass the JSON written by `gyrobench eval`"
+        ) from None
     if not isinstance(data, dict):
         raise RecordError(f"{path}: expected a JSON object, got {type(data).__name__}")
     for key in REQUIRED:
         if key not in data:
-            raise RecordError(f"{path}: missing field '{key}'; this is not a gyrobench results record "
-                              f"(format {FORMAT})")
+            raise RecordError(
+                f"{path}: missing field '{key}'; this is not a gyrobench results record (format {FORMAT})"
+            )
     if data["format"] != FORMAT:
-        raise RecordError(f"{path}: field 'format' is {data['format']!r}, expected {FORMAT!r}; "
-                          "regenerate it with this gyrobench version's `gyrobench eval`")
+        raise RecordError(
+            f"{path}: field 'format' is {data['format']!r}, expected {FORMAT!r}; "
+            "regenerate it with this gyrobench version's `gyrobench eval`"
+        )
     if not isinstance(data["metrics"], dict):
         raise RecordError(f"{path}: field 'metrics' must be an object {{name: {{mean, ci95, n, ...}}}}")
     metrics: dict[str, MetricValue] = {}
@@ -118,12 +131,19 @@ def load_record(path: str | Path) -> Record:
         if ci is not None:
             if not (isinstance(ci, list | tuple) and len(ci) == 2):
                 raise RecordError(f"{path}: field 'metrics.{name}.ci95' must be [lo, hi], got {ci!r}")
-            lo, hi = _num(ci[0], path, f"metrics.{name}.ci95[0]"), _num(ci[1], path, f"metrics.{name}.ci95[1]")
+            lo, hi = (
+                _num(ci[0], path, f"metrics.{name}.ci95[0]"),
+                _num(ci[1], path, f"metrics.{name}.ci95[1]"),
+            )
         n = m.get("n")
         metrics[str(name)] = MetricValue(
-            mean=_num(m["mean"], path, f"metrics.{name}.mean"), lo=lo, hi=hi,
-            n=None if n is None else int(n), lower_better=bool(m.get("lower_better", False)),
-            full_reference=m.get("full_reference"))
+            mean=_num(m["mean"], path, f"metrics.{name}.mean"),
+            lo=lo,
+            hi=hi,
+            n=None if n is None else int(n),
+            lower_better=bool(m.get("lower_better", False)),
+            full_reference=m.get("full_reference"),
+        )
     crops = data.get("crops", []) or []
     if not isinstance(crops, list):
         raise RecordError(f"{path}: field 'crops' must be a list of {{sample_id, blurred, restored, sharp}}")
@@ -146,6 +166,8 @@ def find_records(inputs) -> list[Path]:
         else:
             out.append(p)
     if not out:
-        raise RecordError(f"no results records found in {', '.join(map(str, inputs))}; "
-                          "run `gyrobench eval` first or pass the record JSON files")
+        raise RecordError(
+            f"no results records found in {', '.join(map(str, inputs))}; "
+            "run `gyrobench eval` first or pass the record JSON files"
+        )
     return out

@@ -26,8 +26,10 @@ _SHIFT = 4  # cv2 sub-pixel bits for anti-aliased drawing
 def _check_cmf(cmf_hwc) -> np.ndarray:
     a = np.asarray(cmf_hwc, dtype=np.float64)
     if a.ndim != 3 or a.shape[2] % 2 or a.shape[2] < 2:
-        raise ShapeError(f"cmf: expected (h, w, 2M) HWC with an even channel count, got shape {a.shape}; "
-                         "transpose a (2M, h, w) CHW field with .transpose(1, 2, 0)")
+        raise ShapeError(
+            f"cmf: expected (h, w, 2M) HWC with an even channel count, got shape {a.shape}; "
+            "transpose a (2M, h, w) CHW field with .transpose(1, 2, 0)"
+        )
     if not np.all(np.isfinite(a)):
         raise ShapeError("cmf: contains NaN or inf values")
     return a
@@ -44,7 +46,7 @@ def trajectories(cmf_hwc, anchor: int | None = None) -> np.ndarray:
     seg = a.reshape(h, w, M, 2)
     cum = np.concatenate([np.zeros((h, w, 1, 2)), np.cumsum(seg, axis=2)], axis=2)  # p_k - p_0
     k = M // 2 if anchor is None else int(anchor)
-    return cum - cum[:, :, k:k + 1, :]
+    return cum - cum[:, :, k : k + 1, :]
 
 
 def _background(image, H: int, W: int, linear: bool) -> np.ndarray:
@@ -69,8 +71,17 @@ def _background(image, H: int, W: int, linear: bool) -> np.ndarray:
     return (img.astype(np.uint16) * 3 // 5 + 20).astype(np.uint8)
 
 
-def render_cmf(cmf_hwc, image=None, *, step: int | None = None, scale: float = 1.0, stride: int = 2,
-               thickness: int = 1, linear: bool = False, min_length_px: float = 0.05) -> np.ndarray:
+def render_cmf(
+    cmf_hwc,
+    image=None,
+    *,
+    step: int | None = None,
+    scale: float = 1.0,
+    stride: int = 2,
+    thickness: int = 1,
+    linear: bool = False,
+    min_length_px: float = 0.05,
+) -> np.ndarray:
     """Trajectory glyphs of a motion field on a coarse grid, drawn over ``image`` (or a dark grey background).
 
     Args:
@@ -110,7 +121,7 @@ def render_cmf(cmf_hwc, image=None, *, step: int | None = None, scale: float = 1
     for m in range(M):  # one draw call per segment index, all glyphs at once
         u = (m + 0.5) / M
         colour = (int(255 * u), int(80 + 60 * (1 - abs(2 * u - 1))), int(255 * (1 - u)))  # blue -> red (RGB)
-        segs = [s for s in fixed[:, m:m + 2, :]]
+        segs = [s for s in fixed[:, m : m + 2, :]]
         if segs:
             cv2.polylines(canvas, segs, False, colour, thickness, cv2.LINE_AA, _SHIFT)
     anchors = np.round(origin[keep, 0] * (1 << _SHIFT)).astype(np.int32)
@@ -139,8 +150,9 @@ def cmf_colorwheel(cmf_hwc, *, max_px: float | None = None, stride: int = 1) -> 
     ang = np.mod(np.arctan2(d[..., 1], d[..., 0]), 2 * np.pi)
     top = float(mag.max()) if max_px is None else float(max_px)
     sat = np.clip(mag / top, 0.0, 1.0) if top > 0 else np.zeros_like(mag)
-    hsv = np.stack([np.round(ang / (2 * np.pi) * 180.0) % 180, np.round(sat * 255), np.full_like(mag, 255)],
-                   axis=-1).astype(np.uint8)
+    hsv = np.stack(
+        [np.round(ang / (2 * np.pi) * 180.0) % 180, np.round(sat * 255), np.full_like(mag, 255)], axis=-1
+    ).astype(np.uint8)
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
     if stride > 1:
         rgb = np.repeat(np.repeat(rgb, stride, axis=0), stride, axis=1)

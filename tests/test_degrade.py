@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gyrobench.errors import RecipeError, ShapeError
+from gyrobench.synth.color import linear_to_srgb, srgb_to_linear
 from gyrobench.synth.degrade import (
     Degradation,
     DegradationDraw,
@@ -40,6 +41,11 @@ def _flat(level, size=264):
     if np.isscalar(level):
         level = (level, level, level)
     return torch.tensor(level, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, size, size).contiguous()
+
+
+def _flat_srgb(level, size=264):
+    """A flat patch whose sRGB encoding is ``level`` (rsblur.md §9 levels are sRGB values), as linear input."""
+    return srgb_to_linear(_flat(level, size))
 
 
 # ---------------------------------------------------------------------------------------- presets are data
@@ -223,7 +229,19 @@ def test_noise_free_flat_identity_float32(preset, colour):
     x = _flat(colour, 24)
     for pi in range(4):
         y, _ = deg(x, draw=_draw(pattern=pi if deg.params.mosaic else -1, K=0, s=0))
-        torch.testing.assert_close(y, x, atol=1e-6, rtol=0)
+        torch.testing.assert_close(y, deg.target(x), atol=1e-6, rtol=0)  # sRGB-encoded x for rsblur presets
+
+
+def test_output_transfer_and_target():
+    x = torch.rand(1, 3, 16, 16)
+    assert Degradation("gyrodeblurnet").output_transfer == "linear"
+    assert torch.equal(Degradation("gyrodeblurnet").target(x), x)
+    assert Degradation("rsblur_pt").output_transfer == "a7r3_crf"
+    deg = Degradation("rsblur_pt", crf="none")
+    assert deg.output_transfer == "srgb"
+    torch.testing.assert_close(deg.target(x), linear_to_srgb(x))
+    lin = Degradation("rsblur_pt", crf="none", domain="linear")
+    assert lin.output_transfer == "linear" and torch.equal(lin.target(x), x)
 
 
 def test_border_crop_mode_size_and_target():
@@ -259,7 +277,7 @@ _STD_REF = {
 @pytest.mark.parametrize("level", sorted(_STD_REF))
 def test_section9_noise_std_and_unbiased(level):
     deg = Degradation("rsblur_pt", crf="none", sat_alpha=None)
-    y, _ = deg(_flat(level), draw=_draw())
+    y, _ = deg(_flat_srgb(level), draw=_draw())
     y = y[..., 4:-4, 4:-4]
     np.testing.assert_allclose(y.std(dim=(0, 2, 3)).numpy(), _STD_REF[level], rtol=0.06)
     np.testing.assert_allclose(y.mean(dim=(0, 2, 3)).numpy(), level, atol=1e-3)
@@ -273,7 +291,7 @@ def test_section9_crf_means():
         (0.50, 0.759, 0.0063),
         (0.90, 0.982, 0.0004),
     ]:
-        y, _ = deg(_flat(level, 136), draw=_draw())
+        y, _ = deg(_flat_srgb(level, 136), draw=_draw())
         y = y[..., 4:-4, 4:-4]
         np.testing.assert_allclose(y.mean(dim=(0, 2, 3)).numpy(), mean, atol=1.5e-3)
         assert float(y[0, 1].std()) == pytest.approx(gstd, rel=0.1, abs=1e-4)
@@ -282,22 +300,22 @@ def test_section9_crf_means():
 def test_section9_rsblur_noise_set_and_dark_bias():
     deg = Degradation("rsblur_pt", crf="none", sat_alpha=None)
     d = _draw(K=1e-4, s=9.1504e-4)
-    y, _ = deg(_flat(0.10), draw=d)
+    y, _ = deg(_flat_srgb(0.10), draw=d)
     np.testing.assert_allclose(
         y[..., 4:-4, 4:-4].std(dim=(0, 2, 3)).numpy(), (0.0217, 0.0106, 0.0161), rtol=0.06
     )
-    y, _ = deg(_flat(0.01), draw=d)
+    y, _ = deg(_flat_srgb(0.01), draw=d)
     np.testing.assert_allclose(
         y[..., 4:-4, 4:-4].mean(dim=(0, 2, 3)).numpy(), (0.018, 0.012, 0.015), atol=1e-3
     )
-    y, _ = deg(_flat(0.01), draw=_draw())  # RealBlur set stays unbiased to 2e-4
+    y, _ = deg(_flat_srgb(0.01), draw=_draw())  # RealBlur set stays unbiased to 2e-4
     np.testing.assert_allclose(y[..., 4:-4, 4:-4].mean(dim=(0, 2, 3)).numpy(), 0.01, atol=3e-4)
 
 
 # ------------------------------------------------------------------------------------------- saturation
 def test_saturated_pixels_restored_noise_free():
     deg = Degradation("rsblur_pt", crf="none")
-    x = _flat(0.6, 40)
+    x = _flat_srgb(0.6, 40)
     m = torch.zeros(1, 3, 40, 40)
     m[:, :, 10:20, 10:20] = 1.0
     # B2/B11: g^-1(0.6) = 0.318 + 0.8 * 1 >= 1 -> saturated -> exactly 1.0 despite strong noise

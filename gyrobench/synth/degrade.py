@@ -3,7 +3,7 @@
 Spec: ``rsblur.md`` §4 (steps B1-B13), §5 (TF differences), §10 (D6-D15) and ``gyrodeblurnet.md`` §6.1.
 Presets are data (:mod:`gyrobench.synth.presets`); this module is the single code path:
 
-    B1 decode (srgb domain)  ->  B2 L_s = clip(L + a*M, 0, 1)  ->  B3 camera RGB (row vectors, 3x3)
+    (B1: input is linear)  ->  B2 L_s = clip(L + a*M, 0, 1)  ->  B3 camera RGB (row vectors, 3x3)
     -> [clip]  ->  B5 inverse WB (per channel | GyroDeblurNet column quirk | none)  ->  B4 mosaic
     -> B6 X = K*Poisson(X/K) + s*N(0,1)  ->  B7 WB back  ->  B8 Malvar-He-Cutler demosaic (zero padding)
     -> [clip]  ->  B9 linear RGB  ->  B10 encode + clip (srgb) or clip (linear)
@@ -225,9 +225,17 @@ class Degradation(torch.nn.Module):
     """The realistic degradation of a blurred batch, configured by a preset (name or PresetParams) + overrides.
 
     ``forward(blurred (B,3,H,W), sat_mask=None (B,1|3,H,W), generator=None, draw=None) -> (degraded, draw)``.
-    ``blurred`` and ``sat_mask`` are in the preset's ``domain`` (sRGB-encoded or linear), values in [0, 1]; a
-    missing ``sat_mask`` means no saturated pixels (alpha is still drawn and recorded). ``generator``: int
-    seed, ``numpy.random.Generator`` or ``torch.Generator``; ignored when ``draw`` is given.
+
+    Input: ``blurred`` is **linear light** in [0, 1] (INTERFACES.md §1; RSBlur's B1 decode of its sRGB PNGs is
+    therefore already done: decode sRGB data with :func:`~gyrobench.synth.color.srgb_to_linear` first), and
+    ``sat_mask`` a fraction in [0, 1]. A missing ``sat_mask`` means no saturated pixels (alpha is still drawn and
+    recorded). ``generator``: int seed, ``numpy.random.Generator`` or ``torch.Generator``; ignored when
+    ``draw`` is given.
+
+    Output: in the preset's output domain (rsblur.md D14), see :attr:`output_transfer`: ``"linear"``
+    (GyroDeblurNet presets), ``"srgb"`` (B10 encode) or ``"a7r3_crf"`` (B12; RSBlur PyTorch / TF-RealBlur).
+    Map the ground truth identically with :meth:`target` (never mix domains). For gyrobench's linear
+    datasets and metrics use a linear output, e.g. ``Degradation("rsblur_pt", domain="linear", crf="none")``.
 
     >>> deg = Degradation("gyrodeblurnet_official")
     >>> y, d = deg(torch.full((2, 3, 8, 8), 0.5), generator=0)
@@ -247,6 +255,13 @@ class Degradation(torch.nn.Module):
     @property
     def name(self) -> str:
         return self.params.name
+
+    @property
+    def output_transfer(self) -> str:
+        """Transfer function of the output (and of :meth:`target`): "linear", "srgb" or "a7r3_crf"."""
+        if self.params.crf == "a7r3":
+            return "a7r3_crf"
+        return self.params.domain
 
     def extra_repr(self) -> str:
         return f"preset={self.params.name!r}, domain={self.params.domain!r}, per={self.params.per!r}"
@@ -358,8 +373,8 @@ class Degradation(torch.nn.Module):
         def col(a):  # (B,) numpy -> (B,1,1,1) tensor
             return torch.as_tensor(a, dtype=dt, device=dev).view(-1, 1, 1, 1)
 
-        # B1, B2
-        lin = srgb_to_linear(x) if p.domain == "srgb" else x
+        # B1 (done by the caller: input is linear), B2
+        lin = x
         if p.sat_alpha is not None:
             if sat_mask is not None:
                 lin = lin + col(draw.alpha) * sat_mask.to(dt)
@@ -440,11 +455,15 @@ class Degradation(torch.nn.Module):
         return out, draw
 
     def target(self, sharp: torch.Tensor) -> torch.Tensor:
-        """Map the ground truth like the degraded image: B12 CRF (if on) and the B13 border crop (if on)."""
+        """Map the *linear* ground truth (B,3,H,W) like the degraded image: to the output transfer
+        (:attr:`output_transfer`: identity, sRGB encode, or B12 ``P7(G)``) and through the B13 border crop (if on).
+        """
         p = self.params
         out = sharp
         if p.crf == "a7r3":
-            out = a7r3_crf(srgb_to_linear(out) if p.domain == "srgb" else out)
+            out = a7r3_crf(out.clamp(0.0, 1.0))
+        elif p.domain == "srgb":
+            out = linear_to_srgb(out.clamp(0.0, 1.0))
         if p.mosaic and p.border == "crop":
             out = out[:, :, 4:-4, 4:-4]
         return out

@@ -70,7 +70,8 @@ class PresetParams:
 
     name: str
     description: str = ""
-    #: "srgb": input and output are sRGB-encoded (B1 decode, B10 encode); "linear": both linear (rsblur.md D14).
+    #: output domain (rsblur.md D14): "srgb" = B10 sRGB encode (+ B12 if crf); "linear" = linear output.
+    #: The input is always linear (B1 decode done by the caller, INTERFACES.md §1).
     domain: str = "srgb"
     #: one parameter draw per "sample" or per "batch" (GyroDeblurNet train.py draws once per batch).
     per: str = "sample"

@@ -313,3 +313,22 @@ def test_pose_homographies_fine_scheme():
     e1 = np.abs(corner(8) - corner(64)).max()
     e2 = np.abs(corner(16) - corner(64)).max()
     assert e2 < 0.7 * e1
+
+
+def test_substeps_for_max_step_bounds_pose_motion_and_fits_scheme():
+    from gyrobench.gyro.trajectory import substeps_for_max_step
+
+    t, w = synthetic_window(33, 3.0)
+    for scheme, mult in (("cmf", 4), ("fine", 1)):
+        s = substeps_for_max_step(t, w, FOURKRD, (1080, 1920), max_step_px=1.0, min_substeps=1, scheme=scheme)
+        assert s % mult == 0
+        H, _ = pose_homographies(t, w, FOURKRD, substeps=s, scheme=scheme)
+        corners = np.array([[0, 0, 1], [1919, 0, 1], [0, 1079, 1], [1919, 1079, 1.0]]).T
+        q = H @ corners
+        steps = np.linalg.norm(np.diff(q[:, :2] / q[:, 2:], axis=0), axis=1)
+        assert steps.max() <= 1.0
+        if s - mult >= 1:  # the next smaller admissible count would violate the bound somewhere
+            H2, _ = pose_homographies(t, w, FOURKRD, substeps=s - mult, scheme=scheme)
+            pts = np.array([[x, y, 1.0] for y in (0, 539.5, 1079) for x in (0, 959.5, 1919)]).T
+            q2 = H2 @ pts
+            assert np.linalg.norm(np.diff(q2[:, :2] / q2[:, 2:], axis=0), axis=1).max() > 1.0

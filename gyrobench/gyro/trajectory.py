@@ -175,18 +175,28 @@ def pose_homographies(t_ns, w, K, *, substeps: int = 8, n_intervals: int | None 
 def substeps_for_max_step(t_ns, w, K, frame_hw, max_step_px: float = 1.0, min_substeps: int = 8,
                           max_substeps: int = 256, **kw) -> int:
     """Smallest number of sub-steps per raw interval (>= ``min_substeps``) such that no pixel of the frame moves
-    more than ``max_step_px`` between consecutive poses (checked at the frame corners and centre, where the
-    largest displacements of a rotation homography occur). ``frame_hw`` = (H, W) in pixels of K's frame.
+    more than ``max_step_px`` between consecutive poses (checked at the frame corners, edge midpoints and centre,
+    where the largest displacements of a rotation homography occur). ``frame_hw`` = (H, W) in pixels of K's
+    frame; ``kw`` passes through to :func:`pose_homographies`. With ``scheme="cmf"`` (the default) the count is
+    kept a multiple of ``M / gcd(n_intervals, M)`` (4 for 10 intervals and M = 8) so it is always valid there.
     """
     h, wd = frame_hw
-    pts = np.array([[0, 0, 1], [wd - 1, 0, 1], [0, h - 1, 1], [wd - 1, h - 1, 1], [(wd - 1) / 2, (h - 1) / 2, 1]],
-                   dtype=np.float64).T
-    s = int(min_substeps)
+    xs, ys = (0.0, (wd - 1) / 2, wd - 1.0), (0.0, (h - 1) / 2, h - 1.0)
+    pts = np.array([[x, y, 1.0] for y in ys for x in xs]).T
+    n = int(kw.get("n_intervals") or (np.asarray(t_ns).shape[-1] - 1))
+    big_m = int(kw.get("M", 8))
+    mult = big_m // math.gcd(n, big_m) if kw.get("scheme", "cmf") == "cmf" else 1
+
+    def up(v):
+        return int(math.ceil(v / mult) * mult)
+
+    s = up(max(1, int(min_substeps)))
+    top = up(max_substeps)
     while True:
         H, _ = pose_homographies(t_ns, w, K, substeps=s, **kw)
         q = H @ pts
         p = q[..., :2, :] / q[..., 2:, :]
-        step = np.linalg.norm(np.diff(p, axis=-3), axis=-2).max()
-        if step <= max_step_px or s >= max_substeps:
+        step = float(np.linalg.norm(np.diff(p, axis=-3), axis=-2).max())
+        if step <= max_step_px or s >= top:
             return s
-        s = min(max_substeps, max(s + 1, int(math.ceil(s * step / max_step_px))))
+        s = min(top, max(up(s + 1), up(s * step / max_step_px)))

@@ -4,16 +4,18 @@ The five presets of INTERFACES.md §6 (specs ``rsblur.md`` §4, §5, §10 D1/D15
 instances of one frozen dataclass, :class:`PresetParams`, consumed by the single code path in
 :mod:`gyrobench.synth.degrade`. Nothing here is code that differs between presets: only values.
 
-=========================  ======  =====  =========  =======  ==============  ============  ======  =======  =====
-preset                     domain  per    sat a      camera   WB              gains         mosaic  noise    B11/B12
-=========================  ======  =====  =========  =======  ==============  ============  ======  =======  =====
-``rsblur_pt``              srgb    sample U(.25,1.75) A7R3    per channel     U(1.9,2.4),   yes     RealBlur  yes/A7R3
-                                                                              U(1.5,1.9)            (jitter)
-``rsblur_tf_realblur``     srgb    sample U(.25,1.75) A7R3    per channel     RealBlur rows yes (¼s) RealBlur  yes/A7R3
-``rsblur_tf_rsblur``       srgb    sample U(.25,1.75) session per channel     session       yes (¼s) RSBlur    yes/none
-``gyrodeblurnet_official`` linear  batch  U(3,5)     A7R3*    columns quirk   U(1.9,2.4),   no      log-log   no/none
-``gyrodeblurnet``          linear  batch  U(3,5)     A7R3*    per channel     U(1.5,1.9)    no      log-log   no/none
-=========================  ======  =====  =========  =======  ==============  ============  ======  =======  =====
+- ``rsblur_pt``: RSBlur PyTorch, rsblur.md §4 exactly: sRGB output + A7R3 CRF (B12), saturation a ~ U(0.25,1.75),
+  A7R3 camera, per-channel WB r ~ U(1.9,2.4), b ~ U(1.5,1.9), Bayer pattern per sample + Malvar demosaic,
+  RealBlur noise (8.8915e-5, 2.943e-5 std) x U(0.5,1.5), saturated restore (B11), one draw per sample.
+- ``rsblur_tf_realblur``: TF poisson_gamma + cam_params_RealBlur + adopt_crf_realblur: as above but WB pairs
+  drawn from RealBlur's as-shot rows (TF off-by-one kept), Bayer pattern by batch quarter, TF clips.
+- ``rsblur_tf_rsblur``: TF poisson_RSBlur + cam_params_RSBlur: session CCM in D50 XYZ (Bradford) and session WB,
+  RSBlur noise (1e-4, 9.1504e-4), TF clips, no CRF. The session is drawn uniformly per sample (gyrobench data
+  has no RSBlur scene) unless fixed with ``session="0001"``..
+- ``gyrodeblurnet_official``: GyroDeblurNet train.py as coded: linear, a ~ U(3,5), A7R3 stand-in CCM (*), the WB
+  "column quirk" (pixel columns 0 and 2 scaled, colours untouched), log-log shot/read noise, no mosaic, no B11,
+  one draw per batch.
+- ``gyrodeblurnet``: the same with per-channel WB as the code's comments intend.
 
 (*) ``CCM_matrix.mat`` of GyroDeblurNet is unreleased: the A7R3 composite linear-sRGB -> camera matrix is a
 labelled stand-in (``camera_label``), recorded in every :class:`~gyrobench.synth.degrade.DegradationDraw`.

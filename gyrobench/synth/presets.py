@@ -11,7 +11,7 @@ instances of one frozen dataclass, :class:`PresetParams`, consumed by the single
   drawn from RealBlur's as-shot rows (TF off-by-one kept), Bayer pattern by batch quarter, TF clips.
 - ``rsblur_tf_rsblur``: TF poisson_RSBlur + cam_params_RSBlur: session CCM in D50 XYZ (Bradford) and session WB,
   RSBlur noise (1e-4, 9.1504e-4), TF clips, no CRF. The session is drawn uniformly per sample (gyrobench data
-  has no RSBlur scene) unless fixed with ``session="0001"``..
+  has no RSBlur scene) unless fixed with ``session="0001"``.
 - ``gyrodeblurnet_official``: GyroDeblurNet train.py as coded: linear, a ~ U(3,5), A7R3 stand-in CCM (*), the WB
   "column quirk" (pixel columns 0 and 2 scaled, colours untouched), log-log shot/read noise, no mosaic, no B11,
   one draw per batch.

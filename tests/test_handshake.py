@@ -265,3 +265,19 @@ def test_shipped_model_against_held_back_20_percent(recording):
     # and the 11-sample extents stay near spec §2's train figures (median 55.1, p95 131.4 px)
     assert 55.1 * 0.8 < got["extent_median_px"] < 55.1 * 1.2
     assert 131.4 * 0.8 < got["extent_p95_px"] < 131.4 * 1.2
+
+
+@pytest.mark.shared
+def test_shipped_model_is_reproducible_from_the_recording(gyro_train_path):
+    """Refitting the first 80 % with the shipped settings gives the shipped JSON (up to its 7-digit rounding)."""
+    from gyrobench.assets import handshake_dir
+
+    shipped = json.loads((handshake_dir() / hs.DEFAULT_MODEL_FILE).read_text())
+    refit = hs.fit_handshake_file(gyro_train_path, fraction=0.8, name="gyro_train_fit80").to_dict()
+    assert refit["name"] == shipped["name"] and refit["rate_hz"] == pytest.approx(
+        shipped["rate_hz"], rel=1e-9
+    )
+    for key in ("mean_rad_s", "freqs_hz", "chol_lower_real", "chol_lower_imag"):
+        np.testing.assert_allclose(refit[key], shipped[key], rtol=1e-5, atol=1e-9, err_msg=key)
+    for key in ("source_sha256", "samples_used", "samples_total", "fit"):
+        assert refit["provenance"][key] == shipped["provenance"][key]

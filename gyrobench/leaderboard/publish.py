@@ -233,7 +233,7 @@ def publish(
             f"{e(' to '.join(dict.fromkeys(st['record_dates'])) or 'not given')} · "
             "tables: <a href=table.md>Markdown</a>, <a href=table.csv>CSV</a>, <a href=table.tex>LaTeX</a></p>",
             "<p>Cells: mean over test images with the 95 % interval. Rows are ranked only within one dataset "
-            "manifest and protocol.</p>",
+            "manifest, split, protocol and test-time gyro field (one section each).</p>",
         ]
         for g in groups:
             figs = {}

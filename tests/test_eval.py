@@ -196,3 +196,20 @@ def test_blur_extent_hand_field():
     assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
     cmf[:, 2, 4] = 100.0  # another grid point does not count
     assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
+
+
+def test_official_nafnet_file(smoke_data, tmp_path):
+    """An official-layout NAFNet file ({"params": state_dict}) evaluates through --official."""
+    from gyrobench.models import build
+
+    torch.manual_seed(1)
+    opts = {"width": 8, "enc_blk_nums": [1, 1, 1, 1]}
+    net = build("nafnet", **opts)
+    f = tmp_path / "NAFNet-tiny.pth"
+    torch.save({"params": net.state_dict()}, f)
+    rc = cli_main(["eval", "--official", "nafnet", "--checkpoint", str(f), "--options", json.dumps(opts),
+                   "--data", str(smoke_data), "--out", str(tmp_path / "ev"), "--metrics", "psnr"])
+    assert rc == 0
+    rec = read_record(tmp_path / "ev" / "results.json")
+    assert rec["model_source"] == "official" and rec["model"] == "nafnet"
+    assert rec["checkpoint_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()

@@ -68,9 +68,11 @@ def test_tiny_run_decreases_loss_and_writes_run_folder(tiny, tmp_path):
         torch.testing.assert_close(v, ck["state_dict"][k], rtol=0, atol=0)
 
 
-def test_resume_is_bit_identical(tiny, tmp_path):
+@pytest.mark.parametrize("degradation", [None, "gyrodeblurnet_official"])
+def test_resume_is_bit_identical(tiny, tmp_path, degradation):
     """8 steps straight == 4 steps + resume from the step-4 checkpoint + 4 steps, exactly (CPU)."""
-    cfg = tiny_config(tiny, schedule={"steps": 8}, logging={"checkpoint_every": 4, "keep_checkpoints": True})
+    cfg = tiny_config(tiny, schedule={"steps": 8}, logging={"checkpoint_every": 4, "keep_checkpoints": True},
+                      degradation=degradation)
     straight = tmp_path / "straight"
     train(cfg, straight)
     mid = straight / "checkpoints" / "step-0000004.pt"
@@ -138,3 +140,19 @@ def test_tensorboard_scalars_and_images(tiny, tmp_path):
     assert {"train/loss", "train/psnr", "train/lr", "train/alpha"} <= set(acc.Tags()["scalars"])
     assert "train/blurred_restored_sharp" in acc.Tags()["images"]
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2]
+
+
+def test_degradation_is_applied_per_batch(tiny, tmp_path):
+    from gyrobench.config import from_dict
+    from gyrobench.train import ddp
+    from gyrobench.train.config import TrainConfig
+    from gyrobench.train.trainer import Trainer
+
+    cfg = from_dict(TrainConfig, tiny_config(tiny, degradation="gyrodeblurnet_official"))
+    t = Trainer(cfg, tmp_path / "d", dist_info=ddp.DistInfo())
+    batch = next(iter(t._loader(0, 0)))
+    clean = batch["blurred"].clone()
+    t.train_step(batch)
+    noisy = t._last[0]["blurred"]
+    assert noisy.shape == clean.shape and not torch.equal(noisy, clean)
+    assert float((noisy - clean).abs().mean()) < 0.05  # noise, not a different image

@@ -118,10 +118,9 @@ class Trainer:
             return curriculum_alpha(step // self.steps_per_epoch, self.cfg.schedule.epochs)
         return curriculum_alpha(step, self.total_steps)
 
-    def _generator(self, step: int) -> torch.Generator:
-        g = torch.Generator(device=self.device)
-        g.manual_seed(int(np.random.SeedSequence([self.cfg.seed, step, self.dist.rank]).generate_state(1)[0]))
-        return g
+    def _degradation_seed(self, step: int) -> int:
+        """Seed of the degradation draw of ``step`` on this rank (an int: independent of the device)."""
+        return int(np.random.SeedSequence([self.cfg.seed, step, self.dist.rank]).generate_state(1)[0])
 
     def _loader(self, epoch: int, start_batch: int):
         self.sampler.set_epoch(epoch)
@@ -221,7 +220,7 @@ class Trainer:
         batch = {k: (v.to(dev, non_blocking=True) if k in _TENSOR_KEYS else v) for k, v in batch.items()}
         if self.degrade is not None:
             degraded, _ = self.degrade(batch["blurred"], sat_mask=batch.get("sat_mask"),
-                                       generator=self._generator(self.step))
+                                       generator=self._degradation_seed(self.step))
             batch["blurred"] = degraded
         batch["alpha"] = self.alpha(self.step)
         self.net.train()

@@ -69,9 +69,11 @@ def demo_config(name: str, data_root: str | Path, *, crop: int = 96, batch: int 
 
 
 def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = None, quick: bool = False,
-             train_seconds: float | None = None, models: tuple[str, ...] | None = None, workers: int = 1,
+             train_seconds: float | None = None, models: tuple[str, ...] | None = None, workers: int | None = None,
              show_progress: bool | None = None) -> dict:
     """Run the four stages (module docstring); returns the summary also written to ``OUT/demo.json``."""
+    import os
+
     from .data.recipe import load_recipe
     from .evaluate import evaluate
     from .leaderboard.publish import publish as publish_board
@@ -79,6 +81,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     from .train.trainer import train
 
     p = dict(_QUICK if quick else _FULL)
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
     if train_seconds is not None:
         p["seconds"] = float(train_seconds)
     out = Path(out_dir)

@@ -14,7 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-seconds", type=float, default=None,
                         help="wall-clock training budget per model (default 80 s)")
     parser.add_argument("--models", nargs="+", default=None, help="subset of the demo models")
-    parser.add_argument("--workers", type=int, default=1, help="synthesis worker processes")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="synthesis worker processes (default: the number of CPU cores, at most 4)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topiq-weights", default=None, metavar="PATH",
                         help="file or folder with cfanet_nr_koniq_res50-9a73138b.pth (never downloaded)")
     parser.add_argument("--crops", type=int, default=3, help="number of images with saved visual crops")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the sha256 check of every shard against the manifest (faster on big sets)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
     evaluate(args.checkpoint, args.data, protocol=args.protocol, out_dir=out, save_images=args.save_images,
              limit=args.limit, device=args.device, metrics=metrics, model=args.model, official=args.official,
              model_options=options, label=args.label, split=None if args.split == "all" else args.split,
-             gyro_field=args.gyro_field, ci=args.ci, n_crops=args.crops, metric_options=metric_options)
+             gyro_field=args.gyro_field, ci=args.ci, n_crops=args.crops, metric_options=metric_options,
+             verify=not args.no_verify)
     return 0

@@ -143,6 +143,7 @@ def render_blur(
     sat_any_channel: bool = False,
     padding_mode: str = "border",
     max_chunk_bytes: int = 256 * 2**20,
+    sat_split: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Average the sharp frame warped to every pose, cropped (rsblur.md §3.2, D2; gyrodeblurnet.md §1.2).
 
@@ -157,6 +158,8 @@ def render_blur(
         sat_any_channel: D3 option: a pixel counts as saturated in all channels if any channel is.
         padding_mode: grid_sample padding for out-of-frame sources ("border" = replicate, "zeros", "reflection").
         max_chunk_bytes: memory bound for one chunk of poses (grid + samples).
+        sat_split: warp the saturation mask separately over the part of the crop its saturated pixels can reach
+            when that part is under half the crop (same result, less work for sparse highlights).
     Returns:
         dict with ``blurred`` (B,3,h,w) float32, ``sharp`` (B,3,h,w) (the anchor crop), ``valid`` (B,1,h,w) float32
         (1 where every pose's source is inside the frame) and, with ``sat_threshold``, ``sat_mask`` (B,3,h,w) in
@@ -168,14 +171,16 @@ def render_blur(
     P = homs.shape[1]
     dev = sharp_linear.device
     src = sharp_linear.float()
-    sat_zero = False
+    sat_zero, sat_sub = False, None
     if sat_threshold is not None:
         m0 = (src[:, :3] >= float(sat_threshold) - 1e-6).float()
         if sat_any_channel:
             m0 = m0.amax(dim=1, keepdim=True).expand_as(m0)
         sat_zero = not bool(m0.any())  # nothing saturated: the mask is zero, skip warping it
         if not sat_zero:
-            src = torch.cat([src, m0], dim=1)
+            sat_sub = _mask_region(m0, homs, crop, (H, W)) if sat_split else None
+            if sat_sub is None:  # saturated pixels spread widely: warp the mask with the image (6 channels)
+                src = torch.cat([src, m0], dim=1)
     Ct = src.shape[1]
     wts = _weights(weights, B, P, dev)
     hinv = torch.linalg.inv(homs.to(torch.float64))  # (B, P, 3, 3) pose -> anchor
@@ -204,9 +209,59 @@ def render_blur(
         "valid": valid.float(),
     }
     if sat_threshold is not None:
-        res["sat_mask"] = torch.zeros_like(acc[:, :3]) if sat_zero else acc[:, 3:6].clamp(0.0, 1.0)
+        if sat_zero:
+            res["sat_mask"] = torch.zeros_like(acc[:, :3])
+        elif sat_sub is not None:  # only the output region the saturated pixels can reach
+            sx0, sy0, sw, sh = sat_sub
+            mask = torch.zeros_like(acc[:, :3])
+            part = render_blur(
+                m0,
+                homs,
+                crop=sat_sub,
+                weights=weights,
+                padding_mode=padding_mode,
+                max_chunk_bytes=max_chunk_bytes,
+            )["blurred"]
+            mask[:, :, sy0 - y0 : sy0 - y0 + sh, sx0 - x0 : sx0 - x0 + sw] = part
+            res["sat_mask"] = mask.clamp(0.0, 1.0)
+        else:
+            res["sat_mask"] = acc[:, 3:6].clamp(0.0, 1.0)
     log.debug("render_blur: B=%d P=%d crop=%s chunk=%d", B, P, crop, chunk)
     return res
+
+
+def _mask_region(m0: torch.Tensor, homs: torch.Tensor, crop, frame_hw, max_fraction: float = 0.5):
+    """Sub-crop ``(x0, y0, w, h)`` of ``crop`` outside which the warped mask is exactly zero, or None when it is
+    not worth splitting (region > ``max_fraction`` of the crop, saturated pixels on the frame border where the
+    replicate padding spreads them, or a pose with a non-positive denominator).
+
+    Output pixel y samples ``H_k^-1 y``; bilinear taps reach 1 px, so y can be non-zero only inside
+    ``H_k(bbox grown by 1 px)``, whose bounding rectangle is that of the 4 mapped corners (convex image).
+    """
+    H, W = frame_hw
+    x0, y0, w, h = crop
+    hit = m0.amax(dim=(0, 1))  # (H, W)
+    rows = torch.nonzero(hit.amax(dim=1) > 0).flatten()
+    cols = torch.nonzero(hit.amax(dim=0) > 0).flatten()
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    if r0 <= 1 or c0 <= 1 or r1 >= H - 2 or c1 >= W - 2:
+        return None
+    corners = torch.tensor(
+        [[c0 - 1, r0 - 1, 1], [c1 + 1, r0 - 1, 1], [c0 - 1, r1 + 1, 1], [c1 + 1, r1 + 1, 1]],
+        dtype=torch.float64,
+    )
+    q = torch.einsum("bpij,kj->bpki", homs.to(torch.float64).cpu(), corners)
+    if not bool((q[..., 2] > 0).all()):
+        return None
+    p = q[..., :2] / q[..., 2:]
+    ax0 = max(x0, int(math.floor(float(p[..., 0].min()))) - 1)
+    ay0 = max(y0, int(math.floor(float(p[..., 1].min()))) - 1)
+    ax1 = min(x0 + w - 1, int(math.ceil(float(p[..., 0].max()))) + 1)
+    ay1 = min(y0 + h - 1, int(math.ceil(float(p[..., 1].max()))) + 1)
+    if ax1 < ax0 or ay1 < ay0:
+        return (x0, y0, 1, 1)  # nothing reaches the crop: a 1-px region that renders zero
+    sub = (ax0, ay0, ax1 - ax0 + 1, ay1 - ay0 + 1)
+    return sub if sub[2] * sub[3] <= max_fraction * w * h else None
 
 
 def saturation_mask(

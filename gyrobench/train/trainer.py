@@ -161,7 +161,7 @@ class Trainer:
             return None
         ckdir = self.out / "checkpoints"
         path = save_checkpoint(ckdir / "last.pt", **self.state())
-        if self.cfg.logging.keep_checkpoints or final:
+        if self.cfg.logging.keep_checkpoints:
             save_checkpoint(ckdir / f"step-{self.step:07d}.pt", **self.state())
         return path
 
@@ -179,6 +179,9 @@ class Trainer:
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scheduler.T_max != self.total_steps:  # the run was extended/shortened: follow the new length
+            log.warning("resume: cosine schedule length %d -> %d steps", self.scheduler.T_max, self.total_steps)
+            self.scheduler.T_max = self.total_steps
         restore_rng(ckpt["rng"])
         self.step = int(ckpt["step"])
         log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)

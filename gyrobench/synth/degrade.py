@@ -251,6 +251,13 @@ class Degradation(torch.nn.Module):
         self.register_buffer("lin2cam", torch.tensor(l2c, dtype=torch.float32), persistent=False)
         self.register_buffer("cam2lin", torch.tensor(c2l, dtype=torch.float32), persistent=False)
         self.camera_keys = keys
+        if self.output_transfer != "linear":
+            log.warning(
+                "Degradation(%s): output transfer is %r, not linear; map the ground truth with .target(sharp) "
+                "(or pass domain='linear', crf='none' to keep gyrobench's linear convention)",
+                self.params.name,
+                self.output_transfer,
+            )
 
     @property
     def name(self) -> str:

@@ -214,3 +214,13 @@ def test_sparse_saturation_split_equals_fused():
 
     m0 = (img >= 1.0).float()
     assert _mask_region(m0, torch.from_numpy(homs)[None], (8, 6, 64, 48), (60, 80)) is not None  # split taken
+
+
+@pytest.mark.gpu
+def test_render_blur_cuda_matches_cpu():
+    img = torch.rand(1, 3, 60, 80)
+    homs = _translations(np.linspace(-3.3, 4.1, 13))[None]
+    a = render_blur(img, homs, crop=(10, 10, 60, 40), sat_threshold=0.95)
+    b = render_blur(img.cuda(), homs, crop=(10, 10, 60, 40), sat_threshold=0.95)
+    for k in a:
+        torch.testing.assert_close(b[k].cpu(), a[k], atol=1e-5, rtol=0)

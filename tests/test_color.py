@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gyrobench.synth.color import a7r3_crf, linear_to_srgb, srgb_to_linear
 
@@ -79,3 +81,10 @@ def test_a7r3_crf_not_monotone_top():
     assert float(a7r3_crf(0.830)) == pytest.approx(0.9830, abs=2e-4)
     assert float(a7r3_crf(0.887)) == pytest.approx(0.9824, abs=2e-4)
     assert float(a7r3_crf(0.98)) == 1.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=-1.0, max_value=1.0, allow_nan=False))
+def test_round_trip_property(v):
+    assert float(srgb_to_linear(linear_to_srgb(np.float64(v)))) == pytest.approx(v, abs=1e-12)
+    assert float(linear_to_srgb(srgb_to_linear(np.float64(v)))) == pytest.approx(v, abs=1e-12)

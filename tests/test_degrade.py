@@ -446,3 +446,20 @@ def test_bad_inputs():
         deg(torch.rand(1, 3, 16, 16), torch.rand(1, 2, 16, 16))
     with pytest.raises(ShapeError, match="draw has 1 entries"):
         deg(torch.rand(2, 3, 16, 16), draw=_draw())
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_cuda_matches_cpu_statistics(preset):
+    """On the training device: same draw -> same noise-free result as CPU, replay bit-identical on CUDA."""
+    deg = Degradation(preset)
+    x, m = torch.rand(4, 3, 24, 24), (torch.rand(4, 3, 24, 24) > 0.8).float()
+    d = deg.sample_draw(4, 0)
+    quiet = Degradation(preset, noise="none")
+    y_cpu, _ = quiet(x, m, draw=d)
+    y_gpu, _ = quiet.cuda()(x.cuda(), m.cuda(), draw=d)
+    torch.testing.assert_close(y_gpu.cpu(), y_cpu, atol=1e-5, rtol=0)
+    deg = deg.cuda()
+    a, dr = deg(x.cuda(), m.cuda(), generator=torch.Generator(device="cuda").manual_seed(3))
+    b, _ = deg(x.cuda(), m.cuda(), draw=dr)
+    assert torch.equal(a, b)

@@ -140,10 +140,11 @@ class _Context:
 _CONTEXTS: dict[str, _Context] = {}
 
 
-def _context(recipe: Recipe) -> _Context:
+def _context(recipe: Recipe, run_id: str = "") -> _Context:
+    """The cached context of ``recipe`` for run ``run_id`` (a new run re-reads its sources: files may change)."""
     from ..data.sources import GyroWindowSource, images_for_split, list_images
 
-    key = recipe.sha256
+    key = f"{recipe.sha256}:{run_id}"
     ctx = _CONTEXTS.get(key)
     if ctx is None:
         ctx = _Context(recipe)
@@ -206,14 +207,14 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- one sample
-def synthesize_sample(recipe: Recipe, split: Split, index: int) -> dict[str, Any]:
+def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "") -> dict[str, Any]:
     """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module)."""
     import torch
 
     from ..data.sources import file_sha256
     from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 
-    ctx = _context(recipe)
+    ctx = _context(recipe, run_id)
     cam = recipe.camera
     x0, y0, cw, ch = cam.crop_box()
     K = cam.K()
@@ -228,8 +229,9 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int) -> dict[str, Any
     w_cam = win.w @ win.R_imu_to_cam.T
     sub = recipe.substeps
     n_sub = substeps_for_max_step(win.t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
-                                  min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval)
-    H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid")
+                                  min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
+                                  M=recipe.storage.cmf_segments)
+    H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
 
     frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
     homs = torch.from_numpy(H)[None]
@@ -351,7 +353,7 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
             and attrs.get("split") == task["split"])
 
 
-def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None) -> dict:
+def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "") -> dict:
     """Write one shard (or keep a complete, matching one) and return its manifest entry."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
@@ -367,7 +369,7 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
         with ShardWriter(path, task["count"], _shard_attrs(recipe, task), compression=st.compression,
                          compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
-                wr.add(synthesize_sample(recipe, sp, i))
+                wr.add(synthesize_sample(recipe, sp, i, run_id))
         status = "written"
     return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
             "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
@@ -379,9 +381,12 @@ def _cleanup_tmp(out_dir: Path) -> None:
 
 
 def _run_tasks(recipe, tasks, out_dir, workers, scheduler):
+    import uuid
+
     from joblib import Parallel, delayed
 
-    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None)
+    run_id = uuid.uuid4().hex
+    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id)
             for t in tasks]
     if scheduler is not None:
         try:
@@ -394,7 +399,7 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler):
         with joblib.parallel_backend("dask", client=client):
             return list(Parallel(n_jobs=-1)(jobs))
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
 
 

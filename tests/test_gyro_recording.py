@@ -162,6 +162,10 @@ def test_empty_and_binary_files(tmp_path, capsys, content, frag):
 def test_missing_file_and_window_out_of_range_through_cli(tmp_path, capsys):
     assert main(["cmf", "--gyro", str(tmp_path / "nope.txt"), "--start", "0", "--out", str(tmp_path / "o.npy")]) == 2
     assert "file not found" in capsys.readouterr().err
+    short, _, _ = _good(tmp_path, n=5)
+    assert main(["cmf", "--gyro", str(short), "--start", "0", "--out", str(tmp_path / "o.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(short) in err[0] and "too few samples" in err[0]
     p, _, _ = _good(tmp_path, n=15)
     assert main(["cmf", "--gyro", str(p), "--start", "5", "--out", str(tmp_path / "o.npy")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .camera import Intrinsics, as_K
-from .trajectory import anchor_index, relative_rotations, window_orientations
+from .trajectory import anchor_index, relative_rotations, rotation_homographies, window_orientations
 
 __all__ = ["camera_motion_field", "camera_motion_fields", "cmf_homographies", "field_from_homographies",
            "cmf_shape", "grid_coordinates", "LAYOUTS"]
@@ -73,8 +73,7 @@ def cmf_homographies(t_ns, w, K, *, M: int = 8, n_intervals: int | None = None, 
         raise ValueError(f"M must be >= 1, got {M}")
     O, _ = window_orientations(t_ns, w, M, n_intervals=n_intervals, interp=interp, rotation=rotation)
     c = anchor_index(anchor, M)
-    Km = as_K(K)
-    H = Km @ relative_rotations(O, c) @ np.linalg.inv(Km)
+    H = rotation_homographies(K, relative_rotations(O, c))
     H[..., c, :, :] = np.eye(3)
     return H, c
 

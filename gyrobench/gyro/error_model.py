@@ -22,7 +22,8 @@ Spec ``gyrodeblurnet.md`` §4: the official noisy fields "randomly perturb the r
 Calibration (docs/gyro.md): [T] measured a mean absolute discrepancy of 0.56 px per component between the supplied
 *test* fields and fields rebuilt from raw gyro; the test recording shakes ~1.8x harder than the train one (spec §2)
 and is not available here. With these defaults, on 200 random 11-sample windows of ``gyro_train.txt`` (4KRD,
-1280x720 crop) the discrepancy is 0.30 px, and 0.54 px with the rates scaled by 1.8 as a test-strength proxy.
+1280x720 crop) the discrepancy is 0.30-0.32 px, and 0.54-0.58 px with the rates scaled by 1.8 as a test-strength
+proxy (two draws of windows; ``benchmarks/bench_cmf.py`` re-measures it).
 The centre offset and the time offset dominate; noise + bias alone give only ~0.01 px (as spec §2 predicts).
 
 A zero draw (:meth:`ErrorDraw.zeros`) reproduces the clean field bit for bit: every perturbation is skipped or adds

@@ -133,6 +133,9 @@ class GyroRecording:
         n = len(self)
         if samples < 2:
             raise GyroFormatError(f"{self.source}: a window needs at least 2 samples, got samples={samples}")
+        if n < samples:
+            raise GyroFormatError(f"{self.source}: too few samples: the recording has {n}, a window needs "
+                                  f"{samples} ({samples - 1} intervals); give a longer recording or fewer --samples")
         if not 0 <= start or start + samples > n:
             raise GyroFormatError(
                 f"{self.source}: window start={start} with samples={samples} needs samples {start}.."

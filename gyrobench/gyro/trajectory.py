@@ -38,6 +38,7 @@ from .camera import as_K
 from .rotation import increment, integrate_orientations
 
 __all__ = ["step_increments", "window_orientations", "relative_rotations", "pose_homographies",
+           "rotation_homographies",
            "substeps_for_max_step", "anchor_index", "INTERPS", "ANCHORS"]
 
 INTERPS = ("linear", "cubic")
@@ -165,11 +166,19 @@ def pose_homographies(t_ns, w, K, *, substeps: int = 8, n_intervals: int | None 
         c = anchor_index(anchor, M) * L
     else:
         raise ValueError(f"scheme must be 'cmf' or 'fine', got {scheme!r}")
-    Rrel = relative_rotations(O, c)
-    Km = as_K(K)
-    H = Km @ Rrel @ np.linalg.inv(Km)
+    H = rotation_homographies(K, relative_rotations(O, c))
     H[..., c, :, :] = np.eye(3)
     return H, tau
+
+
+def rotation_homographies(K, R) -> np.ndarray:
+    """``K R K^-1`` evaluated as ``I + K (R - I) K^-1`` (float64, batched over R's leading dims).
+
+    Mathematically identical; the rounding error scales with the rotation instead of with the image coordinates,
+    and an exact identity rotation gives an exact identity homography (a zero-rotation window -> a zero field).
+    """
+    Km = as_K(K)
+    return np.eye(3) + Km @ (R - np.eye(3)) @ np.linalg.inv(Km)
 
 
 def substeps_for_max_step(t_ns, w, K, frame_hw, max_step_px: float = 1.0, min_substeps: int = 8,

@@ -20,7 +20,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -28,8 +28,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gyrobench.models import available, build  # noqa: E402
-from gyrobench.models import dcn  # noqa: E402
+from gyrobench.models import (  # noqa: E402
+    available,
+    build,
+    dcn,  # noqa: E402
+)
 from gyrobench.models.complexity import model_complexity  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -45,8 +48,13 @@ def _batch(model, h, w, device):
     hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
     g = torch.Generator().manual_seed(0)
     cmf = (torch.randn(1, 2 * m, hp // 2, wp // 2, generator=g) * 5).to(device)
-    return {"blurred": torch.rand(1, 3, h, w, generator=g).to(device), "cmf_clean": cmf, "cmf_noisy": cmf,
-            "alpha": 1.0, "meta": {}}
+    return {
+        "blurred": torch.rand(1, 3, h, w, generator=g).to(device),
+        "cmf_clean": cmf,
+        "cmf_noisy": cmf,
+        "alpha": 1.0,
+        "meta": {},
+    }
 
 
 def time_model(name, options, h, w, device, repeat, warmup):
@@ -108,7 +116,9 @@ def bench_dcn(device, repeat, shape=(1, 256, 90, 160)):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="*", help="registry names (default: every learned model, plus nafnet width=64)")
+    p.add_argument(
+        "--models", nargs="*", help="registry names (default: every learned model, plus nafnet width=64)"
+    )
     p.add_argument("--size", default="1280x720")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=2)
@@ -130,9 +140,23 @@ def main(argv=None):
     dcn_row = bench_dcn(device, args.repeat)
     if "ratio_fwd" not in dcn_row and Path(args.iqa_python).exists():
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-        res = subprocess.run([args.iqa_python, __file__, "--dcn-only", "--device", args.device,
-                              "--threads", str(args.threads), "--repeat", str(args.repeat)],
-                             capture_output=True, text=True, env=env, cwd=ROOT)
+        res = subprocess.run(
+            [
+                args.iqa_python,
+                __file__,
+                "--dcn-only",
+                "--device",
+                args.device,
+                "--threads",
+                str(args.threads),
+                "--repeat",
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         if res.returncode == 0:
             dcn_row = {**json.loads(res.stdout.strip().splitlines()[-1]), "interpreter": args.iqa_python}
         else:
@@ -151,28 +175,51 @@ def main(argv=None):
             err = ""
         except Exception as exc:  # report, keep going
             t, err = None, f"{type(exc).__name__}: {exc}"[:200]
-        rows.append({"model": name, "options": opts, "uses_gyro": cx.uses_gyro, "params": cx.params,
-                     "gmacs": cx.gmacs, "forward_s": t, "error": err})
-        print(f"{name} {opts}: {t if t is None else round(t, 2)} s, {cx.gmacs and round(cx.gmacs, 1)} GMAC {err}",
-              flush=True)
+        rows.append(
+            {
+                "model": name,
+                "options": opts,
+                "uses_gyro": cx.uses_gyro,
+                "params": cx.params,
+                "gmacs": cx.gmacs,
+                "forward_s": t,
+                "error": err,
+            }
+        )
+        print(
+            f"{name} {opts}: {t if t is None else round(t, 2)} s, {cx.gmacs and round(cx.gmacs, 1)} GMAC {err}",
+            flush=True,
+        )
 
     try:
         load = os.getloadavg()
     except OSError:
         load = None
     record = {
-        "benchmark": "bench_models", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "size": [h, w], "device": str(device), "threads": args.threads, "repeat": args.repeat,
-        "torch": torch.__version__, "machine": platform.platform(), "cpu_count": os.cpu_count(),
-        "loadavg_at_end": load, "models": rows, "dcn": dcn_row,
+        "benchmark": "bench_models",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "size": [h, w],
+        "device": str(device),
+        "threads": args.threads,
+        "repeat": args.repeat,
+        "torch": torch.__version__,
+        "machine": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "loadavg_at_end": load,
+        "models": rows,
+        "dcn": dcn_row,
         "reference": "ENVIRONMENT.md: official GyroDeblurNet forward ~25 s, official NAFNet-w32 ~16 s "
-                     "(2 threads, 1280x720, this machine type)",
+        "(2 threads, 1280x720, this machine type)",
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(record, indent=2))
-    lines = [f"# bench_models ({record['date']}, {device}, {args.threads} threads, load avg at end {load})", "",
-             f"| model | options | gyro | params | GMACs@{w}x{h} | forward s |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"# bench_models ({record['date']}, {device}, {args.threads} threads, load avg at end {load})",
+        "",
+        f"| model | options | gyro | params | GMACs@{w}x{h} | forward s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         opts = ",".join(f"{k}={v}" for k, v in r["options"].items()) or "default"
         g = "-" if r["gmacs"] is None else f"{r['gmacs']:.1f}"

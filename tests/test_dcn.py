@@ -19,7 +19,10 @@ def _bilinear(img, y, x):
     """Direct bilinear read of img (C, H, W) at scalar (y, x), zeros outside; each corner checked separately."""
     C, H, W = img.shape
     out = img.new_zeros(C)
-    y0, x0 = math.floor(float(y.detach() if torch.is_tensor(y) else y)), math.floor(float(x.detach() if torch.is_tensor(x) else x))
+    y0, x0 = (
+        math.floor(float(y.detach() if torch.is_tensor(y) else y)),
+        math.floor(float(x.detach() if torch.is_tensor(x) else x)),
+    )
     ly, lx = y - y0, x - x0
     for dy, wy in ((0, 1 - ly), (1, ly)):
         for dx, wx in ((0, 1 - lx), (1, lx)):
@@ -54,7 +57,7 @@ def reference_deform_conv(x, offset, weight, bias, stride, padding, dilation, ma
                             dx = offset[b, 2 * (ci_group * K + k) + 1, i, j]
                             y = i * stride - padding + a * dilation + dy
                             xx = j * stride - padding + c * dilation + dx
-                            v = _bilinear(x[b, ci_group * cpg:(ci_group + 1) * cpg], y, xx)
+                            v = _bilinear(x[b, ci_group * cpg : (ci_group + 1) * cpg], y, xx)
                             if mask is not None:
                                 v = v * mask[b, ci_group * K + k, i, j]
                             taps.append(v)
@@ -63,7 +66,7 @@ def reference_deform_conv(x, offset, weight, bias, stride, padding, dilation, ma
                 outs = []
                 for o in range(cout):
                     g = o // (cout // groups)
-                    v = (weight[o] * col[g * cin_g:(g + 1) * cin_g].reshape(cin_g, kh, kw)).sum()
+                    v = (weight[o] * col[g * cin_g : (g + 1) * cin_g].reshape(cin_g, kh, kw)).sum()
                     outs.append(v + (bias[o] if bias is not None else 0.0))
                 pix.append(torch.stack(outs))
         rows.append(torch.stack(pix, dim=1).reshape(cout, ho, wo))
@@ -118,8 +121,9 @@ def test_zero_offset_unit_mask_equals_conv2d():
     torch.testing.assert_close(deform_conv2d_pure(x, off, w, b, 1, 1, 1, ones), F.conv2d(x, w, b, padding=1))
     # strided + dilated, no mask
     off2 = torch.zeros(2, 18, 4, 5, dtype=torch.float64)
-    torch.testing.assert_close(deform_conv2d_pure(x, off2, w, b, 2, 1, 2),
-                               F.conv2d(x, w, b, stride=2, padding=1, dilation=2))
+    torch.testing.assert_close(
+        deform_conv2d_pure(x, off2, w, b, 2, 1, 2), F.conv2d(x, w, b, stride=2, padding=1, dilation=2)
+    )
 
 
 @pytest.mark.parametrize("dy,dx", [(1, 0), (0, -2), (2, 1)])
@@ -134,7 +138,7 @@ def test_integer_offset_equals_shifted_conv(dy, dx):
     # big zero frame, then read the window shifted by (dy, dx)
     P = 4
     xp = F.pad(x, (P, P, P, P))
-    shifted = xp[:, :, P - 1 + dy:P - 1 + dy + 8 + 2, P - 1 + dx:P - 1 + dx + 10 + 2]
+    shifted = xp[:, :, P - 1 + dy : P - 1 + dy + 8 + 2, P - 1 + dx : P - 1 + dx + 10 + 2]
     ref = F.conv2d(shifted, w)
     torch.testing.assert_close(deform_conv2d_pure(x, off, w), ref)
 
@@ -144,7 +148,9 @@ def test_half_pixel_offset_is_average_of_neighbours():
     w = torch.zeros(1, 1, 1, 1, dtype=torch.float64)
     w[0, 0, 0, 0] = 1.0
     off = torch.zeros(1, 2, 3, 4, dtype=torch.float64)
-    off[:, 1] = 0.5  # dx = +0.5: mean of x[i, j] and x[i, j+1]; beyond the right edge the zero corner halves it
+    off[:, 1] = (
+        0.5  # dx = +0.5: mean of x[i, j] and x[i, j+1]; beyond the right edge the zero corner halves it
+    )
     out = deform_conv2d_pure(x, off, w, padding=0)
     expect = 0.5 * (x + F.pad(x, (0, 1))[..., 1:])
     torch.testing.assert_close(out, expect)
@@ -176,8 +182,9 @@ def test_torchvision_backend_requires_torchvision():
     if importlib.util.find_spec("torchvision") is not None:
         pytest.skip("torchvision is installed here; this checks the error without it")
     with pytest.raises(ImportError, match="torchvision"):
-        modulated_deform_conv2d(torch.zeros(1, 1, 3, 3), torch.zeros(1, 18, 3, 3), torch.zeros(1, 1, 3, 3),
-                                backend="torchvision")
+        modulated_deform_conv2d(
+            torch.zeros(1, 1, 3, 3), torch.zeros(1, 18, 3, 3), torch.zeros(1, 1, 3, 3), backend="torchvision"
+        )
     # auto falls back to the pure path
     out = modulated_deform_conv2d(torch.ones(1, 1, 3, 3), torch.zeros(1, 18, 3, 3), torch.ones(1, 1, 3, 3))
     assert out[0, 0, 1, 1].item() == 9.0

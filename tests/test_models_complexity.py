@@ -36,8 +36,15 @@ def test_mac_rules_on_single_layers():
     total, dcn_macs = count_macs(m, {"blurred": torch.empty(2, 3, h, w, device="meta")})
     px, px2 = 2 * h * w, 2 * (h // 2) * (w // 2)
     expect_dcn = px2 * 5 * 4 * 9
-    expect = (px * 8 * 3 * 9 + px * 8 * 1 * 9 + px2 * 4 * 8 * 4 + px2 * 6 * 4
-              + px2 * 18 * 4 * 9 + px2 * 9 * 4 * 9 + expect_dcn)  # conv, dw, down, fc, offset, modulator, DCN
+    expect = (
+        px * 8 * 3 * 9
+        + px * 8 * 1 * 9
+        + px2 * 4 * 8 * 4
+        + px2 * 6 * 4
+        + px2 * 18 * 4 * 9
+        + px2 * 9 * 4 * 9
+        + expect_dcn
+    )  # conv, dw, down, fc, offset, modulator, DCN
     assert dcn_macs == expect_dcn
     assert total == expect
     assert count_params(m) == sum(p.numel() for p in m.parameters())
@@ -63,7 +70,9 @@ def _nafnet_macs(width, enc, middle, dec, h, w):
 def test_nafnet_gmacs_closed_form(width):
     row = model_complexity("nafnet", {"width": width})
     assert row.params == {32: 17_111_907, 64: 67_888_835}[width]
-    assert row.gmacs == pytest.approx(_nafnet_macs(width, [1, 1, 1, 28], 1, [1, 1, 1, 1], 720, 1280) / 1e9, rel=1e-12)
+    assert row.gmacs == pytest.approx(
+        _nafnet_macs(width, [1, 1, 1, 28], 1, [1, 1, 1, 1], 720, 1280) / 1e9, rel=1e-12
+    )
 
 
 def test_gyrodeblurnet_gmacs_match_spec():

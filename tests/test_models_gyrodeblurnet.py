@@ -30,8 +30,15 @@ def expected_params():
             total += _conv(2 * c, c, 3) + _conv(c, c, 3) + _conv(c, 2 * c, 3)
         c *= 2
     total += 16 * _block(c)  # middle
-    gdb = (_conv(2 * c, 18, 3) + _conv(2 * c, 9, 3) + _conv(c, c, 3, bias=False) + _block(c)
-           + 2 * 49 + 2 + _conv(2 * c, c, 3))  # offsets, modulator, DCN weight, NAF, SA conv + BN affine, fusion
+    gdb = (
+        _conv(2 * c, 18, 3)
+        + _conv(2 * c, 9, 3)
+        + _conv(c, c, 3, bias=False)
+        + _block(c)
+        + 2 * 49
+        + 2
+        + _conv(2 * c, c, 3)
+    )  # offsets, modulator, DCN weight, NAF, SA conv + BN affine, fusion
     total += 3 * gdb
     for _ in range(3):
         total += _conv(c, 2 * c, 1, bias=False) + _block(c // 2)
@@ -65,7 +72,12 @@ def _batch(b=1, h=32, w=32, m=8, seed=0):
     g = torch.Generator().manual_seed(seed)
     hp, wp = -(-h // 8) * 8, -(-w // 8) * 8
     cmf = torch.randn(b, 2 * m, hp // 2, wp // 2, generator=g) * 3
-    return {"blurred": torch.rand(b, 3, h, w, generator=g), "cmf_clean": cmf, "cmf_noisy": cmf.clone(), "alpha": 1.0}
+    return {
+        "blurred": torch.rand(b, 3, h, w, generator=g),
+        "cmf_clean": cmf,
+        "cmf_noisy": cmf.clone(),
+        "alpha": 1.0,
+    }
 
 
 def test_param_count():
@@ -133,8 +145,10 @@ def test_alpha_mix_equals_mixing_the_fields():
         torch.testing.assert_close(out, ref, atol=2e-5, rtol=1e-4)
         # α = 0 uses only the clean field, α = 1 only the noisy one
         torch.testing.assert_close(model(dict(b, cmf_noisy=noisy, alpha=0.0)), model(dict(b, alpha=1.0)))
-        torch.testing.assert_close(model(dict(b, cmf_noisy=noisy, alpha=1.0)),
-                                   model(dict(b, cmf_clean=noisy, cmf_noisy=noisy, alpha=1.0)))
+        torch.testing.assert_close(
+            model(dict(b, cmf_noisy=noisy, alpha=1.0)),
+            model(dict(b, cmf_clean=noisy, cmf_noisy=noisy, alpha=1.0)),
+        )
 
 
 def test_padding_rule_60x60():
@@ -164,8 +178,10 @@ def test_unpadded_field_is_edge_replicated():
     torch.testing.assert_close(out, ref)
 
 
-@pytest.mark.parametrize("shape,match", [((1, 16, 29, 30), "spatial size"), ((1, 12, 32, 32), "16 channels"),
-                                         ((1, 16, 40, 40), "spatial size")])
+@pytest.mark.parametrize(
+    "shape,match",
+    [((1, 16, 29, 30), "spatial size"), ((1, 12, 32, 32), "16 channels"), ((1, 16, 40, 40), "spatial size")],
+)
 def test_bad_field_shapes_raise(shape, match):
     model = build("gyrodeblurnet")
     with pytest.raises(ShapeError, match=match):
@@ -185,8 +201,9 @@ def test_no_gyro_ablation_ignores_the_field():
         torch.testing.assert_close(model(b), model(dict(b, cmf_clean=b["cmf_clean"] * 5, cmf_noisy=None)))
 
 
-@pytest.mark.parametrize("opts", [{"M": 2}, {"M": 4}, {"M": 16}, {"refine": "none"}, {"refine": "gyro_only"},
-                                  {"offsets": "gyro"}])
+@pytest.mark.parametrize(
+    "opts", [{"M": 2}, {"M": 4}, {"M": 16}, {"refine": "none"}, {"refine": "gyro_only"}, {"offsets": "gyro"}]
+)
 def test_options_run_forward_backward(opts):
     model = build("gyrodeblurnet", **opts)
     assert model.M == opts.get("M", 8) and model.options == opts
@@ -205,6 +222,7 @@ def test_bad_options():
 
 # ---- official checkpoints -------------------------------------------------------------------------------------
 
+
 def test_load_official_bare_state_dict_roundtrip(tmp_path):
     src = _randomized(seed=5)
     path = tmp_path / "ckpt.pt"
@@ -217,8 +235,10 @@ def test_load_official_bare_state_dict_roundtrip(tmp_path):
 
 def test_load_official_training_format_and_old_prefixes(tmp_path):
     src = _randomized(seed=6)
-    sd = {k.replace("gyro_refine_blk", "temp_align_blk").replace("gyro_deblurring_blk", "middle_gyro_blk"): v
-          for k, v in src.state_dict().items()}
+    sd = {
+        k.replace("gyro_refine_blk", "temp_align_blk").replace("gyro_deblurring_blk", "middle_gyro_blk"): v
+        for k, v in src.state_dict().items()
+    }
     path = tmp_path / "train.pt"
     torch.save({"epoch": 300, "model_state_dict": sd}, path)
     model = load_official("gyrodeblurnet", path)

@@ -39,7 +39,9 @@ def _nafnet_params(width, enc, middle, dec):
 
 @pytest.mark.parametrize("width,expected", [(32, 17_111_907), (64, 67_888_835)])
 def test_param_counts_match_formula_and_spec(width, expected):
-    assert _nafnet_params(width, [1, 1, 1, 28], 1, [1, 1, 1, 1]) == expected  # the formula reproduces the spec
+    assert (
+        _nafnet_params(width, [1, 1, 1, 28], 1, [1, 1, 1, 1]) == expected
+    )  # the formula reproduces the spec
     with torch.device("meta"):
         model = build("nafnet", width=width)
     assert sum(p.numel() for p in model.parameters()) == expected
@@ -95,7 +97,7 @@ def test_local_avg_pool_matches_direct_box_mean(h, w, k):
             si = min(max(i - (h - nh) // 2, 0), nh - 1)  # replicate padding: clamp the window start
             for j in range(w):
                 sj = min(max(j - (w - nw) // 2, 0), nw - 1)
-                ref[:, :, i, j] = xn[:, :, si:si + k1, sj:sj + k2].mean(axis=(2, 3))
+                ref[:, :, i, j] = xn[:, :, si : si + k1, sj : sj + k2].mean(axis=(2, 3))
     np.testing.assert_allclose(out.numpy(), np.broadcast_to(ref, out.shape), atol=1e-12)
 
 

@@ -18,8 +18,13 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", help="models to list (default: all registered)")
-    parser.add_argument("--size", type=_size, default=(720, 1280), metavar="WxH",
-                        help="input size for the MAC count (default 1280x720)")
+    parser.add_argument(
+        "--size",
+        type=_size,
+        default=(720, 1280),
+        metavar="WxH",
+        help="input size for the MAC count (default 1280x720)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -47,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     for r in rows:
         opts = ",".join(f"{k}={v}" for k, v in r.options.items()) or "default"
         extra = r.note or known[r.name].citation
-        print(f"{r.name:<14} {opts:<14} {str(r.uses_gyro).lower():<5} {str(r.learned).lower():<7} "
-              f"{_fmt(r.params, ',d'):>12} {_fmt(r.gmacs, '.1f'):>15}  {extra}")
+        print(
+            f"{r.name:<14} {opts:<14} {str(r.uses_gyro).lower():<5} {str(r.learned).lower():<7} "
+            f"{_fmt(r.params, ',d'):>12} {_fmt(r.gmacs, '.1f'):>15}  {extra}"
+        )
     return 0

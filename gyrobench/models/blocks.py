@@ -6,7 +6,7 @@ Models take the batch dict and read only the keys they need; a bare ``(B, 3, H, 
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
@@ -22,10 +22,14 @@ def batch_image(batch, key: str = "blurred") -> torch.Tensor:
         x = batch
     elif isinstance(batch, Mapping):
         if key not in batch:
-            raise ShapeError(f"batch has no '{key}' entry (keys: {sorted(batch)}); pass the blurred image (B,3,H,W)")
+            raise ShapeError(
+                f"batch has no '{key}' entry (keys: {sorted(batch)}); pass the blurred image (B,3,H,W)"
+            )
         x = batch[key]
     else:
-        raise ShapeError(f"model input must be a batch dict or a (B,3,H,W) tensor, got {type(batch).__name__}")
+        raise ShapeError(
+            f"model input must be a batch dict or a (B,3,H,W) tensor, got {type(batch).__name__}"
+        )
     if x.dim() != 4 or x.shape[1] != 3:
         raise ShapeError(f"batch['{key}'] must be (B, 3, H, W), got {tuple(x.shape)}")
     return x

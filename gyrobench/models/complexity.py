@@ -26,7 +26,14 @@ from ..log import get_logger
 from . import dcn
 from .registry import available, build
 
-__all__ = ["Complexity", "count_params", "count_macs", "model_complexity", "complexity_table", "DEFAULT_VARIANTS"]
+__all__ = [
+    "Complexity",
+    "count_params",
+    "count_macs",
+    "model_complexity",
+    "complexity_table",
+    "DEFAULT_VARIANTS",
+]
 
 log = get_logger("models.complexity")
 
@@ -96,7 +103,9 @@ def count_macs(model: nn.Module, batch: dict) -> tuple[int, int]:
     return total[0] + dcn_macs[0], dcn_macs[0]
 
 
-def model_complexity(name: str, options: dict | None = None, size: tuple[int, int] = (720, 1280)) -> Complexity:
+def model_complexity(
+    name: str, options: dict | None = None, size: tuple[int, int] = (720, 1280)
+) -> Complexity:
     """Parameters and GMACs of registered model ``name`` at ``size = (H, W)`` (batch 1)."""
     options = dict(options or {})
     meta = available()[name]
@@ -122,12 +131,22 @@ def model_complexity(name: str, options: dict | None = None, size: tuple[int, in
         else:
             note = f"MACs not counted: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
         log.debug("%s: %s", name, note)
-    return Complexity(name, options, bool(getattr(model, "uses_gyro", meta.uses_gyro)), meta.learned, params,
-                      gmacs, dcn_g, tuple(size), note)
+    return Complexity(
+        name,
+        options,
+        bool(getattr(model, "uses_gyro", meta.uses_gyro)),
+        meta.learned,
+        params,
+        gmacs,
+        dcn_g,
+        tuple(size),
+        note,
+    )
 
 
-def complexity_table(size: tuple[int, int] = (720, 1280), variants=DEFAULT_VARIANTS,
-                     names: list[str] | None = None) -> list[Complexity]:
+def complexity_table(
+    size: tuple[int, int] = (720, 1280), variants=DEFAULT_VARIANTS, names: list[str] | None = None
+) -> list[Complexity]:
     """One :class:`Complexity` per registered model (default options) plus ``variants``, sorted by name."""
     rows = []
     models = available()

@@ -25,7 +25,7 @@ so :mod:`gyrobench.models.complexity` can count MACs without computing.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -91,7 +91,9 @@ def _check_shapes(input, offset, weight, mask, stride, padding, dilation):
         raise ShapeError(f"deform_conv2d: input must be (B, C, H, W), got {tuple(input.shape)}")
     B, C, H, W = input.shape
     if weight.dim() != 4:
-        raise ShapeError(f"deform_conv2d: weight must be (Cout, Cin/groups, kh, kw), got {tuple(weight.shape)}")
+        raise ShapeError(
+            f"deform_conv2d: weight must be (Cout, Cin/groups, kh, kw), got {tuple(weight.shape)}"
+        )
     cout, cin_g, kh, kw = weight.shape
     if C % cin_g != 0:
         raise ShapeError(f"deform_conv2d: input has {C} channels, not a multiple of weight.shape[1]={cin_g}")
@@ -104,7 +106,9 @@ def _check_shapes(input, offset, weight, mask, stride, padding, dilation):
     ho = (H + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     wo = (W + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     if ho <= 0 or wo <= 0:
-        raise ShapeError(f"deform_conv2d: input {H}x{W} too small for a {kh}x{kw} kernel with padding {padding}")
+        raise ShapeError(
+            f"deform_conv2d: input {H}x{W} too small for a {kh}x{kw} kernel with padding {padding}"
+        )
     K = kh * kw
     if offset.dim() != 4 or offset.shape[0] != B or offset.shape[2:] != (ho, wo) or offset.shape[1] % (2 * K):
         raise ShapeError(
@@ -137,7 +141,9 @@ def deform_conv2d_pure(
         ``(B, Cout, Ho, Wo)``.
     """
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
-    B, C, H, W, cout, groups, kh, kw, ho, wo, G = _check_shapes(input, offset, weight, mask, stride, padding, dilation)
+    B, C, H, W, cout, groups, kh, kw, ho, wo, G = _check_shapes(
+        input, offset, weight, mask, stride, padding, dilation
+    )
     K = kh * kw
     L = ho * wo
     for acc in _MAC_COUNTERS:
@@ -149,7 +155,9 @@ def deform_conv2d_pure(
     # base sampling positions p0 + p_k, shape (K, Ho, Wo) for rows (y) and columns (x)
     ys = torch.arange(ho, device=device, dtype=dtype) * stride[0] - padding[0]
     xs = torch.arange(wo, device=device, dtype=dtype) * stride[1] - padding[1]
-    ky = (torch.arange(kh, device=device, dtype=dtype) * dilation[0]).repeat_interleave(kw)  # (K,) row-major taps
+    ky = (torch.arange(kh, device=device, dtype=dtype) * dilation[0]).repeat_interleave(
+        kw
+    )  # (K,) row-major taps
     kx = (torch.arange(kw, device=device, dtype=dtype) * dilation[1]).repeat(kh)
     base_y = ky[:, None, None] + ys[None, :, None]  # (K, Ho, 1)
     base_x = kx[:, None, None] + xs[None, None, :]  # (K, 1, Wo)
@@ -162,7 +170,9 @@ def deform_conv2d_pure(
     gy = (2.0 * py + 1.0) / H - 1.0
     grid = torch.stack((gx, gy), dim=-1).reshape(B * G, K * ho, wo, 2)
     x = input.reshape(B * G, C // G, H, W)
-    cols = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # (B·G, C/G, K·Ho, Wo)
+    cols = F.grid_sample(
+        x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )  # (B·G, C/G, K·Ho, Wo)
     cols = cols.reshape(B, G, C // G, K, L)
     if mask is not None:
         cols = cols * mask.reshape(B, G, 1, K, L)
@@ -198,7 +208,9 @@ def modulated_deform_conv2d(
     if backend == "torch" or input.is_meta or _MAC_COUNTERS:
         return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask)
     if backend == "torchvision" and not torchvision_available():
-        raise ImportError(f"backend='torchvision' but torchvision.ops.deform_conv2d is unavailable: {_TV_STATE['why']}")
+        raise ImportError(
+            f"backend='torchvision' but torchvision.ops.deform_conv2d is unavailable: {_TV_STATE['why']}"
+        )
     if torchvision_available() and not _TV_STATE.get("failed"):
         stride_, padding_, dilation_ = _pair(stride), _pair(padding), _pair(dilation)
         _check_shapes(input, offset, weight, mask, stride_, padding_, dilation_)
@@ -251,6 +263,13 @@ class DeformableConv2d(nn.Module):
         offset = self.offset_conv(guide)  # (B, 2K, H', W'): (dy, dx) per tap
         mask = 2.0 * torch.sigmoid(self.modulator_conv(guide))  # (B, K, H', W') in (0, 2)
         return modulated_deform_conv2d(
-            x, offset, self.regular_conv.weight, self.regular_conv.bias,
-            self.stride, self.padding, self.dilation, mask, backend=self.backend,
+            x,
+            offset,
+            self.regular_conv.weight,
+            self.regular_conv.bias,
+            self.stride,
+            self.padding,
+            self.dilation,
+            mask,
+            backend=self.backend,
         )

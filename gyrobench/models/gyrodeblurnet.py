@@ -31,7 +31,7 @@ Ablations (§7; the spec names them but does not define their architecture — t
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
@@ -43,7 +43,13 @@ from .nafnet import NAFBlock
 from .padding import crop_to, pad_to_multiple, padded_size
 from .registry import register
 
-__all__ = ["GyroRefinementBlock", "GyroGuidedDeformBlock", "GyroDeblurringBlock", "GyroDeblurNet", "prepare_cmf"]
+__all__ = [
+    "GyroRefinementBlock",
+    "GyroGuidedDeformBlock",
+    "GyroDeblurringBlock",
+    "GyroDeblurNet",
+    "prepare_cmf",
+]
 
 REFINE_MODES = ("full", "none", "gyro_only")
 OFFSET_MODES = ("joint", "gyro")
@@ -92,7 +98,9 @@ class GyroGuidedDeformBlock(nn.Module):
             raise RecipeError(f"gyrodeblurnet: offsets must be one of {OFFSET_MODES}, got {offsets!r}")
         self.offsets = offsets
         guide = 2 * c if offsets == "joint" else c
-        self.conv_deform = DeformableConv2d(c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend)
+        self.conv_deform = DeformableConv2d(
+            c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend
+        )
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         guide = torch.cat([x, g], dim=1) if self.offsets == "joint" else g
@@ -117,7 +125,9 @@ class GyroDeblurringBlock(nn.Module):
         return self.conv(torch.cat([y, z], dim=1))
 
 
-def prepare_cmf(cmf: torch.Tensor, image_hw: tuple[int, int], channels: int, name: str = "cmf") -> torch.Tensor:
+def prepare_cmf(
+    cmf: torch.Tensor, image_hw: tuple[int, int], channels: int, name: str = "cmf"
+) -> torch.Tensor:
     """Check a field against the image size and pad it to the padded half size (module docstring, §9.9).
 
     Accepts ``(B, channels, Hp/2, Wp/2)`` unchanged, or a field whose height is ⌊H/2⌋ or ⌈H/2⌉ (same for the
@@ -127,17 +137,21 @@ def prepare_cmf(cmf: torch.Tensor, image_hw: tuple[int, int], channels: int, nam
     hp, wp = padded_size(h, w, 8)
     want = (hp // 2, wp // 2)
     if cmf.dim() != 4 or cmf.shape[1] != channels:
-        raise ShapeError(f"batch['{name}'] must be (B, {channels}, {want[0]}, {want[1]}) for a {h}x{w} image "
-                         f"(2M = {channels} channels), got {tuple(cmf.shape)}")
+        raise ShapeError(
+            f"batch['{name}'] must be (B, {channels}, {want[0]}, {want[1]}) for a {h}x{w} image "
+            f"(2M = {channels} channels), got {tuple(cmf.shape)}"
+        )
     ch, cw = cmf.shape[-2:]
     if (ch, cw) == want:
         return cmf
     ok_h = ch in (h // 2, -(-h // 2)) and ch <= want[0]
     ok_w = cw in (w // 2, -(-w // 2)) and cw <= want[1]
     if not (ok_h and ok_w):
-        raise ShapeError(f"batch['{name}'] has spatial size {ch}x{cw}; a {h}x{w} image needs the field of its "
-                         f"padded size {hp}x{wp} at half resolution, {want[0]}x{want[1]} (or the unpadded half "
-                         f"size, which is edge-padded)")
+        raise ShapeError(
+            f"batch['{name}'] has spatial size {ch}x{cw}; a {h}x{w} image needs the field of its "
+            f"padded size {hp}x{wp} at half resolution, {want[0]}x{want[1]} (or the unpadded half "
+            f"size, which is edge-padded)"
+        )
     return torch.nn.functional.pad(cmf, (0, want[1] - cw, 0, want[0] - ch), mode="replicate")
 
 
@@ -161,8 +175,14 @@ class GyroDeblurNet(nn.Module):
     middle_blk_num = 16
     dec_blk_nums = (1, 1, 1)
 
-    def __init__(self, M: int = 8, use_gyro: bool = True, refine: str = "full", offsets: str = "joint",
-                 dcn_backend: str = "auto"):
+    def __init__(
+        self,
+        M: int = 8,
+        use_gyro: bool = True,
+        refine: str = "full",
+        offsets: str = "joint",
+        dcn_backend: str = "auto",
+    ):
         super().__init__()
         if M not in (2, 4, 8, 16):
             raise RecipeError(f"gyrodeblurnet: M must be 2, 4, 8 or 16 (segments per field), got {M!r}")
@@ -211,15 +231,19 @@ class GyroDeblurNet(nn.Module):
         get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
         clean, noisy = get("cmf_clean"), get("cmf_noisy")
         if clean is None and noisy is None:
-            raise ShapeError("gyrodeblurnet needs batch['cmf_clean'] and/or batch['cmf_noisy'] "
-                             f"(B, {self.gyro_channel}, H/2, W/2); got neither")
+            raise ShapeError(
+                "gyrodeblurnet needs batch['cmf_clean'] and/or batch['cmf_noisy'] "
+                f"(B, {self.gyro_channel}, H/2, W/2); got neither"
+            )
         clean = noisy if clean is None else clean
         noisy = clean if noisy is None else noisy
         clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
         noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
         if clean.shape[0] != n or noisy.shape[0] != n:
-            raise ShapeError(f"gyrodeblurnet: batch has {n} images but fields of batch size "
-                             f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)")
+            raise ShapeError(
+                f"gyrodeblurnet: batch has {n} images but fields of batch size "
+                f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)"
+            )
         if not self.uses_gyro:  # ablation (a): no gyro information reaches the network
             return self.intro_gyro(torch.zeros_like(clean))
         alpha = batch_alpha(batch, n, like)
@@ -237,7 +261,9 @@ class GyroDeblurNet(nn.Module):
 
         x = self.intro(x0)
         skips = []
-        for level, (encoder, refine, down) in enumerate(zip(self.encoders, self.gyro_refine_blks, self.downs)):
+        for level, (encoder, refine, down) in enumerate(
+            zip(self.encoders, self.gyro_refine_blks, self.downs)
+        ):
             x = encoder(x)
             skips.append(x)
             if level > 0:  # GRB at levels 1, 2: gyro 64 @H/2 → 128 @H/4 → 256 @H/8

@@ -118,7 +118,9 @@ class NAFNetArch(nn.Module):
     Modules ``intro, ending, encoders, decoders, middle_blks, ups, downs`` (the official names).
     """
 
-    def __init__(self, img_channel=3, width=32, enc_blk_nums=(1, 1, 1, 28), middle_blk_num=1, dec_blk_nums=(1, 1, 1, 1)):
+    def __init__(
+        self, img_channel=3, width=32, enc_blk_nums=(1, 1, 1, 28), middle_blk_num=1, dec_blk_nums=(1, 1, 1, 1)
+    ):
         super().__init__()
         self.intro = nn.Conv2d(img_channel, width, 3, padding=1)
         self.ending = nn.Conv2d(width, img_channel, 3, padding=1)
@@ -175,8 +177,15 @@ class NAFNet(NAFNetArch):
     ``train_size`` (256), and the architecture lists for custom (e.g. tiny test) configs.
     """
 
-    def __init__(self, width: int = 32, tlc: bool = False, train_size: int = 256, enc_blk_nums=None,
-                 middle_blk_num=None, dec_blk_nums=None):
+    def __init__(
+        self,
+        width: int = 32,
+        tlc: bool = False,
+        train_size: int = 256,
+        enc_blk_nums=None,
+        middle_blk_num=None,
+        dec_blk_nums=None,
+    ):
         cfg = dict(GOPRO_CONFIGS.get(width, GOPRO_CONFIGS[32]))
         cfg["width"] = width
         if enc_blk_nums is not None:
@@ -186,8 +195,10 @@ class NAFNet(NAFNetArch):
         if dec_blk_nums is not None:
             cfg["dec_blk_nums"] = tuple(dec_blk_nums)
         if len(cfg["enc_blk_nums"]) != len(cfg["dec_blk_nums"]):
-            raise RecipeError(f"nafnet: enc_blk_nums {cfg['enc_blk_nums']} and dec_blk_nums {cfg['dec_blk_nums']} "
-                             "must have the same length")
+            raise RecipeError(
+                f"nafnet: enc_blk_nums {cfg['enc_blk_nums']} and dec_blk_nums {cfg['dec_blk_nums']} "
+                "must have the same length"
+            )
         super().__init__(**cfg)
         self.options = dict(width=width, tlc=tlc)
         self.tlc = bool(tlc)

@@ -15,8 +15,8 @@ unexpected keys and the shape mismatches.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -28,14 +28,18 @@ __all__ = ["load_official", "read_state_dict", "check_state_dict"]
 
 log = get_logger("models.official")
 
-_RENAMES = {"gyrodeblurnet": (("temp_align_blk", "gyro_refine_blk"), ("middle_gyro_blk", "gyro_deblurring_blk"))}
+_RENAMES = {
+    "gyrodeblurnet": (("temp_align_blk", "gyro_refine_blk"), ("middle_gyro_blk", "gyro_deblurring_blk"))
+}
 
 
 def read_state_dict(path, name: str) -> dict[str, torch.Tensor]:
     """Read the state_dict of an official checkpoint of model ``name`` (weights_only=True)."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file; pass the path of the official '{name}' weights")
+        raise CheckpointError(
+            f"{path}: no such checkpoint file; pass the path of the official '{name}' weights"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, ValueError) as exc:
@@ -53,9 +57,11 @@ def read_state_dict(path, name: str) -> dict[str, torch.Tensor]:
     sd = {}
     for k, v in obj.items():
         if not isinstance(v, torch.Tensor):
-            raise CheckpointError(f"{path}: entry '{k}' is a {type(v).__name__}, not a tensor; "
-                                  "expected a bare state_dict (or {'params': state_dict} for NAFNet)")
-        k = k[len("module."):] if k.startswith("module.") else k
+            raise CheckpointError(
+                f"{path}: entry '{k}' is a {type(v).__name__}, not a tensor; "
+                "expected a bare state_dict (or {'params': state_dict} for NAFNet)"
+            )
+        k = k[len("module.") :] if k.startswith("module.") else k
         for old, new in _RENAMES.get(name, ()):
             k = k.replace(old, new)
         sd[k] = v
@@ -67,9 +73,13 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], sou
     own = model.state_dict()
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k} {tuple(sd[k].shape)} != {tuple(own[k].shape)}" for k in own
-              if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} != {tuple(own[k].shape)}"
+        for k in own
+        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
+    ]
     if missing or unexpected or shapes:
+
         def few(items):
             return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
 
@@ -80,9 +90,12 @@ def check_state_dict(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], sou
             parts.append(f"{len(unexpected)} unexpected keys: {few(unexpected)}")
         if shapes:
             parts.append(f"{len(shapes)} shape mismatches: {few(shapes)}")
-        raise CheckpointError(f"{source}: does not match model '{getattr(model, 'name', type(model).__name__)}' "
-                              f"with options {getattr(model, 'options', {})}: " + "; ".join(parts)
-                              + ". Check the model name/options (e.g. width=64) or the file.")
+        raise CheckpointError(
+            f"{source}: does not match model '{getattr(model, 'name', type(model).__name__)}' "
+            f"with options {getattr(model, 'options', {})}: "
+            + "; ".join(parts)
+            + ". Check the model name/options (e.g. width=64) or the file."
+        )
 
 
 def load_official(name: str, path, **options) -> torch.nn.Module:

@@ -86,5 +86,6 @@ def test_a7r3_crf_not_monotone_top():
 @settings(max_examples=200, deadline=None)
 @given(st.floats(min_value=-1.0, max_value=1.0, allow_nan=False))
 def test_round_trip_property(v):
-    assert float(srgb_to_linear(linear_to_srgb(np.float64(v)))) == pytest.approx(v, abs=1e-12)
-    assert float(linear_to_srgb(srgb_to_linear(np.float64(v)))) == pytest.approx(v, abs=1e-12)
+    # the IEC constants leave a ~2e-9 gap between the two pieces at the break points (0.0031308 / 0.04045)
+    assert float(srgb_to_linear(linear_to_srgb(np.float64(v)))) == pytest.approx(v, abs=1e-8)
+    assert float(linear_to_srgb(srgb_to_linear(np.float64(v)))) == pytest.approx(v, abs=1e-8)

@@ -15,8 +15,9 @@ Tiling details (choices where §7.3 leaves room, documented in ``docs/baselines.
 - tiles of ``tile`` px with stride ``round(tile * (1 - overlap))``; the image is padded by half a tile (reflect,
   replicate where the image is too small) so every pixel is covered by the central part of some tile;
 - each tile is deconvolved on an *extended* tile with ``margin`` extra pixels of real (padded) image context on
-  every side (default ``max(2r, 8)`` with ``r`` the PSF radius), treated as periodic by the FFT, and then cropped
-  (this plays the role of §7.3's "pad each tile by the PSF radius");
+  every side (default ``max(r, 16)``, minimum ``r``, the PSF radius: §7.3 "pad each tile by the PSF radius"), treated as
+  periodic by the FFT after an edge taper over the margin (:func:`edge_taper`, §7.3's "or edge-taper"), then
+  cropped;
 - blending window ``w(n) = sin²(π (n + ½) / tile)`` per axis (a Hann window shifted by half a sample, so it is
   never zero; at 50 % overlap the shifted windows sum to one): ``L = Σ w·L_tile / Σ w``;
 - the PSF of a tile is evaluated at the tile centre, clamped into the image, with the even-grid rule (§1.2).
@@ -129,7 +130,7 @@ def _window(n: int, dtype, device) -> torch.Tensor:
     return torch.sin(math.pi * (torch.arange(n, dtype=dtype, device=device) + 0.5) / n) ** 2
 
 
-def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 2e-3,
+def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 3e-3,
                prior: str = "gradient", iterations: int = 30, tile: int = 128, overlap: float = 0.5,
                margin: int | None = None, samples_per_segment: int = 32, eps: float = 1e-6,
                clip: bool = True) -> torch.Tensor:
@@ -137,7 +138,8 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
 
     ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``) or ``"rl"`` (§7.5; ``iterations``). ``tile``/``overlap``:
     tile side in px and fractional overlap (§7.3). ``margin``: context px around each tile for the FFT (default
-    ``max(2r, 8)``). Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
+    ``max(r, 16)``, minimum the PSF radius r).
+    Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
     """
     if blurred.ndim != 4:
         raise ShapeError(f"classical: blurred must be (B, C, H, W), got {tuple(blurred.shape)}")
@@ -169,7 +171,7 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
     at = interp_even_grid(poses.flatten(1, 2), cy, cx)  # (B, (M+1)*2, ny, nx)
     at = at.reshape(B, m1, 2, ny, nx).permute(0, 3, 4, 1, 2)  # (B, ny, nx, M+1, 2)
     r = psf_radius(at)
-    mg = max(2 * r, 8) if margin is None else max(int(margin), r)
+    mg = max(r, 16) if margin is None else max(int(margin), r)
     te = tile + 2 * mg
     win = _window(tile, work, dev)
     win2 = (win[:, None] * win[None, :]).reshape(1, 1, 1, 1, tile, tile)
@@ -211,7 +213,7 @@ class ClassicalDeconv(nn.Module):
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
 
-    def __init__(self, method: str = "wiener", lam: float = 2e-3, prior: str = "gradient", iterations: int = 30,
+    def __init__(self, method: str = "wiener", lam: float = 3e-3, prior: str = "gradient", iterations: int = 30,
                  tile: int = 128, overlap: float = 0.5, margin: int | None = None, samples_per_segment: int = 32,
                  cmf_key: str = "mix", clip: bool = True):
         super().__init__()

@@ -332,3 +332,13 @@ def test_substeps_for_max_step_bounds_pose_motion_and_fits_scheme():
             pts = np.array([[x, y, 1.0] for y in (0, 539.5, 1079) for x in (0, 959.5, 1919)]).T
             q2 = H2 @ pts
             assert np.linalg.norm(np.diff(q2[:, :2] / q2[:, 2:], axis=0), axis=1).max() > 1.0
+
+
+def test_cropped_intrinsics_give_the_same_field():
+    # crop semantics: a crop of the full frame == the full frame of the cropped intrinsics (principal point moved)
+    t, w = synthetic_window(41, 2.0)
+    a = camera_motion_field(t, w, FOURKRD, crop=(320, 180, 128, 96), dtype=np.float64)
+    b = camera_motion_field(t, w, FOURKRD.crop(320, 180, 128, 96), dtype=np.float64)
+    np.testing.assert_allclose(a, b, atol=1e-10)
+    with pytest.raises(Exception, match="crop"):
+        camera_motion_field(t, w, FOURKRD.K)  # a bare matrix needs an explicit crop

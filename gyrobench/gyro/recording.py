@@ -290,7 +290,8 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
                 try:
                     float(c)
                 except ValueError:
-                    _fail(source, k, f"timestamp is not a number ({c!r}); timestamps must be integer nanoseconds")
+                    _fail(source, k, f"timestamp is not a number ({c!r}); timestamps must be integer nanoseconds "
+                                     "(start header lines with '#')")
             raise
         if np.isfinite(t).all() and (t == np.round(t)).all() and np.abs(t).max() < 2**62:
             t = t.astype(np.int64)

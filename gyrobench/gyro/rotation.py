@@ -70,7 +70,9 @@ def rotation_matrix(axis: str, theta):
         c, s = torch.cos(theta), torch.sin(theta)
         o, z = torch.ones_like(theta), torch.zeros_like(theta)
     else:
-        theta = np.asarray(theta, dtype=np.result_type(theta, np.float32) if np.ndim(theta) else np.float64)
+        theta = np.asarray(theta)
+        if not np.issubdtype(theta.dtype, np.floating):
+            theta = theta.astype(np.float64)
         c, s = np.cos(theta), np.sin(theta)
         o, z = np.ones_like(theta), np.zeros_like(theta)
     if axis == "x":
@@ -97,7 +99,6 @@ def euler_increment(a):
         cx, sx = torch.cos(-a[..., 0]), torch.sin(-a[..., 0])
         cy, sy = torch.cos(-a[..., 1]), torch.sin(-a[..., 1])
         cz, sz = torch.cos(-a[..., 2]), torch.sin(-a[..., 2])
-        zero = torch.zeros_like(cx)
     else:
         a = np.asarray(a)
         if not np.issubdtype(a.dtype, np.floating):
@@ -105,11 +106,9 @@ def euler_increment(a):
         cx, sx = np.cos(-a[..., 0]), np.sin(-a[..., 0])
         cy, sy = np.cos(-a[..., 1]), np.sin(-a[..., 1])
         cz, sz = np.cos(-a[..., 2]), np.sin(-a[..., 2])
-        zero = np.zeros_like(cx)
     # Rx(tx) Ry(ty) Rz(tz) with t = -a, expanded:
     # Ry Rz = [[cy cz, -cy sz, sy], [sz, cz, 0], [-sy cz, sy sz, cy]]
     # Rx (Ry Rz): row0 unchanged; row1 = c*r1 - s*r2; row2 = s*r1 + c*r2
-    del zero
     e = [
         cy * cz, -cy * sz, sy,
         cx * sz + sx * sy * cz, cx * cz - sx * sy * sz, -sx * cy,

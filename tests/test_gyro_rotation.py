@@ -151,3 +151,12 @@ def test_homography_is_rotation_of_back_projected_ray():
     np.testing.assert_allclose(Ht.numpy(), H, atol=1e-9)
     with pytest.raises(ShapeError):
         homography(np.eye(2), R)
+
+
+def test_real_data_axis_convention():
+    # spec §3.4: GyroBlur-Real increments are Rx(-x_raw) Ry(+y_raw) Rz(+z_raw); R_GYROBLUR_REAL maps raw -> camera
+    from gyrobench.gyro.recording import R_GYROBLUR_REAL
+
+    a = np.array([0.03, -0.02, 0.05])
+    got = euler_increment(R_GYROBLUR_REAL @ a)
+    np.testing.assert_allclose(got, _explicit(-a[0], a[1], a[2]), atol=1e-15)

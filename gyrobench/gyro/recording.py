@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import GyroFormatError
 from ..log import get_logger
 
-__all__ = ["GyroRecording", "Gap", "load_gyro", "parse_gyro_text", "validate_gyro", "MAX_PLAUSIBLE_RATE"]
+__all__ = ["GyroRecording", "Gap", "load_gyro", "parse_gyro_text", "validate_gyro", "MAX_PLAUSIBLE_RATE",
+           "R_GYROBLUR_REAL"]
 
 log = get_logger("gyro")
 
@@ -36,6 +37,10 @@ MIN_PLAUSIBLE_DT_NS = 10_000
 #: ns; a median interval above 1 s is not a gyro stream either.
 MAX_PLAUSIBLE_DT_NS = 1_000_000_000
 GAP_FACTOR = 1.5
+#: ``R_imu_to_cam`` reproducing the official GyroBlur-Real (Galaxy S22) convention (spec §3.4): the real-data code
+#: rotates by ``Rx(-x_raw) Ry(+y_raw) Rz(+z_raw)`` per increment; with ``w_cam = diag(1, -1, -1) w_raw`` the
+#: synthetic convention ``Rx(-x) Ry(-y) Rz(-z)`` gives exactly that. (A rotation by pi about x, det = +1.)
+R_GYROBLUR_REAL = np.diag([1.0, -1.0, -1.0])
 
 
 @dataclass(frozen=True)

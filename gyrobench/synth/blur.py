@@ -90,7 +90,7 @@ def _source_grid(hinv: torch.Tensor, crop, frame_hw, device) -> torch.Tensor:
     """Normalised ``grid_sample`` grid (B, Pc, h, w, 2) of the crop pixels' sources, align_corners=True.
 
     The normalisation ``g = 2 s / (size - 1) - 1`` is folded into the homography rows, so the full-size work is
-    three broadcast adds and two divisions per pose.
+    three broadcast adds, one reciprocal and two multiplications per pose.
     """
     x0, y0, w, h = crop
     H, W = frame_hw
@@ -101,13 +101,15 @@ def _source_grid(hinv: torch.Tensor, crop, frame_hw, device) -> torch.Tensor:
     xs = torch.arange(x0, x0 + w, device=device, dtype=torch.float32)
     ys = torch.arange(y0, y0 + h, device=device, dtype=torch.float32)
 
-    def lin(r):  # r0 x + r1 y + r2 broadcast to (B, Pc, h, w)
-        return r[..., 0, None, None] * xs + (r[..., 1, None, None] * ys[:, None] + r[..., 2, None, None])
+    def lin(r, out=None):  # r0 x + r1 y + r2 broadcast to (B, Pc, h, w)
+        return torch.add(
+            r[..., 0, None, None] * xs, r[..., 1, None, None] * ys[:, None] + r[..., 2, None, None], out=out
+        )
 
     grid = torch.empty(*m.shape[:2], h, w, 2, device=device, dtype=torch.float32)
-    den = lin(r2)
-    torch.div(lin(r0), den, out=grid[..., 0])
-    torch.div(lin(r1), den, out=grid[..., 1])
+    inv = lin(r2).reciprocal_()  # one division, two multiplications
+    lin(r0, out=grid[..., 0]).mul_(inv)
+    lin(r1, out=grid[..., 1]).mul_(inv)
     return grid
 
 

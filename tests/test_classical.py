@@ -110,3 +110,12 @@ def test_registry_and_errors():
         model({"blurred": torch.zeros(1, 3, 8, 8)})
     with pytest.raises(ShapeError, match="too small|2M"):
         model({"blurred": torch.zeros(1, 3, 8, 8), "cmf_noisy": torch.zeros(1, 16, 2, 2)})
+
+
+@pytest.mark.parametrize("cfg", ["eval.yaml", "eval_rl.yaml"])
+def test_eval_configs_build(repo_root, cfg):
+    from gyrobench.config import load_mapping
+
+    conf = load_mapping(repo_root / "baselines" / "classical" / cfg)
+    model = build(conf["model"], **conf["options"])
+    assert model.options["method"] in ("wiener", "rl")

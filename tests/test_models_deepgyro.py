@@ -81,3 +81,13 @@ def test_missing_or_bad_field_errors():
         model({"blurred": torch.rand(1, 3, 16, 16)})
     with pytest.raises(ShapeError, match="too small"):
         model({"blurred": torch.rand(1, 3, 16, 16), "cmf_noisy": torch.zeros(1, 16, 4, 4)})
+
+
+@pytest.mark.parametrize("cfg", ["train.yaml", "train_deepgyro_recipe.yaml"])
+def test_baseline_configs_load_and_build(repo_root, cfg):
+    from gyrobench.train.config import load_train_config
+
+    conf = load_train_config(repo_root / "baselines" / "deepgyro" / cfg)
+    assert conf.model.name == "deepgyro"
+    model = build(conf.model.name, **conf.model.options)
+    assert _nparams(model) == 31_033_027  # the number printed in baselines/deepgyro/README.md

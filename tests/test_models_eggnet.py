@@ -92,3 +92,12 @@ def test_gyro_input_matters():
     # the clean/noisy mix follows alpha
     mixed = model.gyro_input({"cmf_noisy": b["cmf_noisy"], "cmf_clean": a["cmf_noisy"], "alpha": 0.5}, (16, 24))
     torch.testing.assert_close(mixed, mgv / 2)
+
+
+@pytest.mark.parametrize("cfg", ["train.yaml", "train_paper_recipe.yaml"])
+def test_baseline_configs_load_and_build(repo_root, cfg):
+    from gyrobench.train.config import load_train_config
+
+    conf = load_train_config(repo_root / "baselines" / "eggnet" / cfg)
+    assert conf.model.name == "eggnet"
+    assert _nparams(build(conf.model.name, **conf.model.options)) == 7_200_465  # baselines/eggnet/README.md

@@ -27,7 +27,8 @@ Conventions
 * The stored image is a window ``crop = (x0, y0, w, h)`` of the camera frame whose intrinsics are ``K``
   (shard fields ``crop`` and ``K``); a crop (ox, oy, cw, ch) of the stored image is the frame window
   (x0+ox, y0+oy, cw, ch), which is what the gyro core's ``camera_motion_field(..., crop=...)`` takes.
-* Fields are recomputed from the stored gyro on load; if the shard stores them (``cmf_clean`` /
+* Fields are recomputed from the stored gyro on load (M = the recipe's ``storage.cmf_segments``, read from the
+  shard's ``recipe`` attribute, default 8; ``cmf_options`` overrides); if the shard stores them (``cmf_clean`` /
   ``cmf_noisy`` datasets, float16 (N, H/2, W/2, 2M), recipe option ``store_cmf``) they are read and sliced.
 * Crop offsets are a pure function of ``(seed, epoch, sample index)`` (:meth:`ShardDataset.set_epoch`), so
   results do not depend on the number or scheduling of DataLoader workers, and a resumed run sees the same
@@ -250,6 +251,13 @@ class ShardDataset(torch.utils.data.Dataset):
         out["meta"] = meta
         return out
 
+    def _recipe_segments(self, f) -> int:
+        cache = self.__dict__.setdefault("_segments", {})
+        key = f.filename
+        if key not in cache:
+            cache[key] = _segments_from_attrs(f)
+        return cache[key]
+
     def _fields(self, f, i: int, K: np.ndarray, frame_xy: tuple[int, int], window, where: str) -> dict:
         """cmf_clean / cmf_noisy (2M, hf, wf) for the window, stored or recomputed from the gyro."""
         ox, oy, cw, ch = window
@@ -272,7 +280,8 @@ class ShardDataset(torch.utils.data.Dataset):
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
         crop = (frame_xy[0], frame_xy[1], cw, ch)
-        opts = {**self.cmf_options, "crop": crop, "layout": "chw", "dtype": np.float32}
+        opts = {"M": self._recipe_segments(f), **self.cmf_options, "crop": crop, "layout": "chw",
+                "dtype": np.float32}
         clean = camera_motion_field(t_ns, w, K, **opts)
         draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
         if draws:
@@ -281,6 +290,22 @@ class ShardDataset(torch.utils.data.Dataset):
             noisy = clean
         return {"cmf_clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
                 "cmf_noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))}
+
+
+def _segments_from_attrs(f) -> int:
+    """M of the recipe that wrote the shard (``storage.cmf_segments``; 8 when absent, spec §3.1)."""
+    text = f.attrs.get("recipe", "")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if not text:
+        return 8
+    try:
+        import yaml
+
+        storage = (yaml.safe_load(text) or {}).get("storage") or {}
+        return int(storage.get("cmf_segments", 8))
+    except Exception:  # noqa: BLE001 - a foreign/odd recipe text: fall back to the spec default
+        return 8
 
 
 def collate(samples: list[dict]) -> dict:

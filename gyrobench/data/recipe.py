@@ -219,10 +219,12 @@ class Split:
 
 @dataclass
 class Storage:
-    """Shard layout (INTERFACES.md §5)."""
+    """Shard layout (INTERFACES.md §5). ``bits``: significant bits kept in the stored sharp/blurred images
+    (default: all); 12 keeps a 1280x720 uint16 sample under the 6 MB budget (docs/datasets.md, measured)."""
 
     shard_size: int = 64
     dtype: Literal["uint16", "uint8"] = "uint16"
+    bits: int | None = None
     store_cmf: Literal["none", "float16"] = "none"
     cmf_segments: int = 8
     compression: Literal["gzip", "lzf", "none"] = "gzip"
@@ -235,6 +237,9 @@ class Storage:
             raise ValueError(f"compression_level must be 0..9, got {self.compression_level}")
         if self.cmf_segments < 1:
             raise ValueError(f"cmf_segments must be >= 1, got {self.cmf_segments}")
+        width = 16 if self.dtype == "uint16" else 8
+        if self.bits is not None and not 8 <= self.bits <= width:
+            raise ValueError(f"bits must be between 8 and {width} for {self.dtype}, got {self.bits}")
 
 
 @dataclass

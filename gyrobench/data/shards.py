@@ -96,10 +96,20 @@ def image_scale(dtype) -> float:
     return float(np.iinfo(np.dtype(dtype)).max)
 
 
-def quantize(x: np.ndarray, dtype: str) -> np.ndarray:
-    """Linear float in [0, 1] -> rounded unsigned integers of ``dtype`` (round half to even, clipped)."""
+def quantize(x: np.ndarray, dtype: str, bits: int | None = None) -> np.ndarray:
+    """Linear float in [0, 1] -> rounded unsigned integers of ``dtype`` (round half to even, clipped).
+
+    ``bits`` < the dtype's width keeps that many significant bits: values are rounded to multiples of
+    ``2**(width - bits)`` (still read as value / dtype max), so the zero low bits cost almost nothing after
+    shuffle + gzip. E.g. uint16 with ``bits=12``: step 16/65535 = 2.4e-4 linear (recipe ``storage.bits``).
+    """
     s = image_scale(dtype)
-    return np.clip(np.rint(np.asarray(x, dtype=np.float64) * s), 0, s).astype(dtype)
+    x = np.asarray(x, dtype=np.float64)
+    width = np.dtype(dtype).itemsize * 8
+    if bits is None or bits >= width:
+        return np.clip(np.rint(x * s), 0, s).astype(dtype)
+    step = float(1 << (width - int(bits)))
+    return np.clip(np.rint(x * (s / step)) * step, 0, s).astype(dtype)
 
 
 class ShardWriter:

@@ -253,10 +253,10 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         for k, v in _draw_arrays(ddraw).items():
             sample[f"deg_{k}"] = v
 
-    dtype = recipe.storage.dtype
+    dtype, bits = recipe.storage.dtype, recipe.storage.bits
     to_hwc = lambda t: t[0].detach().cpu().numpy().transpose(1, 2, 0)  # noqa: E731
-    sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype)
-    sample["blurred"] = quantize(to_hwc(blurred), dtype)
+    sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype, bits)
+    sample["blurred"] = quantize(to_hwc(blurred), dtype, bits)
     sample["sat_mask"] = quantize(to_hwc(sat), "uint8")
     sample["valid"] = (out["valid"][0, 0].numpy() > 0.5).astype(np.uint8)
     K_crop = K.copy()
@@ -333,6 +333,7 @@ def _shard_attrs(recipe: Recipe, task: dict) -> dict:
         "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
         "transfer": "linear",
         "image_dtype": recipe.storage.dtype,
+        "significant_bits": recipe.storage.bits or (16 if recipe.storage.dtype == "uint16" else 8),
         "degradation": f"{sp.degradation}:{recipe.degradation.preset}",
         "degradation_note": ("applied and stored (draws in deg_*)" if sp.degradation == "offline" else
                              "clean blur stored; apply the preset on the fly with sat_mask"),

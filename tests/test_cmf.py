@@ -197,12 +197,15 @@ def test_anchor_start_variant():
     assert np.abs(f - g).max() > 1e-3
 
 
-def test_batched_equals_single():
+@pytest.mark.parametrize("interp", ["linear", "cubic"])
+def test_batched_equals_single(interp):
     ts, ws = zip(*[synthetic_window(s, 1.0 + s) for s in range(3)])
     crop = (320, 180, 96, 64)
-    fb = camera_motion_fields(np.stack(ts), np.stack(ws), FOURKRD, crop=crop, layout="chw")
+    fb = camera_motion_fields(np.stack(ts), np.stack(ws), FOURKRD, crop=crop, layout="chw", interp=interp)
+    assert fb.shape == (3, 16, 32, 48)
     for b in range(3):
-        np.testing.assert_array_equal(fb[b], camera_motion_field(ts[b], ws[b], FOURKRD, crop=crop, layout="chw"))
+        single = camera_motion_field(ts[b], ws[b], FOURKRD, crop=crop, layout="chw", interp=interp)
+        np.testing.assert_array_equal(fb[b], single)
 
 
 @settings(max_examples=25, deadline=None)

@@ -33,12 +33,20 @@ from torch import nn
 
 from ..errors import GyrobenchError, ShapeError
 from ..log import get_logger
-from .gyro_inputs import check_cmf, cmf_poses, interp_even_grid, psf_radius, select_cmf, trajectory_psf
+from .gyro_inputs import (
+    check_cmf,
+    cmf_poses,
+    interp_even_grid,
+    psf_radius,
+    select_cmf,
+    trajectory_psf,
+    upsample_even_grid,
+)
 from .registry import register
 
 log = get_logger("models.classical")
 
-__all__ = ["ClassicalDeconv", "deconvolve", "wiener_fft", "richardson_lucy_fft", "psf_otf", "edge_taper"]
+__all__ = ["ClassicalDeconv", "deconvolve", "wiener_fft", "richardson_lucy_fft", "psf_otf", "edge_taper", "richardson_lucy_global"]
 
 
 def psf_otf(psf: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -130,13 +138,76 @@ def _window(n: int, dtype, device) -> torch.Tensor:
     return torch.sin(math.pi * (torch.arange(n, dtype=dtype, device=device) + 0.5) / n) ** 2
 
 
+def _path_samples(poses: torch.Tensor, max_step: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sub-sample the piecewise-linear pose path so consecutive samples are <= ``max_step`` px apart.
+
+    ``poses (B, M+1, 2, H, W)`` -> displacements ``(B, P, 2, H, W)`` and trapezoid weights ``(P,)`` (sum 1, equal
+    time per segment).
+    """
+    m = poses.shape[1] - 1
+    seg = (poses[:, 1:] - poses[:, :-1]).norm(dim=2).amax()
+    n = max(1, int(math.ceil(float(seg) / max_step)))
+    t = torch.arange(n, dtype=poses.dtype, device=poses.device) / n
+    a, d = poses[:, :-1, None], (poses[:, 1:] - poses[:, :-1])[:, :, None]
+    pts = (a + t.reshape(1, 1, n, 1, 1, 1) * d).flatten(1, 2)
+    pts = torch.cat([pts, poses[:, -1:]], dim=1)  # (B, m*n + 1, 2, H, W)
+    w = torch.ones(m * n + 1, dtype=poses.dtype, device=poses.device)
+    w[0] = w[-1] = 0.5
+    return pts, w / w.sum()
+
+
+def _warp(img: torch.Tensor, disp: torch.Tensor, sign: float) -> torch.Tensor:
+    """``out[p](y) = img(y + sign * disp[p](y))`` bilinear (edge-replicated): img ``(1, C, H, W)``,
+    disp ``(P, 2, H, W)`` px (dx, dy) -> ``(P, C, H, W)``."""
+    P, _, H, W = disp.shape
+    ys = torch.arange(H, dtype=disp.dtype, device=disp.device)[:, None]
+    xs = torch.arange(W, dtype=disp.dtype, device=disp.device)[None, :]
+    gx = (xs + sign * disp[:, 0]) * (2 / max(W - 1, 1)) - 1
+    gy = (ys + sign * disp[:, 1]) * (2 / max(H - 1, 1)) - 1
+    grid = torch.stack([gx, gy], dim=-1).to(img.dtype)
+    return F.grid_sample(img.expand(P, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def richardson_lucy_global(blurred: torch.Tensor, poses: torch.Tensor, iterations: int, eps: float = 1e-6,
+                           max_step: float = 1.0) -> torch.Tensor:
+    """Tile-free RL with the dense displacement field (spec §7.5 "Global variant").
+
+    Forward operator ``A(L)(y) = Σ_k w_k L(y − P_k(y))`` over the pose path sub-sampled to <= ``max_step`` px
+    (trapezoid weights), adjoint approximated by warping with the opposite displacements,
+    ``L ← L · Aᵀ(B / A(L)) / Aᵀ(1)``. ``blurred (1, C, H, W)``, ``poses (1, M+1, 2, H, W)`` full resolution.
+    Memory and time grow with the number of path samples (one warp each, twice per iteration).
+    """
+    disp, w = _path_samples(poses, max_step)
+    disp, w = disp[0], w.to(blurred.dtype).reshape(-1, 1, 1, 1)
+
+    chunk = 8  # path samples warped at once (bounds memory at ~chunk x the image)
+
+    def warp_sum(x, sign):
+        return sum((w[i : i + chunk] * _warp(x, disp[i : i + chunk], sign)).sum(0, keepdim=True)
+                   for i in range(0, disp.shape[0], chunk))
+
+    def fwd(x):
+        return warp_sum(x, -1.0)
+
+    def adj(x):
+        return warp_sum(x, 1.0)
+
+    b = blurred.clamp_min(0)
+    norm = adj(torch.ones_like(b)).clamp_min(eps)
+    est = b.clamp_min(eps)
+    for _ in range(int(iterations)):
+        est = est * adj(b / (fwd(est) + eps)) / norm
+    return est
+
+
 def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 3e-3,
                prior: str = "gradient", iterations: int = 30, tile: int = 128, overlap: float = 0.5,
                margin: int | None = None, samples_per_segment: int = 32, eps: float = 1e-6,
                clip: bool = True) -> torch.Tensor:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
 
-    ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``) or ``"rl"`` (§7.5; ``iterations``). ``tile``/``overlap``:
+    ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``), ``"rl"`` (§7.5; ``iterations``) or ``"rl_global"`` (§7.5's
+    tile-free variant, :func:`richardson_lucy_global`; ``iterations``; ignores the tiling options). ``tile``/``overlap``:
     tile side in px and fractional overlap (§7.3). ``margin``: context px around each tile for the FFT (default
     ``max(r, 16)``, minimum the PSF radius r).
     Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
@@ -146,8 +217,8 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
     check_cmf(cmf)
     if cmf.shape[0] != blurred.shape[0]:
         raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
-    if method not in ("wiener", "rl"):
-        raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener' or 'rl'")
+    if method not in ("wiener", "rl", "rl_global"):
+        raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
     if not 0 <= overlap < 1 or tile < 4:
         raise GyrobenchError(f"classical: need tile >= 4 and 0 <= overlap < 1, got tile={tile}, overlap={overlap}")
     B, C, H, W = blurred.shape
@@ -158,6 +229,12 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
         )
     work = torch.float32 if blurred.dtype != torch.float64 else torch.float64
     dev = blurred.device
+    if method == "rl_global":
+        poses_full = upsample_even_grid(cmf_poses(cmf.to(work)).flatten(1, 2), (H, W))
+        poses_full = poses_full.reshape(B, -1, 2, H, W)
+        out = torch.cat([richardson_lucy_global(blurred[i : i + 1].to(work), poses_full[i : i + 1], iterations, eps)
+                         for i in range(B)])
+        return (out.clamp(0, 1) if clip else out).to(blurred.dtype)
     stride = max(1, int(round(tile * (1 - overlap))))
     off = tile // 2
     ny = math.ceil(max(H + 2 * off - tile, 0) / stride) + 1
@@ -207,7 +284,7 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
 class ClassicalDeconv(nn.Module):
     """Classical per-tile Wiener or Richardson–Lucy deconvolution with PSFs from the camera-motion field (§7).
 
-    Options: ``method`` ("wiener" | "rl"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
+    Options: ``method`` ("wiener" | "rl" | "rl_global"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
     ``iterations`` (RL), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
     ``cmf_key`` ("mix" = α-mix of noisy and clean per INTERFACES.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
@@ -217,8 +294,8 @@ class ClassicalDeconv(nn.Module):
                  tile: int = 128, overlap: float = 0.5, margin: int | None = None, samples_per_segment: int = 32,
                  cmf_key: str = "mix", clip: bool = True):
         super().__init__()
-        if method not in ("wiener", "rl"):
-            raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener' or 'rl'")
+        if method not in ("wiener", "rl", "rl_global"):
+            raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
         self.kwargs = dict(method=method, lam=lam, prior=prior, iterations=iterations, tile=tile, overlap=overlap,
                            margin=margin, samples_per_segment=samples_per_segment, clip=clip)
         self.cmf_key = cmf_key

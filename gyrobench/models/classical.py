@@ -296,6 +296,13 @@ class ClassicalDeconv(nn.Module):
         super().__init__()
         if method not in ("wiener", "rl", "rl_global"):
             raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
+        if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0:
+            raise GyrobenchError(
+                f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0; got tile={tile}, "
+                f"overlap={overlap}, iterations={iterations}, lam={lam}"
+            )
+        if prior not in ("gradient", "identity"):
+            raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
         self.kwargs = dict(method=method, lam=lam, prior=prior, iterations=iterations, tile=tile, overlap=overlap,
                            margin=margin, samples_per_segment=samples_per_segment, clip=clip)
         self.cmf_key = cmf_key

@@ -235,6 +235,29 @@ def test_rerun_keeps_complete_shards(tmp_path, caplog):
     assert all((out / n).stat().st_mtime_ns == m for n, m in mtimes.items() if n != "shard-00001.h5")
     assert (out / "shard-00001.h5").is_file()
     verify_dataset(out)
+    ref = json.loads((out / "manifest.json").read_text())["shards"]
+    p = out / "shard-00000.h5"  # a truncated shard (e.g. copied half-way) is redone, not kept
+    p.write_bytes(p.read_bytes()[:2000])
+    assert synthesize("smoke", out, limit=2)["shards"] == ref
+
+
+def test_stored_fields_match_recomputed(tmp_path):
+    """store_cmf: float16 caches the clean field (= the gyro core's field of the stored window) and the noisy
+    field of the stored error draw."""
+    from gyrobench.gyro.cmf import camera_motion_field
+    from gyrobench.gyro.error_model import ErrorDraw, noisy_camera_motion_field
+
+    synthesize(load_recipe("smoke", ["storage.store_cmf=float16"]), tmp_path / "o", limit=1)
+    s = read_sample(tmp_path / "o" / "shard-00000.h5", 0)
+    crop = tuple(int(v) for v in s["crop"])
+    clean = camera_motion_field(s["gyro_t_ns"], s["gyro_w"], s["K"], crop=crop, layout="hwc")
+    assert s["cmf_clean"].shape == (24, 24, 16)
+    assert np.allclose(s["cmf_clean"], clean, atol=2e-3, rtol=1e-3)
+    draws = {k: v for k, v in s.items() if k.startswith("err_")}
+    noisy = noisy_camera_motion_field(s["gyro_t_ns"], s["gyro_w"], s["K"], ErrorDraw.from_arrays(draws), crop=crop,
+                                      layout="hwc")
+    assert np.allclose(s["cmf_noisy"], noisy, atol=2e-3, rtol=1e-3)
+    assert not np.allclose(s["cmf_noisy"], s["cmf_clean"])
 
 
 # ----------------------------------------------------------------------------------------- dask
@@ -309,3 +332,21 @@ def test_demo_recipe_runs(tmp_path):
     s = read_sample(tmp_path / "demo" / man["shards"][0]["file"], 0)
     assert s["sharp"].shape == (480, 480, 3)
     assert np.allclose(s["K"], [[561.5, 0, 250], [0, 561.5, 250], [0, 0, 1]])
+
+
+def test_real_recording_windows(gyro_train_path, tmp_path):
+    """Windows drawn from the shared GyroBlur-Synth training recording (skips in a user's clone): 11 consecutive
+    recorded samples, never across its one 25.6 ms gap."""
+    from gyrobench.gyro.recording import load_gyro
+
+    r = load_recipe("smoke", ["sources.gyro.kind=files", f"sources.gyro.file={gyro_train_path}"])
+    synthesize(r, tmp_path / "o", limit=2)
+    rec = load_gyro(gyro_train_path)
+    dt_med = np.median(np.diff(rec.t_ns))
+    for f in ("shard-00000.h5", "shard-00001.h5"):
+        for i in range(2):
+            s = read_sample(tmp_path / "o" / f, i)
+            st = int(s["window_start"])
+            assert np.array_equal(s["gyro_t_ns"], rec.t_ns[st:st + 11])
+            assert np.array_equal(s["gyro_w"], rec.w[st:st + 11])
+            assert np.diff(s["gyro_t_ns"]).max() < 1.5 * dt_med

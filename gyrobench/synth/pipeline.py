@@ -37,7 +37,7 @@ import numpy as np
 
 from ..data.manifest import FORMAT, write_json_atomic
 from ..data.recipe import Recipe, Split, load_recipe
-from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs
+from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..errors import GyrobenchError, ShardError
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
@@ -207,8 +207,12 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- one sample
-def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "") -> dict[str, Any]:
-    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module)."""
+def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu"
+                      ) -> dict[str, Any]:
+    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
+
+    ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
+    device type (INTERFACES.md §5)."""
     import torch
 
     from ..data.sources import file_sha256
@@ -233,8 +237,8 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
                                   M=recipe.storage.cmf_segments)
     H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
 
-    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
-    homs = torch.from_numpy(H)[None]
+    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
+    homs = torch.from_numpy(H)[None].to(device)
     out = _render_blur(frame_t, homs, (x0, y0, cw, ch))
     blurred, sat = out["blurred"], out["sat_mask"]
 
@@ -245,8 +249,8 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
             sample[f"err_{k}"] = v
 
     if split.degradation == "offline":
-        deg = _degradation(ctx)
-        gen = torch.Generator().manual_seed(int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
+        deg = _degradation(ctx).to(device)
+        gen = torch.Generator(device=device).manual_seed(int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
         with torch.no_grad():
             res = deg(blurred, sat_mask=sat, generator=gen)
         blurred, ddraw = res if isinstance(res, tuple) else (res, None)
@@ -258,7 +262,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype, bits)
     sample["blurred"] = quantize(to_hwc(blurred), dtype, bits)
     sample["sat_mask"] = quantize(to_hwc(sat), "uint8")
-    sample["valid"] = (out["valid"][0, 0].numpy() > 0.5).astype(np.uint8)
+    sample["valid"] = (out["valid"][0, 0].cpu().numpy() > 0.5).astype(np.uint8)
     K_crop = K.copy()
     K_crop[0, 2] -= x0
     K_crop[1, 2] -= y0
@@ -343,18 +347,22 @@ def _shard_attrs(recipe: Recipe, task: dict) -> dict:
 
 
 def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
+    """A shard from an earlier run is kept only if complete, fully decodable and made by this recipe/task."""
     if not path.is_file():
         return False
     try:
         attrs = read_shard_attrs(path)
+        verify_shard(path, samples=task["count"], decode=True)
     except ShardError:
+        log.info("%s: incomplete or corrupt shard from an earlier run; redoing it", path)
         return False
     return (attrs.get("complete") == 1 and attrs.get("recipe_sha256") == recipe.sha256
             and int(attrs.get("samples", -1)) == task["count"] and int(attrs.get("first_index", -1)) == task["first"]
             and attrs.get("split") == task["split"])
 
 
-def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "") -> dict:
+def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
+               device: str = "cpu") -> dict:
     """Write one shard (or keep a complete, matching one) and return its manifest entry."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
@@ -370,7 +378,7 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
         with ShardWriter(path, task["count"], _shard_attrs(recipe, task), compression=st.compression,
                          compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
-                wr.add(synthesize_sample(recipe, sp, i, run_id))
+                wr.add(synthesize_sample(recipe, sp, i, run_id, device))
         status = "written"
     return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
             "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
@@ -381,13 +389,13 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler):
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
     import uuid
 
     from joblib import Parallel, delayed
 
     run_id = uuid.uuid4().hex
-    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id)
+    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device)
             for t in tasks]
     if scheduler is not None:
         try:
@@ -396,16 +404,21 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler):
             raise GyrobenchError("--scheduler needs dask.distributed: pip install 'gyrobench[dist]'") from exc
         import joblib
 
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        with joblib.parallel_backend("dask", client=client):
-            return list(Parallel(n_jobs=-1)(jobs))
+        own = not isinstance(scheduler, Client)
+        client = Client(scheduler) if own else scheduler
+        try:
+            with joblib.parallel_backend("dask", client=client):
+                return list(Parallel(n_jobs=-1)(jobs))
+        finally:
+            if own:
+                client.close()
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir, None, run_id) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id, device) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
 
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
-               limit: int | None = None, command: str | None = None) -> dict:
+               limit: int | None = None, command: str | None = None, device: str = "cpu") -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
@@ -432,7 +445,7 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     entries = []
     kept = 0
     bar = progress(total=len(tasks), desc=f"synth {recipe.name}", unit="shard")
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler):
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
         bar.update(1)
@@ -460,7 +473,7 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
         "splits": splits,
         "shards": entries,
         "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
-                    "machine": machine(), "command": command or "", "workers": workers,
+                    "machine": machine(), "command": command or "", "workers": workers, "device": device,
                     "seconds": round(dt, 3)},
     }
     write_json_atomic(out_dir / "manifest.json", manifest)

@@ -75,6 +75,10 @@ def test_import_round_trip(tmp_path):
             assert np.allclose(s["gyro_w"], truth[(split, "w")][st:st + 11], atol=1e-12)
             assert tuple(s["crop"]) == CROP and np.allclose(s["K"], [[60, 0, 32], [0, 60, 24], [0, 0, 1]])
             assert s["cmf_clean"].shape == (16, 24, 16)
+            # blur extent = path length of the crop centre through the field's own segments, up to the finer
+            # pose sampling of the extent (8 sub-steps per interval vs 8 segments per window)
+            seg_len = np.linalg.norm(s["cmf_clean"][8, 12].reshape(-1, 2), axis=1).sum()
+            assert float(s["blur_extent_px"]) >= seg_len - 0.05 and float(s["blur_extent_px"]) < 1.5 * seg_len + 1
             if split == "test":
                 assert np.array_equal(s["cmf_noisy"], truth[(split, i, "cmf")])  # supplied field, lossless
             else:

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gyrobench.cli import main as cli_main
 from gyrobench.data.recipe import load_recipe
@@ -94,6 +96,11 @@ def test_same_manifest_with_two_workers(smoke_dir, tmp_path):
     man1 = json.loads((smoke_dir / "manifest.json").read_text())
     man2 = synthesize("smoke", tmp_path / "w2", workers=2)
     assert man2["shards"] == man1["shards"]
+
+
+def test_error_model_null_stores_no_draws(tmp_path):
+    synthesize(load_recipe("smoke", ["error_model=null"]), tmp_path / "o", limit=1)
+    assert not any(k.startswith("err_") for k in read_sample(tmp_path / "o" / "shard-00000.h5", 0))
 
 
 def test_sample_rng_depends_only_on_seed_split_index():
@@ -311,6 +318,19 @@ def test_starting_points_file_used_and_checked(tmp_path):
     (tmp_path / "sp.txt").write_text("3\n35\n")
     with pytest.raises(Exception, match=r"sp\.txt: line 2"):
         synthesize(load_recipe(r), tmp_path / "o2")
+
+
+@given(st.lists(st.integers(1, 40), min_size=2, max_size=40), st.integers(2, 12), st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_valid_window_starts_property(dts_ms, samples, exclude):
+    """Vectorised gap exclusion == brute force over every window (any timestamps, any window length)."""
+    from gyrobench.data.sources import valid_window_starts
+
+    t = np.concatenate([[0], np.cumsum(np.asarray(dts_ms, dtype=np.int64) * 1_000_000)])
+    med = np.median(np.diff(t))
+    brute = [s for s in range(len(t) - samples + 1)
+             if not exclude or all(t[k + 1] - t[k] <= 1.5 * med for k in range(s, s + samples - 1))]
+    assert valid_window_starts(t, samples, exclude, 1.5).tolist() == brute
 
 
 def test_random_windows_avoid_gaps(tmp_path):

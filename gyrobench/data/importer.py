@@ -192,6 +192,10 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
     w = np.asarray(rec.w[s:s + S], dtype=np.float64)
     R = np.asarray(rec.R_imu_to_cam, dtype=np.float64)
     clean = cmf_fn(t, w @ R.T, K, crop=crop, layout="hwc", dtype=np.float32)
+    from ..gyro.trajectory import pose_homographies
+    from ..synth.pipeline import blur_extent_px
+
+    H, _ = pose_homographies(t, w @ R.T, K, substeps=8, anchor="mid")
     sample = {
         "sharp": conv(imgs["sharp"]), "blurred": conv(imgs["blurred"]), "sat_mask": imgs["sat_mask"],
         "gyro_t_ns": t, "gyro_w": w, "R_imu_to_cam": R, "K": K, "K_crop": K_crop,
@@ -200,6 +204,7 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
         "window_start": np.int64(s), "sample_id": f"{split}-{i:06d}", "sample_index": np.int64(i),
         "source_image": blur_path.name, "source_sha256": sha256_file(blur_path),
         "cmf_clean": clean.astype(np.float32),
+        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
     }
     if cmf_dir is not None:
         npy = cmf_dir / (blur_path.stem + ".npy")

@@ -254,7 +254,7 @@ class Recipe:
     sources: Sources = field(default_factory=Sources)
     exposure: Exposure = field(default_factory=Exposure)
     substeps: Substeps = field(default_factory=Substeps)
-    error_model: dict[str, Any] = field(default_factory=dict)
+    error_model: dict[str, Any] | None = field(default_factory=dict)
     degradation: DegradationCfg = field(default_factory=DegradationCfg)
     storage: Storage = field(default_factory=Storage)
     source_path: str | None = field(default=None, init=False, repr=False, compare=False)
@@ -383,7 +383,7 @@ def load_recipe(path_or_name: str | Path, overrides: list[str] | None = None) ->
 
 def _check_error_model(recipe: Recipe, source: str) -> None:
     """Validate ``error_model`` keys against helper A's ``GyroErrorModel`` when it is importable."""
-    if not recipe.error_model:
+    if not recipe.error_model:  # {} = default magnitudes, null = no error model
         return
     try:
         from ..gyro.error_model import GyroErrorModel

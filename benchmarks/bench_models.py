@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from gyrobench.models import (  # noqa: E402
     available,
     build,
-    dcn,  # noqa: E402
+    dcn,
 )
 from gyrobench.models.complexity import model_complexity  # noqa: E402
 

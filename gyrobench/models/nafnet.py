@@ -107,9 +107,9 @@ class NAFBlock(nn.Module):
         x = self.conv2(self.conv1(self.norm1(inp)))  # (B, 2c, H, W)
         x = self.sg(x)  # (B, c, H, W)
         x = x * self.sca(x)  # simplified channel attention
-        y = inp + self.conv3(x) * self.beta
+        y = torch.addcmul(inp, self.conv3(x), self.beta)  # inp + β·conv3(x), one fused pass
         x = self.conv5(self.sg(self.conv4(self.norm2(y))))
-        return y + x * self.gamma
+        return torch.addcmul(y, x, self.gamma)  # y + γ·x
 
 
 class NAFNetArch(nn.Module):

@@ -28,14 +28,10 @@ __all__ = ["list_images", "images_for_split", "load_linear_image", "srgb_to_line
 
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """sRGB EOTF (IEC 61966-2-1), [0,1] -> [0,1]. Uses helper C's ``synth.color`` when present."""
-    try:
-        from ..synth.color import srgb_to_linear as _c
+    """sRGB EOTF (IEC 61966-2-1, rsblur.md §3.1), [0,1] -> [0,1]: helper C's ``synth.color.srgb_to_linear``."""
+    from ..synth.color import srgb_to_linear as _eotf
 
-        return _c(x)
-    except ImportError:
-        x = np.asarray(x)
-        return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(x.dtype)
+    return _eotf(x)
 
 
 def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:

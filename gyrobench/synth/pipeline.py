@@ -44,7 +44,7 @@ from ..provenance import git_commit, machine, sha256_file, versions
 
 log = get_logger("synth.pipeline")
 
-SAT_THRESHOLD = 1.0 - 1e-6
+SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
 __all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "split_key", "sample_seedseq",
            "blur_extent_px"]
@@ -71,45 +71,11 @@ def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
 
 # ----------------------------------------------------------------------------------------- renderer fallback
 def _render_blur(sharp_lin, homs, crop):
-    """Blur + saturation mask in one pass with helper C's ``synth.blur.render_blur`` (``sat_threshold=1.0``,
-    rsblur.md D3); the private fallback below is used only where that module is absent."""
-    try:
-        from .blur import render_blur
-    except ImportError:
-        out = _fallback_render_blur(sharp_lin, homs, crop=crop)
-        m0 = (sharp_lin >= SAT_THRESHOLD).float()
-        out["sat_mask"] = _fallback_render_blur(m0, homs, crop=crop)["blurred"]
-        return out
-    return render_blur(sharp_lin, homs, crop=crop, sat_threshold=1.0)
+    """Blur + saturation mask in one pass: helper C's ``render_blur`` with ``sat_threshold=1.0`` (rsblur.md D3:
+    per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
+    from .blur import render_blur
 
-
-def _fallback_render_blur(sharp_lin, homs, *, crop):
-    """Minimal private stand-in for ``synth.blur.render_blur`` (same contract): for each pose k sample the
-    anchor frame at ``H_k^-1 p`` (bilinear, pixel centres at integer coordinates, border replicate) for the
-    crop pixels p, average in linear light; ``valid`` = inside the frame at every pose."""
-    import torch
-    import torch.nn.functional as F
-
-    B, C, Hh, Ww = sharp_lin.shape
-    x0, y0, w, h = crop
-    Hinv = torch.linalg.inv(torch.as_tensor(homs, dtype=torch.float64))  # (B,P,3,3)
-    ys, xs = torch.meshgrid(torch.arange(y0, y0 + h, dtype=torch.float64),
-                            torch.arange(x0, x0 + w, dtype=torch.float64), indexing="ij")
-    pts = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3)  # (hw,3)
-    acc = torch.zeros(B, C, h, w, dtype=torch.float32)
-    valid = torch.ones(B, 1, h, w, dtype=torch.bool)
-    P = Hinv.shape[1]
-    for k in range(P):  # loop over poses (not pixels): each step is one vectorised grid_sample
-        q = pts @ Hinv[:, k].transpose(-1, -2)  # (B,hw,3)
-        q = q[..., :2] / q[..., 2:]
-        gx = 2 * q[..., 0] / (Ww - 1) - 1
-        gy = 2 * q[..., 1] / (Hh - 1) - 1
-        grid = torch.stack([gx, gy], -1).reshape(B, h, w, 2).float()
-        acc += F.grid_sample(sharp_lin.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
-        inside = (q[..., 0] >= 0) & (q[..., 0] <= Ww - 1) & (q[..., 1] >= 0) & (q[..., 1] <= Hh - 1)
-        valid &= inside.reshape(B, 1, h, w)
-    sharp = sharp_lin[:, :, y0:y0 + h, x0:x0 + w].float()
-    return {"blurred": acc / P, "sharp": sharp, "valid": valid.float()}
+    return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
 
 
 # ------------------------------------------------------------------------------------------- context

@@ -200,8 +200,8 @@ def richardson_lucy_global(blurred: torch.Tensor, poses: torch.Tensor, iteration
     return est
 
 
-def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 3e-3,
-               prior: str = "gradient", iterations: int = 30, tile: int = 128, overlap: float = 0.5,
+def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 0.06,
+               prior: str = "gradient", iterations: int = 10, tile: int = 128, overlap: float = 0.5,
                margin: int | None = None, samples_per_segment: int = 32, eps: float = 1e-6,
                clip: bool = True) -> torch.Tensor:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
@@ -290,7 +290,7 @@ class ClassicalDeconv(nn.Module):
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
 
-    def __init__(self, method: str = "wiener", lam: float = 3e-3, prior: str = "gradient", iterations: int = 30,
+    def __init__(self, method: str = "wiener", lam: float = 0.06, prior: str = "gradient", iterations: int = 10,
                  tile: int = 128, overlap: float = 0.5, margin: int | None = None, samples_per_segment: int = 32,
                  cmf_key: str = "mix", clip: bool = True):
         super().__init__()

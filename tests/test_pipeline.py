@@ -279,6 +279,13 @@ def test_dask_local_cluster_gives_same_manifest(smoke_dir, tmp_path):
     assert man["shards"] == ref["shards"]
 
 
+@pytest.mark.dist
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+    rc = cli_main(["synth", "smoke", "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--scheduler tcp://127.0.0.1:9: cannot connect" in err
+
+
 # ----------------------------------------------------------------------------------------- errors
 def test_missing_image_error_names_file_cli(tmp_path, capsys):
     gyro = _write_gyro(tmp_path / "g.txt", (0.1, 0.0, 0.0))

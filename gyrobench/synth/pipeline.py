@@ -371,7 +371,11 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
         import joblib
 
         own = not isinstance(scheduler, Client)
-        client = Client(scheduler) if own else scheduler
+        try:
+            client = Client(scheduler, timeout="20s") if own else scheduler
+        except (OSError, TimeoutError) as exc:
+            raise GyrobenchError(f"--scheduler {scheduler}: cannot connect to a dask scheduler there ({exc}); start "
+                                 "one (dask scheduler) or check the address") from exc
         try:
             with joblib.parallel_backend("dask", client=client):
                 return list(Parallel(n_jobs=-1)(jobs))

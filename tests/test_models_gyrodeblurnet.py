@@ -282,3 +282,13 @@ def test_load_official_nafnet_params_format(tmp_path):
     assert all(torch.equal(model.state_dict()[k], v) for k, v in src.state_dict().items())
     with pytest.raises(CheckpointError, match="shape mismatches"):
         load_official("nafnet", path, width=16, enc_blk_nums=[1, 1], dec_blk_nums=[1, 1])
+
+
+@pytest.mark.iqa
+def test_pure_and_torchvision_backends_agree_in_the_model():
+    a = _randomized(seed=8, dcn_backend="torch")
+    b = build("gyrodeblurnet", dcn_backend="torchvision").eval()
+    b.load_state_dict(a.state_dict())
+    batch = _batch(h=64, w=96, seed=8)
+    with torch.no_grad():
+        torch.testing.assert_close(a(batch), b(batch), atol=1e-5, rtol=1e-5)

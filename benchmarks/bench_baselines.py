@@ -80,16 +80,26 @@ def main(argv=None):
     def add(what, seconds, note=""):
         rows.append({"what": what, "seconds": seconds, "note": note})
 
-    add("deepgyro_blur_field 1280x720", _time(lambda: gi.deepgyro_blur_field(cmf, (720, 1280)), device,
-                                              args.repeat + 1))
+    add(
+        "deepgyro_blur_field 1280x720",
+        _time(lambda: gi.deepgyro_blur_field(cmf, (720, 1280)), device, args.repeat + 1),
+    )
     add("eggnet_mgv 1280x720", _time(lambda: gi.eggnet_mgv(cmf, (720, 1280)), device, args.repeat + 1))
     poses = gi.cmf_poses(cmf.double())[0].permute(2, 3, 0, 1)[::64, ::64]  # tile-centre grid of poses
-    add(f"trajectory_psf x{poses.shape[0] * poses.shape[1]} tiles",
-        _time(lambda: gi.trajectory_psf(poses), device, args.repeat + 1), f"PSF side {2 * gi.psf_radius(poses) + 1}")
-    add(f"classical wiener tile {args.tile}", _time(lambda: deconvolve(img, cmf, method="wiener", tile=args.tile),
-                                                    device, args.repeat))
-    t_rl = _time(lambda: deconvolve(img, cmf, method="rl", iterations=args.rl_iterations, tile=args.tile), device,
-                 args.repeat)
+    add(
+        f"trajectory_psf x{poses.shape[0] * poses.shape[1]} tiles",
+        _time(lambda: gi.trajectory_psf(poses), device, args.repeat + 1),
+        f"PSF side {2 * gi.psf_radius(poses) + 1}",
+    )
+    add(
+        f"classical wiener tile {args.tile}",
+        _time(lambda: deconvolve(img, cmf, method="wiener", tile=args.tile), device, args.repeat),
+    )
+    t_rl = _time(
+        lambda: deconvolve(img, cmf, method="rl", iterations=args.rl_iterations, tile=args.tile),
+        device,
+        args.repeat,
+    )
     add(f"classical rl {args.rl_iterations} it, tile {args.tile}", t_rl)
     meta = {
         "device": str(device),
@@ -100,8 +110,14 @@ def main(argv=None):
         "field": f"FOURKRD crop {CROP}, hand-shake seed 7, max start->end blur {extent:.1f} px",
         "load_note": "2-core CPU shared with other jobs" if device.type == "cpu" else "",
     }
-    lines = [f"# bench_baselines ({meta['device']}, {args.threads} thread(s), {meta['date']})", "",
-             f"Field: {meta['field']}. {meta['load_note']}", "", "| what | seconds | note |", "|---|---|---|"]
+    lines = [
+        f"# bench_baselines ({meta['device']}, {args.threads} thread(s), {meta['date']})",
+        "",
+        f"Field: {meta['field']}. {meta['load_note']}",
+        "",
+        "| what | seconds | note |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r['what']} | {r['seconds']:.3f} | {r['note']} |" for r in rows]
     text = "\n".join(lines)
     print(text)

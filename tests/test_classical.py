@@ -84,8 +84,13 @@ def test_spatially_varying_kernels():
     cmf[:, 0::2, :, : w // 4] = 1.0
     cmf[:, 1::2, :, w // 4 :] = 1.0
     out = deconvolve(torch.from_numpy(blurred)[None], cmf, method="wiener", lam=1e-3, tile=32)[0].numpy()
-    const = deconvolve(torch.from_numpy(blurred)[None], cmf[..., :1].expand_as(cmf).contiguous(), method="wiener",
-                       lam=1e-3, tile=32)[0].numpy()
+    const = deconvolve(
+        torch.from_numpy(blurred)[None],
+        cmf[..., :1].expand_as(cmf).contiguous(),
+        method="wiener",
+        lam=1e-3,
+        tile=32,
+    )[0].numpy()
     inner = (slice(None), slice(6, -6), slice(6, -6))
     assert _psnr(out[inner], sharp[inner]) > _psnr(blurred[inner], sharp[inner]) + 3.0
     assert _psnr(out[inner], sharp[inner]) > _psnr(const[inner], sharp[inner]) + 2.0
@@ -94,10 +99,12 @@ def test_spatially_varying_kernels():
 def test_zero_motion_is_identity_for_rl_and_wiener_without_prior():
     img = torch.rand(1, 3, 40, 50, dtype=torch.float64)
     cmf = torch.zeros(1, 16, 20, 25, dtype=torch.float64)
-    np.testing.assert_allclose(deconvolve(img, cmf, method="rl", iterations=5, tile=16).numpy(), img.numpy(),
-                               atol=1e-6)
-    np.testing.assert_allclose(deconvolve(img, cmf, method="wiener", lam=0.0, tile=16).numpy(), img.numpy(),
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        deconvolve(img, cmf, method="rl", iterations=5, tile=16).numpy(), img.numpy(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        deconvolve(img, cmf, method="wiener", lam=0.0, tile=16).numpy(), img.numpy(), atol=1e-9
+    )
 
 
 def test_registry_and_errors():

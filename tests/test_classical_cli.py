@@ -22,20 +22,49 @@ def smoke_data(tmp_path_factory):
 @pytest.mark.parametrize("opts", [{"method": "wiener", "tile": 32}, {"method": "rl_global", "iterations": 5}])
 def test_eval_classical_end_to_end(smoke_data, tmp_path, opts):
     out = tmp_path / "ev"
-    rc = cli_main(["eval", "--model", "classical", "--options", json.dumps(opts), "--data", str(smoke_data),
-                   "--out", str(out), "--metrics", "psnr", "--crops", "0"])
+    rc = cli_main(
+        [
+            "eval",
+            "--model",
+            "classical",
+            "--options",
+            json.dumps(opts),
+            "--data",
+            str(smoke_data),
+            "--out",
+            str(out),
+            "--metrics",
+            "psnr",
+            "--crops",
+            "0",
+        ]
+    )
     assert rc == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["model"] == "classical" and rec["options"]["method"] == opts["method"]
     assert rec["metrics"]["psnr"]["n"] >= 1 and rec["metrics"]["psnr"]["mean"] > 10
 
 
-@pytest.mark.parametrize("opts,needle", [({"method": "magic"}, "method"), ({"tile": 2}, "tile"),
-                                         ({"wrong_key": 1}, "bad options")])
+@pytest.mark.parametrize(
+    "opts,needle", [({"method": "magic"}, "method"), ({"tile": 2}, "tile"), ({"wrong_key": 1}, "bad options")]
+)
 def test_cli_option_errors(smoke_data, tmp_path, capsys, opts, needle):
     capsys.readouterr()
-    rc = cli_main(["eval", "--model", "classical", "--options", json.dumps(opts), "--data", str(smoke_data),
-                   "--out", str(tmp_path / "x"), "--metrics", "psnr"])
+    rc = cli_main(
+        [
+            "eval",
+            "--model",
+            "classical",
+            "--options",
+            json.dumps(opts),
+            "--data",
+            str(smoke_data),
+            "--out",
+            str(tmp_path / "x"),
+            "--metrics",
+            "psnr",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("gyrobench: error:") and needle in err, err
     assert len(err.strip().splitlines()) == 1

@@ -29,7 +29,9 @@ def test_wiener_on_rendered_handshake_blur():
     crop = (150, 150, 192, 192)
     homs, _ = pose_homographies(t, w, DEMO, substeps=8)
     rendered = blur_mod.render_blur(lin, torch.from_numpy(homs)[None], crop=crop)
-    cmf = torch.from_numpy(np.ascontiguousarray(cmf_mod.camera_motion_field(t, w, DEMO, crop=crop, layout="chw")))
+    cmf = torch.from_numpy(
+        np.ascontiguousarray(cmf_mod.camera_motion_field(t, w, DEMO, crop=crop, layout="chw"))
+    )
     cmf = cmf[None].float()
     assert cmf.shape == (1, 16, 96, 96)
     blurred, sharp = rendered["blurred"], rendered["sharp"]

@@ -109,15 +109,28 @@ def test_psf_horizontal_box_closed_form():
     assert np.abs(np.delete(psf, r, axis=0)).max() == 0.0  # only the centre row
     half = 4 * v
     for u in range(-r, r + 1):
-        ref = integrate.quad(lambda s, u=u: max(0.0, 1 - abs(u - s)), -half, half, points=[u - 1, u, u + 1])[0]
+        hat = lambda s, u=u: max(0.0, 1 - abs(u - s))  # noqa: E731
+        ref = integrate.quad(hat, -half, half, points=[u - 1, u, u + 1])[0]
         assert psf[r, r + u] == pytest.approx(ref / (2 * half), abs=2e-4)
 
 
 def test_psf_orientation_and_forward_model():
     # independent forward model: average of the sharp image shifted along a curved trajectory
     # (scipy.ndimage.shift: out(y) = in(y - d), i.e. L(y - d(t))), vs. convolution with the PSF
-    poses = torch.tensor([[-2.3, 1.1], [-1.5, 0.6], [-0.9, 0.1], [-0.4, 0.0], [0.0, 0.0],
-                          [0.6, -0.3], [1.4, -0.5], [2.5, -0.4], [3.1, 0.2]], dtype=torch.float64)
+    poses = torch.tensor(
+        [
+            [-2.3, 1.1],
+            [-1.5, 0.6],
+            [-0.9, 0.1],
+            [-0.4, 0.0],
+            [0.0, 0.0],
+            [0.6, -0.3],
+            [1.4, -0.5],
+            [2.5, -0.4],
+            [3.1, 0.2],
+        ],
+        dtype=torch.float64,
+    )
     psf = gi.trajectory_psf(poses, samples_per_segment=32).numpy()
     rng = np.random.default_rng(3)
     img = ndimage.gaussian_filter(rng.random((48, 48)), 1.5)

@@ -50,7 +50,10 @@ def test_forward_backward_tiny(hw):
     model = build("deepgyro", width=4)
     assert model.uses_gyro and info("deepgyro").uses_gyro
     h, w = hw
-    batch = {"blurred": torch.rand(2, 3, h, w), "cmf_noisy": torch.randn(2, 16, (h + 1) // 2, (w + 1) // 2) * 3}
+    batch = {
+        "blurred": torch.rand(2, 3, h, w),
+        "cmf_noisy": torch.randn(2, 16, (h + 1) // 2, (w + 1) // 2) * 3,
+    }
     out = model(batch)
     assert out.shape == (2, 3, h, w)
     out.square().mean().backward()

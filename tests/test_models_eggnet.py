@@ -22,8 +22,14 @@ def eggnet_params(width=32, e=2, d=2, m=4):
         return 2 * _conv(ch, ch, 3)
 
     def igtm(ch):
-        return (_conv(18, 18, 3) + _conv(ch, 18, 3) + _conv(36, ch, 3) + _conv(ch, 18, 3)
-                + _conv(ch, ch, 3) + e * rb(ch))
+        return (
+            _conv(18, 18, 3)
+            + _conv(ch, 18, 3)
+            + _conv(36, ch, 3)
+            + _conv(ch, 18, 3)
+            + _conv(ch, ch, 3)
+            + e * rb(ch)
+        )
 
     n = _conv(3, c[0], 3)  # head
     n += _conv(4, 18, 3) + _conv(c[0], c[0], 3) + e * rb(c[0])  # GTM
@@ -41,7 +47,9 @@ def _nparams(model):
 def test_parameter_count_formula():
     assert _nparams(build("eggnet")) == eggnet_params() == 7_200_465
     assert _nparams(build("eggnet", mid_blocks=3)) == eggnet_params(m=3)
-    assert _nparams(build("eggnet", width=8, enc_blocks=1, dec_blocks=1, mid_blocks=1)) == eggnet_params(8, 1, 1, 1)
+    assert _nparams(build("eggnet", width=8, enc_blocks=1, dec_blocks=1, mid_blocks=1)) == eggnet_params(
+        8, 1, 1, 1
+    )
     # the paper implies about one fifth of DeepGyro (31.03 M): the default stays within 5..8 M
     assert 5e6 < _nparams(build("eggnet")) < 8e6
 
@@ -90,7 +98,9 @@ def test_gyro_input_matters():
     mgv = model.gyro_input(b, (16, 24))
     torch.testing.assert_close(mgv[0, :, 5, 7], torch.tensor([-3.0, -3.0, 3.0, 3.0]))
     # the clean/noisy mix follows alpha
-    mixed = model.gyro_input({"cmf_noisy": b["cmf_noisy"], "cmf_clean": a["cmf_noisy"], "alpha": 0.5}, (16, 24))
+    mixed = model.gyro_input(
+        {"cmf_noisy": b["cmf_noisy"], "cmf_clean": a["cmf_noisy"], "alpha": 0.5}, (16, 24)
+    )
     torch.testing.assert_close(mixed, mgv / 2)
 
 

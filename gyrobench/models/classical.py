@@ -46,7 +46,15 @@ from .registry import register
 
 log = get_logger("models.classical")
 
-__all__ = ["ClassicalDeconv", "deconvolve", "wiener_fft", "richardson_lucy_fft", "psf_otf", "edge_taper", "richardson_lucy_global"]
+__all__ = [
+    "ClassicalDeconv",
+    "deconvolve",
+    "wiener_fft",
+    "richardson_lucy_fft",
+    "psf_otf",
+    "edge_taper",
+    "richardson_lucy_global",
+]
 
 
 def psf_otf(psf: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -58,7 +66,9 @@ def psf_otf(psf: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     s = psf.shape[-1]
     hf, wf = size
     if s > hf or s > wf:
-        raise ShapeError(f"PSF of side {s} does not fit an FFT tile of {hf}x{wf}; fix: use a larger tile or margin")
+        raise ShapeError(
+            f"PSF of side {s} does not fit an FFT tile of {hf}x{wf}; fix: use a larger tile or margin"
+        )
     r = s // 2
     pad = F.pad(psf, (0, wf - s, 0, hf - s))
     pad = torch.roll(pad, shifts=(-r, -r), dims=(-2, -1))
@@ -92,7 +102,9 @@ def wiener_fft(tiles: torch.Tensor, otf: torch.Tensor, lam: float, prior: str = 
     return torch.fft.irfft2(est, s=size)
 
 
-def richardson_lucy_fft(tiles: torch.Tensor, otf: torch.Tensor, iterations: int, eps: float = 1e-6) -> torch.Tensor:
+def richardson_lucy_fft(
+    tiles: torch.Tensor, otf: torch.Tensor, iterations: int, eps: float = 1e-6
+) -> torch.Tensor:
     """Richardson–Lucy on periodic tiles (spec §7.5): ``L ← L · [K̃ ⊛ (B / (K ⊛ L + ε))]``, ``L⁰ = B``.
 
     ``K̃`` (the flipped PSF, i.e. correlation) is ``conj(K̂)`` in the Fourier domain. Negative inputs are
@@ -165,11 +177,14 @@ def _warp(img: torch.Tensor, disp: torch.Tensor, sign: float) -> torch.Tensor:
     gx = (xs + sign * disp[:, 0]) * (2 / max(W - 1, 1)) - 1
     gy = (ys + sign * disp[:, 1]) * (2 / max(H - 1, 1)) - 1
     grid = torch.stack([gx, gy], dim=-1).to(img.dtype)
-    return F.grid_sample(img.expand(P, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(
+        img.expand(P, -1, -1, -1), grid, mode="bilinear", padding_mode="border", align_corners=True
+    )
 
 
-def richardson_lucy_global(blurred: torch.Tensor, poses: torch.Tensor, iterations: int, eps: float = 1e-6,
-                           max_step: float = 1.0) -> torch.Tensor:
+def richardson_lucy_global(
+    blurred: torch.Tensor, poses: torch.Tensor, iterations: int, eps: float = 1e-6, max_step: float = 1.0
+) -> torch.Tensor:
     """Tile-free RL with the dense displacement field (spec §7.5 "Global variant").
 
     Forward operator ``A(L)(y) = Σ_k w_k L(y − P_k(y))`` over the pose path sub-sampled to <= ``max_step`` px
@@ -183,8 +198,10 @@ def richardson_lucy_global(blurred: torch.Tensor, poses: torch.Tensor, iteration
     chunk = 8  # path samples warped at once (bounds memory at ~chunk x the image)
 
     def warp_sum(x, sign):
-        return sum((w[i : i + chunk] * _warp(x, disp[i : i + chunk], sign)).sum(0, keepdim=True)
-                   for i in range(0, disp.shape[0], chunk))
+        return sum(
+            (w[i : i + chunk] * _warp(x, disp[i : i + chunk], sign)).sum(0, keepdim=True)
+            for i in range(0, disp.shape[0], chunk)
+        )
 
     def fwd(x):
         return warp_sum(x, -1.0)
@@ -200,10 +217,21 @@ def richardson_lucy_global(blurred: torch.Tensor, poses: torch.Tensor, iteration
     return est
 
 
-def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiener", lam: float = 0.06,
-               prior: str = "gradient", iterations: int = 10, tile: int = 128, overlap: float = 0.5,
-               margin: int | None = None, samples_per_segment: int = 32, eps: float = 1e-6,
-               clip: bool = True) -> torch.Tensor:
+def deconvolve(
+    blurred: torch.Tensor,
+    cmf: torch.Tensor,
+    *,
+    method: str = "wiener",
+    lam: float = 0.06,
+    prior: str = "gradient",
+    iterations: int = 10,
+    tile: int = 128,
+    overlap: float = 0.5,
+    margin: int | None = None,
+    samples_per_segment: int = 32,
+    eps: float = 1e-6,
+    clip: bool = True,
+) -> torch.Tensor:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
 
     ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``), ``"rl"`` (§7.5; ``iterations``) or ``"rl_global"`` (§7.5's
@@ -220,7 +248,9 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
     if method not in ("wiener", "rl", "rl_global"):
         raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
     if not 0 <= overlap < 1 or tile < 4:
-        raise GyrobenchError(f"classical: need tile >= 4 and 0 <= overlap < 1, got tile={tile}, overlap={overlap}")
+        raise GyrobenchError(
+            f"classical: need tile >= 4 and 0 <= overlap < 1, got tile={tile}, overlap={overlap}"
+        )
     B, C, H, W = blurred.shape
     if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
         raise ShapeError(
@@ -232,8 +262,12 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
     if method == "rl_global":
         poses_full = upsample_even_grid(cmf_poses(cmf.to(work)).flatten(1, 2), (H, W))
         poses_full = poses_full.reshape(B, -1, 2, H, W)
-        out = torch.cat([richardson_lucy_global(blurred[i : i + 1].to(work), poses_full[i : i + 1], iterations, eps)
-                         for i in range(B)])
+        out = torch.cat(
+            [
+                richardson_lucy_global(blurred[i : i + 1].to(work), poses_full[i : i + 1], iterations, eps)
+                for i in range(B)
+            ]
+        )
         return (out.clamp(0, 1) if clip else out).to(blurred.dtype)
     stride = max(1, int(round(tile * (1 - overlap))))
     off = tile // 2
@@ -254,7 +288,8 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
     win2 = (win[:, None] * win[None, :]).reshape(1, 1, 1, 1, tile, tile)
     out = torch.empty(B, C, H, W, dtype=blurred.dtype, device=dev)
     for i in range(B):
-        psf = trajectory_psf(at[i], samples_per_segment=samples_per_segment, radius=r).to(work)  # (ny, nx, S, S)
+        psf = trajectory_psf(at[i], samples_per_segment=samples_per_segment, radius=r)  # (ny, nx, S, S)
+        psf = psf.to(work)
         otf = psf_otf(psf, (te, te))[None]  # (1, ny, nx, te, te//2+1)
         img = _pad(blurred[i : i + 1].to(work), off + mg, wq - W - off + mg, off + mg, hq - H - off + mg)
         tiles = img.unfold(2, te, stride).unfold(3, te, stride)[0]  # (C, ny, nx, te, te)
@@ -266,12 +301,24 @@ def deconvolve(blurred: torch.Tensor, cmf: torch.Tensor, *, method: str = "wiene
         est = est[..., mg : mg + tile, mg : mg + tile] * win2[0]  # (C, ny, nx, tile, tile)
         cols = est.permute(0, 3, 4, 1, 2).reshape(1, C * tile * tile, ny * nx)
         acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
-        wsum = F.fold(win2[0, :1].expand(1, ny, nx, tile, tile).permute(0, 3, 4, 1, 2).reshape(1, tile * tile, -1),
-                      (hq, wq), kernel_size=tile, stride=stride)
+        wsum = F.fold(
+            win2[0, :1].expand(1, ny, nx, tile, tile).permute(0, 3, 4, 1, 2).reshape(1, tile * tile, -1),
+            (hq, wq),
+            kernel_size=tile,
+            stride=stride,
+        )
         res = (acc / wsum)[:, :, off : off + H, off : off + W]
         out[i] = (res.clamp(0, 1) if clip else res)[0].to(blurred.dtype)
-    log.debug("classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d", method, B, ny, nx, tile,
-              mg, r)
+    log.debug(
+        "classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d",
+        method,
+        B,
+        ny,
+        nx,
+        tile,
+        mg,
+        r,
+    )
     return out
 
 
@@ -290,12 +337,24 @@ class ClassicalDeconv(nn.Module):
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
 
-    def __init__(self, method: str = "wiener", lam: float = 0.06, prior: str = "gradient", iterations: int = 10,
-                 tile: int = 128, overlap: float = 0.5, margin: int | None = None, samples_per_segment: int = 32,
-                 cmf_key: str = "mix", clip: bool = True):
+    def __init__(
+        self,
+        method: str = "wiener",
+        lam: float = 0.06,
+        prior: str = "gradient",
+        iterations: int = 10,
+        tile: int = 128,
+        overlap: float = 0.5,
+        margin: int | None = None,
+        samples_per_segment: int = 32,
+        cmf_key: str = "mix",
+        clip: bool = True,
+    ):
         super().__init__()
         if method not in ("wiener", "rl", "rl_global"):
-            raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
+            raise GyrobenchError(
+                f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'"
+            )
         if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0:
             raise GyrobenchError(
                 f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0; got tile={tile}, "
@@ -303,8 +362,17 @@ class ClassicalDeconv(nn.Module):
             )
         if prior not in ("gradient", "identity"):
             raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
-        self.kwargs = dict(method=method, lam=lam, prior=prior, iterations=iterations, tile=tile, overlap=overlap,
-                           margin=margin, samples_per_segment=samples_per_segment, clip=clip)
+        self.kwargs = dict(
+            method=method,
+            lam=lam,
+            prior=prior,
+            iterations=iterations,
+            tile=tile,
+            overlap=overlap,
+            margin=margin,
+            samples_per_segment=samples_per_segment,
+            clip=clip,
+        )
         self.cmf_key = cmf_key
         self.options = dict(self.kwargs, cmf_key=cmf_key)
 

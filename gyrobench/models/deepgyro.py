@@ -47,8 +47,16 @@ class DeepGyro(nn.Module):
     ``cmf_key`` ("mix" = α-mix of noisy/clean fields, or "cmf_noisy"/"cmf_clean").
     """
 
-    def __init__(self, width: int = 64, rounding: bool = True, canonical: bool = True, encode: str = "deepgyro",
-                 residual: bool = False, blind: bool = False, cmf_key: str = "mix"):
+    def __init__(
+        self,
+        width: int = 64,
+        rounding: bool = True,
+        canonical: bool = True,
+        encode: str = "deepgyro",
+        residual: bool = False,
+        blind: bool = False,
+        cmf_key: str = "mix",
+    ):
         super().__init__()
         self.rounding, self.canonical, self.encode = rounding, canonical, encode
         self.residual, self.blind, self.cmf_key = residual, blind, cmf_key
@@ -80,15 +88,22 @@ class DeepGyro(nn.Module):
             x = F.relu(conv(x))
         return x
 
-    def _up(self, up: nn.ConvTranspose2d, dec: nn.ModuleList, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+    def _up(
+        self, up: nn.ConvTranspose2d, dec: nn.ModuleList, x: torch.Tensor, skip: torch.Tensor
+    ) -> torch.Tensor:
         u = up(x)  # (B, c, 2h, 2w)
         u = F.pad(u, (0, skip.shape[-1] - u.shape[-1], 0, skip.shape[-2] - u.shape[-2]))  # bottom/right zeros
         return self._convs(dec, torch.cat([u, skip], dim=1))
 
     def gyro_input(self, batch: dict, hw: tuple[int, int]) -> torch.Tensor:
         """The two blur channels ``(B, 2, H, W)`` this model sees (§3.7)."""
-        return deepgyro_blur_field(select_cmf(batch, self.cmf_key), hw, rounding=self.rounding,
-                                   canonical=self.canonical, encode=self.encode)
+        return deepgyro_blur_field(
+            select_cmf(batch, self.cmf_key),
+            hw,
+            rounding=self.rounding,
+            canonical=self.canonical,
+            encode=self.encode,
+        )
 
     def forward(self, batch) -> torch.Tensor:
         """``batch["blurred"] (B, 3, H, W)`` (+ the batch's CMF unless blind) -> restored ``(B, 3, H, W)``."""

@@ -141,8 +141,16 @@ class EggNet(nn.Module):
     ("auto" | "torch" | "torchvision"), ``cmf_key`` ("mix" | "cmf_noisy" | "cmf_clean").
     """
 
-    def __init__(self, width: int = 32, enc_blocks: int = 2, dec_blocks: int = 2, mid_blocks: int = 4,
-                 gtm_zero_init: bool = False, dcn_backend: str = "auto", cmf_key: str = "mix"):
+    def __init__(
+        self,
+        width: int = 32,
+        enc_blocks: int = 2,
+        dec_blocks: int = 2,
+        mid_blocks: int = 4,
+        gtm_zero_init: bool = False,
+        dcn_backend: str = "auto",
+        cmf_key: str = "mix",
+    ):
         super().__init__()
         c = [width * 2**i for i in range(4)]
         self.cmf_key = cmf_key

@@ -59,7 +59,9 @@ def select_cmf(batch: Mapping, key: str = "mix") -> torch.Tensor:
     """
     if key != "mix":
         if key not in batch:
-            raise ShapeError(f"batch has no '{key}' (keys: {sorted(batch)}); fix: provide it or use cmf_key='mix'")
+            raise ShapeError(
+                f"batch has no '{key}' (keys: {sorted(batch)}); fix: provide it or use cmf_key='mix'"
+            )
         return batch[key]
     noisy, clean = batch.get("cmf_noisy"), batch.get("cmf_clean")
     if noisy is None and clean is None:
@@ -71,7 +73,11 @@ def select_cmf(batch: Mapping, key: str = "mix") -> torch.Tensor:
         return noisy if noisy is not None else clean
     alpha = batch.get("alpha", 1.0)
     if isinstance(alpha, torch.Tensor):
-        alpha = alpha.to(noisy.dtype).reshape(-1, *([1] * (noisy.ndim - 1))) if alpha.ndim else alpha.to(noisy.dtype)
+        alpha = (
+            alpha.to(noisy.dtype).reshape(-1, *([1] * (noisy.ndim - 1)))
+            if alpha.ndim
+            else alpha.to(noisy.dtype)
+        )
     elif float(alpha) == 1.0:
         return noisy
     return alpha * noisy + (1 - alpha) * clean
@@ -132,12 +138,21 @@ def upsample_even_grid(field: torch.Tensor, out_hw: tuple[int, int]) -> torch.Te
             f"(needs at least {math.ceil(H / 2)}x{math.ceil(W / 2)}); fix: compute the field for the image's size"
         )
     dev = field.device
-    return interp_even_grid(field, torch.arange(H, device=dev, dtype=torch.float64),
-                            torch.arange(W, device=dev, dtype=torch.float64))
+    return interp_even_grid(
+        field,
+        torch.arange(H, device=dev, dtype=torch.float64),
+        torch.arange(W, device=dev, dtype=torch.float64),
+    )
 
 
-def deepgyro_blur_field(cmf: torch.Tensor, out_hw: tuple[int, int], *, rounding: bool = True,
-                        canonical: bool = True, encode: str = "deepgyro") -> torch.Tensor:
+def deepgyro_blur_field(
+    cmf: torch.Tensor,
+    out_hw: tuple[int, int],
+    *,
+    rounding: bool = True,
+    canonical: bool = True,
+    encode: str = "deepgyro",
+) -> torch.Tensor:
     """DeepGyro's two blur channels from a CMF: ``(B, 2M, h, w) -> (B, 2, H, W)`` (spec ``baselines.md`` §3.7).
 
     1. ``b = sum_m v_m`` (start->end displacement) at half resolution; 2. even-grid upsampling to ``out_hw``;
@@ -174,7 +189,7 @@ def eggnet_mgv(cmf: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
     b, _, h, w = cmf.shape
     v = cmf.reshape(b, m, 2, h, w)
     pre = -v[:, : m // 2].sum(dim=1)
-    pro = v[:, m // 2:].sum(dim=1)
+    pro = v[:, m // 2 :].sum(dim=1)
     return upsample_even_grid(torch.cat([pre, pro], dim=1), out_hw)
 
 
@@ -185,7 +200,9 @@ def psf_radius(poses: torch.Tensor) -> int:
     return int(math.ceil(float(poses.detach().abs().max()))) + 1
 
 
-def trajectory_psf(poses: torch.Tensor, *, samples_per_segment: int = 32, radius: int | None = None) -> torch.Tensor:
+def trajectory_psf(
+    poses: torch.Tensor, *, samples_per_segment: int = 32, radius: int | None = None
+) -> torch.Tensor:
     """Rasterise piecewise-linear trajectories into point-spread functions (spec ``baselines.md`` §7.1–§7.2).
 
     ``poses (..., M+1, 2)``: trajectory offsets ``P_0..P_M`` as (dx, dy) pixels -> PSFs ``(..., S, S)`` float64,
@@ -213,10 +230,15 @@ def trajectory_psf(poses: torch.Tensor, *, samples_per_segment: int = 32, radius
     fx, fy = pts[..., 0] - x0, pts[..., 1] - y0
     x0, y0 = x0.long(), y0.long()
     psf = torch.zeros(n, side * side, dtype=torch.float64, device=p.device)
-    for dy, dx, wgt in ((0, 0, (1 - fy) * (1 - fx)), (0, 1, (1 - fy) * fx), (1, 0, fy * (1 - fx)), (1, 1, fy * fx)):
+    for dy, dx, wgt in (
+        (0, 0, (1 - fy) * (1 - fx)),
+        (0, 1, (1 - fy) * fx),
+        (1, 0, fy * (1 - fx)),
+        (1, 1, fy * fx),
+    ):
         xi, yi = x0 + dx, y0 + dy
         inside = (xi >= 0) & (xi < side) & (yi >= 0) & (yi < side)
-        idx = (yi.clamp(0, side - 1) * side + xi.clamp(0, side - 1))
+        idx = yi.clamp(0, side - 1) * side + xi.clamp(0, side - 1)
         psf.scatter_add_(1, idx, wgt * inside)
     psf = psf / psf.sum(dim=1, keepdim=True).clamp_min(1e-300)
     return psf.reshape(*lead, side, side)

@@ -104,3 +104,29 @@ def test_models_command_errors(capsys):
     with pytest.raises(SystemExit):
         main(["models", "--size", "720p"])
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n for n, m in __import__("gyrobench.models", fromlist=["available"]).available().items() if m.learned
+    ),
+)
+def test_every_learned_model_honours_the_batch_contract(name):
+    """INTERFACES.md §2: build(name) -> module with name/options/uses_gyro; model(batch) -> (B,3,H,W); trainable."""
+    from gyrobench.models import build
+
+    model = build(name)
+    assert model.name == name and model.options == {} and isinstance(model.uses_gyro, bool)
+    g = torch.Generator().manual_seed(0)
+    cmf = torch.randn(2, 16, 16, 24, generator=g)
+    batch = {
+        "blurred": torch.rand(2, 3, 32, 48, generator=g),
+        "cmf_clean": cmf,
+        "cmf_noisy": cmf,
+        "alpha": 1.0,
+    }
+    out = model(batch)
+    assert out.shape == (2, 3, 32, 48)
+    out.mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())

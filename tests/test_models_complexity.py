@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from gyrobench.cli import main
-from gyrobench.models import dcn
+from gyrobench.models import available, dcn
 from gyrobench.models.complexity import count_macs, count_params, model_complexity
 
 
@@ -106,12 +106,7 @@ def test_models_command_errors(capsys):
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        n for n, m in __import__("gyrobench.models", fromlist=["available"]).available().items() if m.learned
-    ),
-)
+@pytest.mark.parametrize("name", sorted(n for n, m in available().items() if m.learned))
 def test_every_learned_model_honours_the_batch_contract(name):
     """INTERFACES.md §2: build(name) -> module with name/options/uses_gyro; model(batch) -> (B,3,H,W); trainable."""
     from gyrobench.models import build

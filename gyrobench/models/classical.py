@@ -140,6 +140,14 @@ def edge_taper(tiles: torch.Tensor, otf: torch.Tensor, width: int) -> torch.Tens
     return a * tiles + (1 - a) * blurred
 
 
+def _fast_len(n: int) -> bool:
+    """True when ``n`` has no prime factor above 5 (fast FFT sizes)."""
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
 def _pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     mode = "reflect" if max(top, bottom) < h and max(left, right) < w else "replicate"
@@ -283,6 +291,8 @@ def deconvolve(
     at = at.reshape(B, m1, 2, ny, nx).permute(0, 3, 4, 1, 2)  # (B, ny, nx, M+1, 2)
     r = psf_radius(at)
     mg = max(r, 16) if margin is None else max(int(margin), r)
+    while not _fast_len(tile + 2 * mg):  # grow the context until the FFT size has only factors 2, 3, 5
+        mg += 1
     te = tile + 2 * mg
     win = _window(tile, work, dev)
     win2 = (win[:, None] * win[None, :]).reshape(1, 1, 1, 1, tile, tile)

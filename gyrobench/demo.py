@@ -44,13 +44,13 @@ DEMO_MODELS: dict[str, dict] = {
                  "label": "DeepGyro (width 16, +residual)"},
 }
 
-_FULL = {"recipe": "demo", "crop": 96, "batch": 4, "steps": 100000, "seconds": 80.0,
+_FULL = {"recipe": "demo", "crop": 64, "batch": 4, "steps": 100000, "seconds": 80.0,
          "metrics": ("psnr", "ssim", "niqe", "topiq_nr"), "limit": None}
 _QUICK = {"recipe": "smoke", "crop": 32, "batch": 2, "steps": 2, "seconds": None,
           "metrics": ("psnr", "ssim"), "limit": 2}
 
 
-def demo_config(name: str, data_root: str | Path, *, crop: int = 96, batch: int = 4, steps: int = 100000,
+def demo_config(name: str, data_root: str | Path, *, crop: int = 64, batch: int = 4, steps: int = 100000,
                 seconds: float | None = 80.0, seed: int = 2025) -> dict:
     """The training config (a mapping for :class:`gyrobench.train.config.TrainConfig`) of demo model ``name``."""
     spec = DEMO_MODELS[name]
@@ -61,7 +61,7 @@ def demo_config(name: str, data_root: str | Path, *, crop: int = 96, batch: int 
         "schedule": {"batch_size": batch, "steps": steps, "lr": 3e-4, "lr_min": 1e-6,
                      **({"max_seconds": seconds} if seconds else {})},
         "degradation": "gyrodeblurnet_official",
-        "curriculum": True,
+        "curriculum": False,  # time-budgeted run of unknown length: train on the noisy field (alpha = 1) as tested
         "seed": seed,
         "device": "cpu",
         "logging": {"log_every": 5, "checkpoint_every": 1000000, "tensorboard": False, "image_every": 0},

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from scipy import integrate, ndimage
 
 from gyrobench.errors import ShapeError
@@ -162,3 +165,28 @@ def test_psf_batched_shapes():
     np.testing.assert_allclose(psf.sum(dim=(-1, -2)).numpy(), 1.0)
     with pytest.raises(ShapeError):
         gi.trajectory_psf(torch.zeros(9, 3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float64, (9, 2), elements=st.floats(-6, 6, allow_nan=False)),
+    st.integers(1, 16),
+)
+def test_psf_mass_and_centroid_property(poses, n):
+    # bilinear splatting preserves mass and the first moment, and sampling each linear segment at the midpoints
+    # of n equal sub-intervals has the segment's mean exactly, so the PSF centroid equals the time average of the
+    # piecewise-linear path: sum_m (P_m + P_{m+1}) / (2M)
+    psf = gi.trajectory_psf(torch.from_numpy(poses), samples_per_segment=n).numpy()
+    r = (psf.shape[0] - 1) // 2
+    u = np.arange(-r, r + 1)
+    assert psf.sum() == pytest.approx(1.0, abs=1e-12)
+    assert psf.min() >= 0
+    centroid = np.array([(psf.sum(0) * u).sum(), (psf.sum(1) * u).sum()])
+    np.testing.assert_allclose(centroid, (poses[:-1] + poses[1:]).mean(0) / 2, atol=1e-9)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(gi, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 2 and result.failed == 0

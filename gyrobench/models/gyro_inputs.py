@@ -87,6 +87,13 @@ def cmf_poses(cmf: torch.Tensor) -> torch.Tensor:
     """Poses ``P_0..P_M`` relative to mid-exposure: ``(B, 2M, h, w) -> (B, M+1, 2, h, w)``, pixels, (dx, dy).
 
     Spec ``baselines.md`` §1.2 table ("poses P_k").
+
+    Example: every segment 1 px to the right -> poses -4..4 px::
+
+        >>> cmf = torch.zeros(1, 16, 1, 1)
+        >>> cmf[:, 0::2] = 1.0
+        >>> cmf_poses(cmf)[0, :, 0, 0, 0].tolist()
+        [-4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0]
     """
     m = check_cmf(cmf)
     b, _, h, w = cmf.shape
@@ -214,6 +221,12 @@ def trajectory_psf(
     convolution, ``scipy.ndimage.convolve`` with the PSF), so a point source smears toward ``+P_k``.
     Mass that would fall outside the grid (only when ``radius`` is given too small) is dropped before
     normalisation.
+
+    Example: a 2 px horizontal path centred on the origin (P_0 = (-1, 0), P_2 = (1, 0), two segments)::
+
+        >>> psf = trajectory_psf(torch.tensor([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]]), samples_per_segment=2)
+        >>> psf.shape, [round(v, 3) for v in psf[2].tolist()]
+        (torch.Size([5, 5]), [0.0, 0.25, 0.5, 0.25, 0.0])
     """
     if poses.ndim < 2 or poses.shape[-1] != 2 or poses.shape[-2] < 2:
         raise ShapeError(f"trajectory_psf: poses must be (..., M+1, 2), got {tuple(poses.shape)}")

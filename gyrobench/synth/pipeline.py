@@ -372,7 +372,7 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
 
         own = not isinstance(scheduler, Client)
         try:
-            client = Client(scheduler, timeout="20s") if own else scheduler
+            client = Client(scheduler, timeout="10s") if own else scheduler
         except (OSError, TimeoutError) as exc:
             raise GyrobenchError(f"--scheduler {scheduler}: cannot connect to a dask scheduler there ({exc}); start "
                                  "one (dask scheduler) or check the address") from exc

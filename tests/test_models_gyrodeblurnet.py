@@ -199,6 +199,7 @@ def test_no_gyro_ablation_ignores_the_field():
     b = _batch()
     with torch.no_grad():
         torch.testing.assert_close(model(b), model(dict(b, cmf_clean=b["cmf_clean"] * 5, cmf_noisy=None)))
+        torch.testing.assert_close(model(b), model({"blurred": b["blurred"]}))  # no field needed
 
 
 @pytest.mark.parametrize(

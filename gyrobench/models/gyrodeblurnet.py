@@ -18,7 +18,7 @@ raises :class:`~gyrobench.errors.ShapeError`. The global residual adds the padde
 
 Ablations (§7; the spec names them but does not define their architecture — these are gyrobench's definitions):
 - (a) ``use_gyro=False``: the fields are replaced by zeros (same weights and keys; the gyro branch sees only
-  its biases), ``uses_gyro`` is False;
+  its biases; the batch needs no field), ``uses_gyro`` is False;
 - (c) ``refine="none"``: the gyro refinement blocks keep only their strided ``conv_down`` (needed to reach the
   bottleneck resolution); no channel selection, no ``conv_gyro``;
 - (d) ``refine="gyro_only"``: the channel weights are computed from the pooled gyro feature alone
@@ -228,6 +228,10 @@ class GyroDeblurNet(nn.Module):
 
     def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
+        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network; fields not needed
+            hp, wp = padded_size(*hw, self.padder_size)
+            zeros = like.new_zeros(n, self.gyro_channel, hp // 2, wp // 2)
+            return self.intro_gyro(zeros)
         get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
         clean, noisy = get("cmf_clean"), get("cmf_noisy")
         if clean is None and noisy is None:
@@ -244,8 +248,6 @@ class GyroDeblurNet(nn.Module):
                 f"gyrodeblurnet: batch has {n} images but fields of batch size "
                 f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)"
             )
-        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network
-            return self.intro_gyro(torch.zeros_like(clean))
         alpha = batch_alpha(batch, n, like)
         if (isinstance(alpha, float) and alpha == 1.0) or noisy is clean:
             return self.intro_gyro(noisy)

@@ -377,3 +377,30 @@ def test_real_recording_windows(gyro_train_path, tmp_path):
             assert np.array_equal(s["gyro_t_ns"], rec.t_ns[st:st + 11])
             assert np.array_equal(s["gyro_w"], rec.w[st:st + 11])
             assert np.diff(s["gyro_t_ns"]).max() < 1.5 * dt_med
+
+
+@pytest.mark.slow
+def test_gyroblur_synth_recipe_end_to_end(gyro_train_path, tmp_path, monkeypatch):
+    """The paper-scale recipe, limited to one sample per split: 4KRD-sized stand-ins (upscaled Kodak) in
+    $GYROBENCH_4KRD/{train,test}, the shared recording as both gyro files."""
+    from gyrobench.assets import kodak_paths
+
+    for split, idx in (("train", 0), ("test", 1)):
+        img = cv2.imread(str(kodak_paths()[idx]))
+        d = tmp_path / "4KRD" / split
+        d.mkdir(parents=True)
+        cv2.imwrite(str(d / "frame0.png"), cv2.resize(img, (1920, 1080), interpolation=cv2.INTER_CUBIC))
+    g = tmp_path / "gyro"
+    g.mkdir()
+    for name in ("gyro_train.txt", "gyro_test.txt"):
+        (g / name).symlink_to(gyro_train_path)
+    monkeypatch.setenv("GYROBENCH_4KRD", str(tmp_path / "4KRD"))
+    monkeypatch.setenv("GYROBENCH_GYRO", str(g))
+    man = synthesize(ROOT / "recipes" / "gyroblur-synth.yaml", tmp_path / "out", limit=1)
+    assert {e["split"] for e in man["shards"]} == {"train", "test"}
+    for e in man["shards"]:
+        s = read_sample(tmp_path / "out" / e["file"], 0)
+        assert s["sharp"].shape == s["blurred"].shape == (720, 1280, 3)
+        assert tuple(s["crop"]) == (320, 180, 1280, 720) and s["n_poses"] >= 81
+        assert s["source_image"] == "frame0.png"
+        assert (tmp_path / "out" / e["file"]).stat().st_size < 9e6

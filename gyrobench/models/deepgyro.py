@@ -20,6 +20,7 @@ schedule; gyrobench trains it with the shared GyroDeblurNet recipe (§3.8).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +29,7 @@ from .blocks import batch_image
 from .gyro_inputs import deepgyro_blur_field, select_cmf
 from .registry import register
 
-__all__ = ["DeepGyro"]
+__all__ = ["DeepGyro", "load_keras_weights"]
 
 
 @register(
@@ -120,3 +121,82 @@ class DeepGyro(nn.Module):
         d1 = self._up(self.up1, self.dec1, d2, e1)
         y = self.out(d1)
         return y + x if self.residual else y
+
+
+def _keras_weighted_layers(path) -> list[tuple[str, list]]:
+    """``[(layer_name, [arrays in weight_names order]), ...]`` of the layers with weights, in the file's layer order.
+
+    Reads Keras 2 HDF5 weight files (``model.save_weights``) and full-model files (``model.save``: weights under
+    ``model_weights``). Layer order is the ``layer_names`` attribute, i.e. the model's construction order.
+    """
+    import h5py
+
+    from ..errors import CheckpointError
+
+    def _s(v):
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise CheckpointError(
+            f"{path}: not a readable HDF5 file ({exc}); fix: pass DeepGyro.hdf5 (Keras weights)"
+        ) from exc
+    with f:
+        root = f["model_weights"] if "model_weights" in f else f
+        if "layer_names" not in root.attrs:
+            raise CheckpointError(
+                f"{path}: no 'layer_names' attribute; fix: pass a Keras 2 HDF5 weights file"
+            )
+        out = []
+        for name in (_s(n) for n in root.attrs["layer_names"]):
+            g = root[name]
+            names = [_s(n) for n in g.attrs.get("weight_names", [])]
+            if names:
+                out.append((name, [np.asarray(g[n]) for n in names]))
+        return out
+
+
+def load_keras_weights(model: DeepGyro, path) -> DeepGyro:
+    """Load the official Keras weights (``DeepGyro.hdf5`` / ``DeepBlind.hdf5``) into ``model`` (spec §3.6).
+
+    The 23 weighted layers are matched by construction order and shape (10 encoder convs; per decoder level a
+    transposed conv and two convs; the final 1×1), not by Keras' auto-generated names. Conv2D kernels
+    ``(kh, kw, in, out)`` and Conv2DTranspose kernels ``(kh, kw, out, in)`` both map to PyTorch by the axis
+    permutation ``(3, 2, 0, 1)``. First-layer input channels are R, G, B, blurx, blury (as gyrobench feeds them).
+    **Unverified against the real file** (not available offline): the layout is tested on a synthetic file in the
+    Keras format. The official weights expect 8-bit sRGB input, not linear light (§6.1): label results zero-shot.
+    """
+    from ..errors import CheckpointError
+
+    targets: list[nn.Module] = []
+    for i in range(1, 6):
+        targets += list(getattr(model, f"enc{i}"))
+    for i in (4, 3, 2, 1):
+        targets += [getattr(model, f"up{i}"), *getattr(model, f"dec{i}")]
+    targets.append(model.out)
+    layers = _keras_weighted_layers(path)
+    if len(layers) != len(targets):
+        raise CheckpointError(
+            f"{path}: {len(layers)} weighted Keras layers, DeepGyro has {len(targets)}; "
+            "fix: pass the official DeepGyro.hdf5 (or DeepBlind.hdf5 with blind=True) for width 64"
+        )
+    state = {}
+    for (name, arrays), mod in zip(layers, targets):
+        if len(arrays) != 2 or arrays[0].ndim != 4:
+            raise CheckpointError(
+                f"{path}: layer '{name}' has {len(arrays)} arrays; expected a 4-D kernel + bias"
+            )
+        kernel = torch.from_numpy(np.ascontiguousarray(arrays[0].transpose(3, 2, 0, 1))).float()
+        bias = torch.from_numpy(np.asarray(arrays[1])).float()
+        if kernel.shape != mod.weight.shape or bias.shape != mod.bias.shape:
+            raise CheckpointError(
+                f"{path}: layer '{name}' kernel {tuple(arrays[0].shape)} does not fit {type(mod).__name__} "
+                f"{tuple(mod.weight.shape)} (after the (3, 2, 0, 1) permutation); fix: check width/blind options"
+            )
+        state[mod] = (kernel, bias)
+    with torch.no_grad():
+        for mod, (kernel, bias) in state.items():
+            mod.weight.copy_(kernel)
+            mod.bias.copy_(bias)
+    return model

@@ -156,3 +156,15 @@ def test_degradation_is_applied_per_batch(tiny, tmp_path):
     noisy = t._last[0]["blurred"]
     assert noisy.shape == clean.shape and not torch.equal(noisy, clean)
     assert float((noisy - clean).abs().mean()) < 0.05  # noise, not a different image
+
+
+def test_untrainable_model_and_missing_data_are_reported(tiny, tmp_path, capsys):
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(tiny, model={"name": "classical", "options": {}})))
+    assert cli_main(["train", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "no trainable parameters" in capsys.readouterr().err
+    assert cli_main(["train", str(path), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "manifest" in err and "nowhere" in err

@@ -89,10 +89,20 @@ def test_gtm_with_zero_motion_is_a_plain_conv():
 
 def test_gyro_input_matters():
     torch.manual_seed(3)
-    model = build("eggnet", width=4, enc_blocks=1, dec_blocks=1, mid_blocks=1, dcn_backend="torch")
     x = torch.rand(1, 3, 16, 24)
     a = {"blurred": x, "cmf_noisy": torch.zeros(1, 16, 8, 12)}
     b = {"blurred": x, "cmf_noisy": torch.full((1, 16, 8, 12), 0.75)}
+    opts = dict(width=4, enc_blocks=1, dec_blocks=1, mid_blocks=1, dcn_backend="torch")
+    model = build("eggnet", **opts)
+    with torch.no_grad():
+        # default: every offset conv zero-initialised -> all DCNs start as plain convs, the gyro has no effect yet
+        assert (model(a) - model(b)).abs().max() == 0
+        for conv in (model.gtm.mgo, model.igtm1.conv_d, model.igtm2.conv_d):  # as after some training
+            conv.weight.normal_(0, 0.05)
+        assert (model(a) - model(b)).abs().max() > 1e-6
+    model = build(
+        "eggnet", gtm_zero_init=False, **opts
+    )  # the table's literal reading: the GTM steers at once
     with torch.no_grad():
         assert (model(a) - model(b)).abs().max() > 1e-6
     mgv = model.gyro_input(b, (16, 24))

@@ -7,7 +7,7 @@ is a gyrobench decision, §4.7, exposed as an option). Re-implemented from the p
   channels ``[pre_x, pre_y, pro_x, pro_y]`` (§4.3, :func:`gyro_inputs.eggnet_mgv`);
 - ``head``: 3×3 conv 3 -> c;
 - **GTM** (level 0, c ch): the MGO (motion-guidance offset, 2·3·3 = 18 ch, torchvision layout (dy, dx) per tap in
-  feature pixels) = 3×3 conv on the MGVs (bias zero-initialised); 3×3 DCNv1 (no modulation mask, §4.4) with that
+  feature pixels) = 3×3 conv on the MGVs (zero-initialised, option); 3×3 DCNv1 (no modulation mask, §4.4) with that
   offset; ReLU; ``enc_blocks`` residual blocks (conv3×3–ReLU–conv3×3, identity skip);
 - ``down1``: 3×3 conv stride 2, c -> 2c; **IGTM 1** (level 1): Conv A (3×3 stride 2, 18 -> 18) on the previous
   MGO; Conv B (3×3, 2c -> 18) on the features; MGO = Conv D(ReLU(Conv C([A(MGO_P), B(F)]))) with C: 36 -> 2c and
@@ -136,8 +136,10 @@ class EggNet(nn.Module):
     """EggNet (re-implemented from the IEEE Access paper; layer sizes assumed), baselines.md §4.7.
 
     Options: ``width`` (level-0 channels, 32), ``enc_blocks`` / ``dec_blocks`` (residual blocks per encoder /
-    decoder level, 2), ``mid_blocks`` (bottleneck, 4), ``gtm_zero_init`` (zero the GTM's MGO conv weight too, so
-    the network starts gyro-blind; default False: only its bias is zeroed, as §4.7 says), ``dcn_backend``
+    decoder level, 2), ``mid_blocks`` (bottleneck, 4), ``gtm_zero_init`` (default True: the GTM's MGO conv weight
+    and bias start at zero, so every DCN starts as a plain conv, §4.7 "zero-initialising the last offset conv makes
+    each DCN start as a plain conv"; False: default weight init and zero bias, the literal table entry of §4.7,
+    which with GyroBlur-Synth's MGVs of tens of px gives initial offsets of ~20 px), ``dcn_backend``
     ("auto" | "torch" | "torchvision"), ``cmf_key`` ("mix" | "cmf_noisy" | "cmf_clean").
     """
 
@@ -147,7 +149,7 @@ class EggNet(nn.Module):
         enc_blocks: int = 2,
         dec_blocks: int = 2,
         mid_blocks: int = 4,
-        gtm_zero_init: bool = False,
+        gtm_zero_init: bool = True,
         dcn_backend: str = "auto",
         cmf_key: str = "mix",
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gyrobench.errors import ShapeError
+from gyrobench.errors import GyrobenchError, ShapeError
 from gyrobench.models import build, info
 
 
@@ -79,6 +79,10 @@ def test_gyro_input_matters_and_encoding():
 
 
 def test_missing_or_bad_field_errors():
+    with pytest.raises(GyrobenchError, match="encode"):
+        build("deepgyro", width=4, encode="png")
+    with pytest.raises(GyrobenchError, match="bad options"):
+        build("deepgyro", widht=4)
     model = build("deepgyro", width=4)
     with pytest.raises(ShapeError, match="cmf_noisy"):
         model({"blurred": torch.rand(1, 3, 16, 16)})

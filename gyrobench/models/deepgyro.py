@@ -59,6 +59,10 @@ class DeepGyro(nn.Module):
         cmf_key: str = "mix",
     ):
         super().__init__()
+        if encode not in ("deepgyro", "pixels"):
+            from ..errors import GyrobenchError
+
+            raise GyrobenchError(f"deepgyro: unknown encode='{encode}'; fix: use 'deepgyro' or 'pixels'")
         self.rounding, self.canonical, self.encode = rounding, canonical, encode
         self.residual, self.blind, self.cmf_key = residual, blind, cmf_key
         self.uses_gyro = not blind

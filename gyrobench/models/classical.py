@@ -102,13 +102,23 @@ def wiener_fft(tiles: torch.Tensor, otf: torch.Tensor, lam: float, prior: str = 
     return torch.fft.irfft2(est, s=size)
 
 
+def _tv_divergence(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """``div(∇x / |∇x|)`` with forward differences for ∇ and backward differences for div (periodic)."""
+    gx = torch.roll(x, -1, dims=-1) - x
+    gy = torch.roll(x, -1, dims=-2) - x
+    norm = torch.sqrt(gx**2 + gy**2 + eps**2)
+    nx, ny = gx / norm, gy / norm
+    return nx - torch.roll(nx, 1, dims=-1) + ny - torch.roll(ny, 1, dims=-2)
+
+
 def richardson_lucy_fft(
-    tiles: torch.Tensor, otf: torch.Tensor, iterations: int, eps: float = 1e-6
+    tiles: torch.Tensor, otf: torch.Tensor, iterations: int, eps: float = 1e-6, tv: float = 0.0
 ) -> torch.Tensor:
     """Richardson–Lucy on periodic tiles (spec §7.5): ``L ← L · [K̃ ⊛ (B / (K ⊛ L + ε))]``, ``L⁰ = B``.
 
     ``K̃`` (the flipped PSF, i.e. correlation) is ``conj(K̂)`` in the Fourier domain. Negative inputs are
-    clamped to 0 first (RL assumes non-negative, Poisson-like data).
+    clamped to 0 first (RL assumes non-negative, Poisson-like data). ``tv > 0`` adds §7.5's optional total-variation
+    damping: the update is divided by ``1 − tv · div(∇L/|∇L|)`` (Dey et al. 2006; §7.5 suggests tv ≈ 0.002).
     """
     size = tiles.shape[-2:]
     b = tiles.clamp_min(0)
@@ -116,7 +126,10 @@ def richardson_lucy_fft(
     for _ in range(int(iterations)):
         pred = torch.fft.irfft2(otf * torch.fft.rfft2(est), s=size)
         ratio = b / (pred.clamp_min(0) + eps)
-        est = est * torch.fft.irfft2(torch.conj(otf) * torch.fft.rfft2(ratio), s=size).clamp_min(0)
+        update = torch.fft.irfft2(torch.conj(otf) * torch.fft.rfft2(ratio), s=size).clamp_min(0)
+        if tv > 0:
+            update = update / (1 - tv * _tv_divergence(est)).clamp_min(1e-3)
+        est = est * update
     return est
 
 
@@ -232,12 +245,13 @@ def deconvolve(
     method: str = "wiener",
     lam: float = 0.06,
     prior: str = "gradient",
-    iterations: int = 10,
+    iterations: int = 30,
     tile: int = 128,
     overlap: float = 0.5,
     margin: int | None = None,
     samples_per_segment: int = 32,
     eps: float = 1e-6,
+    tv: float = 0.02,
     clip: bool = True,
 ) -> torch.Tensor:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
@@ -245,7 +259,8 @@ def deconvolve(
     ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``), ``"rl"`` (§7.5; ``iterations``) or ``"rl_global"`` (§7.5's
     tile-free variant, :func:`richardson_lucy_global`; ``iterations``; ignores the tiling options). ``tile``/``overlap``:
     tile side in px and fractional overlap (§7.3). ``margin``: context px around each tile for the FFT (default
-    ``max(r, 16)``, minimum the PSF radius r).
+    ``max(r, 16)``, minimum the PSF radius r). ``tv``: RL total-variation damping weight (§7.5; 0 = off; tiled
+    ``"rl"`` only; default 0.02, tuned).
     Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
     """
     if blurred.ndim != 4:
@@ -307,7 +322,7 @@ def deconvolve(
         if method == "wiener":
             est = wiener_fft(tiles, otf, lam, prior)
         else:
-            est = richardson_lucy_fft(tiles, otf, iterations, eps)
+            est = richardson_lucy_fft(tiles, otf, iterations, eps, tv)
         est = est[..., mg : mg + tile, mg : mg + tile] * win2[0]  # (C, ny, nx, tile, tile)
         cols = est.permute(0, 3, 4, 1, 2).reshape(1, C * tile * tile, ny * nx)
         acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
@@ -342,7 +357,7 @@ class ClassicalDeconv(nn.Module):
     """Classical per-tile Wiener or Richardson–Lucy deconvolution with PSFs from the camera-motion field (§7).
 
     Options: ``method`` ("wiener" | "rl" | "rl_global"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
-    ``iterations`` (RL), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
+    ``iterations`` (RL), ``tv`` (RL TV damping), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
     ``cmf_key`` ("mix" = α-mix of noisy and clean per INTERFACES.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
@@ -352,11 +367,12 @@ class ClassicalDeconv(nn.Module):
         method: str = "wiener",
         lam: float = 0.06,
         prior: str = "gradient",
-        iterations: int = 10,
+        iterations: int = 30,
         tile: int = 128,
         overlap: float = 0.5,
         margin: int | None = None,
         samples_per_segment: int = 32,
+        tv: float = 0.02,
         cmf_key: str = "mix",
         clip: bool = True,
     ):
@@ -365,10 +381,10 @@ class ClassicalDeconv(nn.Module):
             raise GyrobenchError(
                 f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'"
             )
-        if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0:
+        if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0 or tv < 0:
             raise GyrobenchError(
-                f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0; got tile={tile}, "
-                f"overlap={overlap}, iterations={iterations}, lam={lam}"
+                f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0, tv >= 0; got "
+                f"tile={tile}, overlap={overlap}, iterations={iterations}, lam={lam}, tv={tv}"
             )
         if prior not in ("gradient", "identity"):
             raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
@@ -381,6 +397,7 @@ class ClassicalDeconv(nn.Module):
             overlap=overlap,
             margin=margin,
             samples_per_segment=samples_per_segment,
+            tv=tv,
             clip=clip,
         )
         self.cmf_key = cmf_key

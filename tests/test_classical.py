@@ -145,3 +145,18 @@ def test_global_rl_restores_spatially_varying_blur():
     out = model({"blurred": torch.from_numpy(blurred).float()[None], "cmf_noisy": cmf})[0].numpy()
     inner = (slice(None), slice(6, -6), slice(6, -6))
     assert _psnr(out[inner], sharp[inner]) > _psnr(blurred[inner], sharp[inner]) + 3.0
+
+
+def test_rl_tv_damping_helps_under_noise():
+    # §7.5: plain RL amplifies noise with iterations; the TV-damped update keeps it down (closed-form L kernel,
+    # sigma = 0.02 Gaussian noise; measured 26.4 dB plain vs 33.3 dB with tv = 0.02, blurred 24.4 dB)
+    h, w = 96, 112
+    sharp = _scene(h, w)
+    k = _l_kernel()
+    blurred = np.stack([ndimage.convolve(c, k, mode="reflect") for c in sharp])
+    blurred = np.clip(blurred + np.random.default_rng(5).normal(0, 0.02, blurred.shape), 0, 1)
+    x, cmf = torch.from_numpy(blurred).float()[None], _cmf_for_l(h // 2, w // 2)
+    plain = _psnr(deconvolve(x, cmf, method="rl", iterations=30, tile=48, tv=0.0)[0].numpy(), sharp)
+    damped = _psnr(deconvolve(x, cmf, method="rl", iterations=30, tile=48, tv=0.02)[0].numpy(), sharp)
+    assert damped > plain + 3.0
+    assert damped > _psnr(blurred, sharp) + 5.0

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leaderboard folder (default OUT/leaderboard; make demo uses leaderboard/demo)")
     parser.add_argument("--quick", action="store_true", help="shrunken demo (smoke recipe, 2 steps) for tests")
     parser.add_argument("--train-seconds", type=float, default=None,
-                        help="wall-clock training budget per model (default 80 s)")
+                        help="wall-clock cap per model (default 150 s; the demo trains a fixed number of steps per model)")
     parser.add_argument("--models", nargs="+", default=None, help="subset of the demo models")
     parser.add_argument("--workers", type=int, default=None,
                         help="synthesis worker processes (default: the number of CPU cores, at most 4)")

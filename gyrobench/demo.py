@@ -37,15 +37,15 @@ log = get_logger("demo")
 # name -> (model section, per-model schedule extras). Shared settings are added by demo_config().
 DEMO_MODELS: dict[str, dict] = {
     "gyrodeblurnet": {"model": {"name": "gyrodeblurnet", "options": {}}, "label": "GyroDeblurNet (full arch.)",
-                      "steps": 100},
+                      "steps": 150},
     "nafnet": {"model": {"name": "nafnet", "options": {"width": 16, "enc_blk_nums": [1, 1, 1, 1],
                                                       "middle_blk_num": 1, "dec_blk_nums": [1, 1, 1, 1]}},
-               "label": "NAFNet (width 16, 1 block/level)", "steps": 800},
+               "label": "NAFNet (width 16, 1 block/level)", "steps": 250},
     "deepgyro": {"model": {"name": "deepgyro", "options": {"width": 16, "residual": True}},
-                 "label": "DeepGyro (width 16, +residual)", "steps": 1000},
+                 "label": "DeepGyro (width 16, +residual)", "steps": 600},
 }
 
-# Fixed step counts per model (about 75 s each on an idle 2-core CPU, from benchmarks/results/bench_train.md):
+# Fixed step counts per model (about 80 s each on an idle 2-core CPU, data loading and degradation included):
 # the demo is reproducible and the cosine schedule runs its full course. ``seconds`` is only a safety cap
 # for a loaded machine (a capped run is no longer step-for-step reproducible; the run log says so).
 _FULL = {"recipe": "demo", "crop": 64, "batch": 4, "steps": None, "seconds": 150.0,

@@ -43,21 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        mod = _load(module)
-        if mod is not None:
-            mod.add_arguments(p)
-        else:
-            p.set_defaults(_missing=True)
+        _load(module).add_arguments(p)
     return parser
 
 
 def _load(module: str):
-    try:
-        return importlib.import_module(f"gyrobench.commands.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"gyrobench.commands.{module}":
-            return None
-        raise
+    return importlib.import_module(f"gyrobench.commands.{module}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,9 +59,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
-        return 2
-    if getattr(args, "_missing", False):
-        print(f"gyrobench: error: command '{args.command}' is not available in this build", file=sys.stderr)
         return 2
     setup_logging(args.verbose, args.quiet)
     try:

@@ -66,12 +66,9 @@ def machine() -> dict[str, str | int]:
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count() or 0,
     }
-    try:
-        import torch
+    import torch
 
-        info["torch_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
+    info["torch_threads"] = torch.get_num_threads()
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -17,12 +17,9 @@ SHARED = Path(os.environ.get("GYROBENCH_SHARED", ROOT.parent / "shared"))
 
 
 def pytest_configure(config):
-    try:
-        import torch
+    import torch
 
-        torch.set_num_threads(min(2, os.cpu_count() or 1))
-    except ImportError:
-        pass
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 def _has(mod: str) -> bool:
@@ -30,13 +27,9 @@ def _has(mod: str) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    has_cuda = False
-    try:
-        import torch
+    import torch
 
-        has_cuda = torch.cuda.is_available()
-    except ImportError:
-        pass
+    has_cuda = torch.cuda.is_available()
     iqa_ok = _has("pyiqa") and _has("torchvision")
     for item in items:
         if "gpu" in item.keywords and not has_cuda:

@@ -51,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "stats":
         if args.gyro:
-            from pathlib import Path
+            from ..gyro.recording import load_gyro
 
-            rec = hs._load_recording(Path(args.gyro))
+            rec = load_gyro(args.gyro)
         else:
             model = hs.HandshakeModel.load(args.model) if args.model else hs.load_default_handshake()
             rec = model.sample(args.n, seed=args.seed)

@@ -131,18 +131,17 @@ def format_summary(s: dict[str, Any]) -> str:
 
 def _to_display(x: np.ndarray) -> np.ndarray:
     """Linear float [0,1] HWC -> sRGB uint8 for viewing."""
-    x = np.clip(np.asarray(x, dtype=np.float64), 0, 1)
-    y = np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+    from ..synth.color import linear_to_srgb
+
+    y = linear_to_srgb(np.clip(np.asarray(x, dtype=np.float64), 0, 1))
     return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)
 
 
-def _field_for(sample: dict[str, Any]) -> np.ndarray | None:
+def _field_for(sample: dict[str, Any]) -> np.ndarray:
     if "cmf_clean" in sample:
         return np.asarray(sample["cmf_clean"], dtype=np.float64)
-    try:
-        from ..gyro.cmf import camera_motion_field
-    except ImportError:
-        return None
+    from ..gyro.cmf import camera_motion_field
+
     R = np.asarray(sample.get("R_imu_to_cam", np.eye(3)))
     w = np.asarray(sample["gyro_w"]) @ R.T
     return camera_motion_field(sample["gyro_t_ns"], w, sample["K"], crop=tuple(int(v) for v in sample["crop"]),
@@ -156,6 +155,8 @@ def contact_sheet(path: str | Path, out_png: str | Path, *, n: int = 6, tile: in
     Tiles are resized to ``tile`` px height. Images are shown sRGB-encoded (display only); on small crops the
     field's displacements are magnified (factor printed in the tile) so the glyphs are visible."""
     import cv2
+
+    from ..viz.cmf_plot import render_cmf
 
     path = Path(path)
     root, man, shards = _shard_list(path)
@@ -176,18 +177,11 @@ def contact_sheet(path: str | Path, out_png: str | Path, *, n: int = 6, tile: in
         tiles = [sharp, blurred]
         h, w = sharp.shape[:2]
         field = _field_for(smp)
-        if field is not None:
-            try:
-                from ..viz.cmf_plot import render_cmf
-
-                ext = float(smp.get("blur_extent_px", 0.0))
-                mag = max(1.0, round(0.15 * min(h, w) / max(ext, 1e-3)))  # make glyphs visible on small crops
-                pic = render_cmf(field, blurred, scale=mag)
-                cv2.putText(pic, f"x{mag:g}", (4, pic.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                            (255, 255, 0), 1)
-                tiles.append(pic)
-            except ImportError:
-                pass
+        ext = float(smp.get("blur_extent_px", 0.0))
+        mag = max(1.0, round(0.15 * min(h, w) / max(ext, 1e-3)))  # make glyphs visible on small crops
+        pic = render_cmf(field, blurred, scale=mag)
+        cv2.putText(pic, f"x{mag:g}", (4, pic.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 0), 1)
+        tiles.append(pic)
         scale = tile / h
         row = [cv2.resize(np.ascontiguousarray(t), (max(1, round(w * scale)), tile),
                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST) for t in tiles]

@@ -382,20 +382,16 @@ def load_recipe(path_or_name: str | Path, overrides: list[str] | None = None) ->
 
 
 def _check_error_model(recipe: Recipe, source: str) -> None:
-    """Validate ``error_model`` keys against helper A's ``GyroErrorModel`` when it is importable."""
+    """Validate ``error_model`` keys against :class:`gyrobench.gyro.error_model.GyroErrorModel`."""
     if not recipe.error_model:  # {} = default magnitudes, null = no error model
         return
-    try:
-        from ..gyro.error_model import GyroErrorModel
-    except ImportError:
-        return
-    names = {f.name for f in dataclasses.fields(GyroErrorModel)} if dataclasses.is_dataclass(GyroErrorModel) \
-        else None
-    if names is not None:
-        for key in recipe.error_model:
-            if key not in names:
-                raise RecipeError(f"{source}: unknown key 'error_model.{key}'; valid keys here: "
-                                  f"{', '.join(sorted(names))}")
+    from ..gyro.error_model import GyroErrorModel
+
+    names = {f.name for f in dataclasses.fields(GyroErrorModel)}
+    for key in recipe.error_model:
+        if key not in names:
+            raise RecipeError(f"{source}: unknown key 'error_model.{key}'; valid keys here: "
+                              f"{', '.join(sorted(names))}")
     try:
         from_dict(GyroErrorModel, dict(recipe.error_model), source=source, prefix="error_model")
     except RecipeError:

@@ -23,15 +23,8 @@ from ..errors import GyroFormatError, ImageError, RecipeError
 from ..provenance import sha256_file
 from .recipe import GyroSource, Recipe, Split, expand_path
 
-__all__ = ["list_images", "images_for_split", "load_linear_image", "srgb_to_linear", "GyroWindowSource",
+__all__ = ["list_images", "images_for_split", "load_linear_image", "GyroWindowSource",
            "load_starting_points", "valid_window_starts"]
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """sRGB EOTF (IEC 61966-2-1, rsblur.md §3.1), [0,1] -> [0,1]: helper C's ``synth.color.srgb_to_linear``."""
-    from ..synth.color import srgb_to_linear as _eotf
-
-    return _eotf(x)
 
 
 def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:
@@ -106,6 +99,8 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
     Raises :class:`ImageError` naming the file when the image is smaller than the crop ``crop_wh``.
     """
     import cv2
+
+    from ..synth.color import srgb_to_linear
 
     path = Path(path)
     lin = srgb_to_linear(_decode(path)).astype(np.float32)

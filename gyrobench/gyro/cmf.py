@@ -163,7 +163,7 @@ def field_from_homographies(H, K, crop, *, anchor_idx: int | None = None, stride
 
     ``K`` supplies the principal point used to centre coordinates (any point works mathematically; it only
     improves float32 rounding). Returns (h', w', P-1 pairs) HWC or CHW, see module docstring.
-    ``backend``: "torch" (single-threaded kernels, default when torch is importable), "numpy" or "auto".
+    ``backend``: "torch" (single-threaded kernels, what "auto" picks), "numpy" or "auto".
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
@@ -185,12 +185,7 @@ def field_from_homographies(H, K, crop, *, anchor_idx: int | None = None, stride
     elif out.shape != shape or out.dtype != dtype or not out.flags.c_contiguous:
         raise ShapeError(f"out: expected C-contiguous {shape} {np.dtype(dtype)}, got {out.shape} {out.dtype}")
     if backend == "auto":
-        try:
-            import torch  # noqa: F401
-
-            backend = "torch"
-        except ImportError:  # pragma: no cover
-            backend = "numpy"
+        backend = "torch"
     if backend == "torch":
         return _field_torch(Hc, c, uc, vc, layout, dtype, out)
     if backend == "numpy":

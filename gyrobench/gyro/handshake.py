@@ -43,20 +43,7 @@ import numpy as np
 
 from ..errors import GyroFormatError
 from ..log import get_logger
-
-try:  # helper A's typed recording (INTERFACES: gyrobench.gyro.recording.GyroRecording)
-    from .recording import GyroRecording
-except ImportError:  # pragma: no cover - private shim until the gyro core lands
-
-    @dataclass(frozen=True)
-    class GyroRecording:  # type: ignore[no-redef]
-        """Private stand-in for ``gyrobench.gyro.recording.GyroRecording`` (same fields)."""
-
-        t_ns: np.ndarray
-        w: np.ndarray
-        R_imu_to_cam: np.ndarray = field(default_factory=lambda: np.eye(3))
-        source: str = ""
-
+from .recording import GyroRecording, load_gyro, validate_gyro
 
 log = get_logger("handshake")
 
@@ -258,24 +245,9 @@ def resample_uniform(
 
 
 def _check_arrays(t_ns, w, source: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from .recording import validate_gyro
-    except ImportError:  # pragma: no cover - gyro core not there yet
-        validate_gyro = None
     t = np.asarray(t_ns)
     w = np.asarray(w, dtype=np.float64)
-    if validate_gyro is not None:
-        validate_gyro(t, w, source)
-    if t.ndim != 1 or w.shape != (t.shape[0], 3):
-        raise GyroFormatError(
-            f"{source}: expected timestamps (N,) and rates (N,3); got {t.shape} and {w.shape}"
-        )
-    if not np.all(np.isfinite(w)):
-        raise GyroFormatError(f"{source}: non-finite angular velocity; remove NaN/inf rows")
-    if np.any(np.diff(t) <= 0):
-        raise GyroFormatError(
-            f"{source}: timestamps must increase strictly; sort the file and drop duplicates"
-        )
+    validate_gyro(t, w, source)  # shape, finite rates, strictly increasing ns timestamps, rad/s
     return t.astype(np.int64), w
 
 
@@ -322,10 +294,8 @@ def fit_handshake(
     S = np.conj(S)
     eps = 1e-12 * float(np.real(np.trace(S, axis1=1, axis2=2)).max())
     chol = np.linalg.cholesky(S + eps * np.eye(3))
-    try:
-        from .. import __version__
-    except ImportError:  # pragma: no cover
-        __version__ = "unknown"
+    from .. import __version__
+
     prov = {
         "source_file": Path(source).name,
         "source_sha256": source_sha256,
@@ -355,31 +325,13 @@ def fit_handshake(
 
 
 def fit_handshake_file(path: str | Path, **kw) -> HandshakeModel:
-    """Load a ``timestamp_ns wx wy wz`` file (through the gyro core's loader) and fit it."""
+    """Load a ``timestamp_ns wx wy wz`` file (:func:`gyrobench.gyro.recording.load_gyro`) and fit it."""
     from ..provenance import sha256_file
 
     path = Path(path)
-    rec = _load_recording(path)
+    rec = load_gyro(path)
     kw.setdefault("name", path.stem)
     return fit_handshake(rec.t_ns, rec.w, source=str(path), source_sha256=sha256_file(path), **kw)
-
-
-def _load_recording(path: Path):
-    try:
-        from .recording import load_gyro
-    except ImportError:  # pragma: no cover - private shim until the gyro core lands
-        load_gyro = None
-    if load_gyro is not None:
-        return load_gyro(path)
-    try:  # pragma: no cover
-        d = np.loadtxt(path, ndmin=2)
-    except ValueError as exc:  # pragma: no cover
-        raise GyroFormatError(
-            f"{path}: cannot parse ({exc}); expected lines 'timestamp_ns wx wy wz'"
-        ) from None
-    if d.shape[1] != 4:  # pragma: no cover
-        raise GyroFormatError(f"{path}: {d.shape[1]} columns, expected 4 'timestamp_ns wx wy wz'")
-    return GyroRecording(t_ns=d[:, 0].astype(np.int64), w=d[:, 1:], R_imu_to_cam=np.eye(3), source=str(path))
 
 
 def load_default_handshake() -> HandshakeModel:

@@ -31,8 +31,9 @@ from typing import Literal
 import torch
 
 from ..errors import GyrobenchError
+from ..synth.color import linear_to_srgb
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "encode_8bit", "linear_to_srgb"]
+__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "encode_8bit"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,22 +109,6 @@ def get_protocol(protocol: str | Protocol = "gyrodeblurnet_official", **override
     if bad:
         raise GyrobenchError(f"unknown protocol option(s) {bad}; known: {sorted(known)}")
     return dataclasses.replace(base, **overrides)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """sRGB transfer function (IEC 61966-2-1) on linear values in [0, 1].
-
-    Uses :func:`gyrobench.synth.color.linear_to_srgb` when that module is present (one definition for the
-    whole package); the fallback below is the same standard formula.
-    """
-    try:
-        from ..synth.color import linear_to_srgb as _l2s  # helper C's implementation
-    except ImportError:
-        _l2s = None
-    if _l2s is not None:
-        return _l2s(x)
-    x = x.clamp(0.0, 1.0)
-    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(0.0031308) ** (1.0 / 2.4) - 0.055)
 
 
 def encode_8bit(x: torch.Tensor, transfer: str, quantize: str) -> torch.Tensor:

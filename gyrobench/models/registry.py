@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import GyrobenchError
 
@@ -44,11 +44,7 @@ def register(name: str, *, uses_gyro: bool, learned: bool = True, citation: str 
 
 def _ensure_loaded() -> None:
     for mod in _MODEL_MODULES:
-        try:
-            importlib.import_module(f"gyrobench.models.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"gyrobench.models.{mod}":
-                raise
+        importlib.import_module(f"gyrobench.models.{mod}")
 
 
 def available() -> dict[str, ModelInfo]:

@@ -22,11 +22,7 @@ import json
 from importlib import resources
 
 import numpy as np
-
-try:  # torch is a hard dependency, but keep the numpy path importable on its own
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None
+import torch
 
 __all__ = ["srgb_to_linear", "linear_to_srgb", "a7r3_crf", "a7r3_crf_coefficients", "SRGB"]
 
@@ -42,7 +38,7 @@ SRGB = {
 
 
 def _is_torch(x) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
+    return isinstance(x, torch.Tensor)
 
 
 def _asfloat(x):

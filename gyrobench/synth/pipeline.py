@@ -69,7 +69,7 @@ def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
     return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
 
 
-# ----------------------------------------------------------------------------------------- renderer fallback
+# ------------------------------------------------------------------------------------------------ renderer
 def _render_blur(sharp_lin, homs, crop):
     """Blur + saturation mask in one pass: helper C's ``render_blur`` with ``sat_threshold=1.0`` (rsblur.md D3:
     per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
@@ -119,15 +119,11 @@ def _context(recipe: Recipe, run_id: str = "") -> _Context:
             ctx.images[sp.name] = images_for_split(recipe, sp, all_imgs)
             ctx.gyro[sp.name] = GyroWindowSource(recipe, sp)
         if recipe.error_model is not None:
-            try:
-                from ..gyro.error_model import GyroErrorModel
-            except ImportError:
-                log.warning("gyrobench.gyro.error_model is not available: no error-model draws are stored")
-            else:
-                from ..config import from_dict
+            from ..config import from_dict
+            from ..gyro.error_model import GyroErrorModel
 
-                ctx.error_model = from_dict(GyroErrorModel, dict(recipe.error_model),
-                                            source=recipe.source_path or "<recipe>", prefix="error_model")
+            ctx.error_model = from_dict(GyroErrorModel, dict(recipe.error_model),
+                                        source=recipe.source_path or "<recipe>", prefix="error_model")
         _CONTEXTS.clear()
         _CONTEXTS[key] = ctx
     return ctx
@@ -135,11 +131,8 @@ def _context(recipe: Recipe, run_id: str = "") -> _Context:
 
 def _degradation(ctx: _Context):
     if ctx.degradation is None:
-        try:
-            from .degrade import Degradation
-        except ImportError as exc:
-            raise GyrobenchError("offline degradation needs gyrobench.synth.degrade (not in this build); set the "
-                                 "split's degradation to on_the_fly") from exc
+        from .degrade import Degradation
+
         ctx.degradation = Degradation(ctx.recipe.degradation.preset)
     return ctx.degradation
 

@@ -46,13 +46,10 @@ _TENSOR_KEYS = ("blurred", "sharp", "sat_mask", "cmf_clean", "cmf_noisy")
 
 
 def _to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """Display encoding for TensorBoard images (C's ``synth.color.linear_to_srgb`` when available)."""
-    try:
-        from ..synth.color import linear_to_srgb
+    """Display encoding for TensorBoard images (:func:`gyrobench.synth.color.linear_to_srgb`)."""
+    from ..synth.color import linear_to_srgb
 
-        return linear_to_srgb(x.clamp(0, 1))
-    except ImportError:  # pragma: no cover - until the synth package lands
-        return x.clamp(0, 1) ** (1 / 2.2)
+    return linear_to_srgb(x.clamp(0, 1))
 
 
 class Trainer:

@@ -61,7 +61,9 @@ def _background(image, H: int, W: int, linear: bool) -> np.ndarray:
     if img.dtype != np.uint8:
         x = np.clip(img.astype(np.float64), 0.0, 1.0)
         if linear:
-            x = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+            from ..synth.color import linear_to_srgb
+
+            x = linear_to_srgb(x)
         img = np.round(x * 255.0).astype(np.uint8)
     if img.shape[:2] != (H, W):
         import cv2

@@ -1,4 +1,5 @@
-"""Timings of helper B's parts: hand-shake fit/sample, blur-extent statistics, motion-field pictures, leaderboard.
+"""Timings of gyrobench.gyro.handshake and its neighbours: hand-shake fit/sample, blur-extent statistics,
+motion-field pictures, leaderboard.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_handshake.py``.
 Writes ``benchmarks/results/bench_handshake.{json,md}``. The fit rows need ``../shared/data/gyro/gyro_train.txt``

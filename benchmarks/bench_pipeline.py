@@ -3,8 +3,8 @@
 Stages, per image (1920x1080 full frame -> 1280x720 crop, GyroBlur-Synth geometry, 4KRD intrinsics):
   decode   read an 8-bit sRGB PNG and convert to linear float32 (gyrobench.data.sources.load_linear_image)
   poses    fitted hand-shake window (11 samples) -> adaptive sub-steps (<= 1 px/warp, >= 8) -> homographies
-  warp     render_blur: average of all warps in linear light + saturation mask (helper C's renderer)
-  degrade  the offline degradation preset on the 1280x720 blur (helper C's Degradation)
+  warp     render_blur: average of all warps in linear light + saturation mask (gyrobench.synth.blur.render_blur)
+  degrade  the offline degradation preset on the 1280x720 blur (gyrobench.synth.degrade.Degradation)
   write    quantise (uint16, 16 and 12 significant bits) + gzip shard write, bytes per sample reported
 
 Stand-ins: the packaged Kodak images upscaled (bicubic, sRGB) to 1920x1080, since the 4KRD frames are not here.

@@ -6,7 +6,7 @@ shipped. Gyro: 11-sample windows (10 raw intervals at 210 Hz) from the fitted ha
 (fx = 2139 px), crop 1920x1080 -> 1280x720 (gyrodeblurnet.md §1.1). Poses: adaptive, <= 1 px between warps and
 >= 8 sub-steps per interval (rsblur.md D2).
 
-Stages (each is a plain function, so helper D's end-to-end benchmark can time the same calls):
+Stages (each is a plain function, so benchmarks/bench_pipeline.py can time the same calls):
   decode   8-bit sRGB PNG -> float32 linear (B,3,1080,1920)           ``load_linear``
   poses    gyro window -> P homographies (adaptive sub-steps)         ``blur.blur_homographies``
   warp     P bilinear warps of the frame, crop-only, averaged         ``blur.render_blur`` (+ saturation mask)

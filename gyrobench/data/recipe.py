@@ -49,8 +49,8 @@ DEGRADATION_PRESETS = ("gyrodeblurnet_official", "gyrodeblurnet", "rsblur_pt", "
 class GyroSource:
     """Where the hand-shake comes from.
 
-    - ``kind: fitted``: the synthetic hand-shake generator (helper B's ``load_default_handshake()`` or the
-      model JSON in ``model``), one independent draw of ``samples`` gyro samples per image.
+    - ``kind: fitted``: the synthetic hand-shake generator (``gyrobench.gyro.handshake.load_default_handshake()``
+      or the model JSON in ``model``), one independent draw of ``samples`` gyro samples per image.
     - ``kind: files``: windows of a recorded sequence ``file`` (``t_ns wx wy wz`` per line, rad/s). The start
       of image n's window is line n of ``starting_points`` (``starting_point_base`` 0 or 1, spec §1.1/§10), or
       drawn uniformly from the per-sample RNG among starts whose window has no gap

@@ -5,7 +5,7 @@
   :func:`blur_homographies` (adaptive pose count).
 - :mod:`~gyrobench.synth.degrade`: :class:`Degradation` (one module, presets as data in
   :mod:`~gyrobench.synth.presets`), :class:`DegradationDraw`.
-- :mod:`~gyrobench.synth.pipeline` (helper D): recipe -> shards.
+- :mod:`~gyrobench.synth.pipeline`: recipe -> shards.
 """
 
 from gyrobench.synth.blur import blur_homographies, centre_crop_box, render_blur, saturation_mask

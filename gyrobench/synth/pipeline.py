@@ -11,12 +11,13 @@ Per sample (split ``s``, index ``n``):
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
-5. Blur: every pose's warp of the full frame averaged in linear light, then cropped (helper C's
-   ``render_blur``); the saturation mask is the same average of the binary clipped-pixel mask of the sharp
-   frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
-6. Error-model draw (helper A's ``GyroErrorModel``), stored as ``err_*`` so the noisy field is recomputable.
-7. ``offline`` splits: the degradation preset (helper C's ``Degradation``) applied once with the sample's own
-   generator; its draw stored as ``deg_*``. ``on_the_fly`` splits store the clean blur.
+5. Blur: every pose's warp of the full frame averaged in linear light, then cropped
+   (:func:`gyrobench.synth.blur.render_blur`); the saturation mask is the same average of the binary
+   clipped-pixel mask of the sharp frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
+6. Error-model draw (:class:`gyrobench.gyro.error_model.GyroErrorModel`), stored as ``err_*`` so the noisy
+   field is recomputable.
+7. ``offline`` splits: the degradation preset (:class:`gyrobench.synth.degrade.Degradation`) applied once with
+   the sample's own generator; its draw stored as ``deg_*``. ``on_the_fly`` splits store the clean blur.
 8. Quantisation (uint16 default) and write, one shard per task.
 
 Parallelism is per shard: joblib (``workers``) locally, or the same function on a dask.distributed cluster
@@ -71,8 +72,8 @@ def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
 
 # ------------------------------------------------------------------------------------------------ renderer
 def _render_blur(sharp_lin, homs, crop):
-    """Blur + saturation mask in one pass: helper C's ``render_blur`` with ``sat_threshold=1.0`` (rsblur.md D3:
-    per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
+    """Blur + saturation mask in one pass: :func:`gyrobench.synth.blur.render_blur` with ``sat_threshold=1.0``
+    (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
     from .blur import render_blur
 
     return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)

@@ -238,6 +238,20 @@ def richardson_lucy_global(
     return est
 
 
+def _check_options(method: str, lam: float, prior: str, iterations: int, tile: int, overlap: float,
+                   tv: float) -> None:
+    """The option checks shared by :func:`deconvolve` and :class:`ClassicalDeconv` (GyrobenchError with the fix)."""
+    if method not in ("wiener", "rl", "rl_global"):
+        raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
+    if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0 or tv < 0:
+        raise GyrobenchError(
+            f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0, tv >= 0; got "
+            f"tile={tile}, overlap={overlap}, iterations={iterations}, lam={lam}, tv={tv}"
+        )
+    if prior not in ("gradient", "identity"):
+        raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
+
+
 def deconvolve(
     blurred: torch.Tensor,
     cmf: torch.Tensor,
@@ -268,12 +282,7 @@ def deconvolve(
     check_cmf(cmf)
     if cmf.shape[0] != blurred.shape[0]:
         raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
-    if method not in ("wiener", "rl", "rl_global"):
-        raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
-    if not 0 <= overlap < 1 or tile < 4:
-        raise GyrobenchError(
-            f"classical: need tile >= 4 and 0 <= overlap < 1, got tile={tile}, overlap={overlap}"
-        )
+    _check_options(method, lam, prior, iterations, tile, overlap, tv)
     B, C, H, W = blurred.shape
     if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
         raise ShapeError(
@@ -377,17 +386,7 @@ class ClassicalDeconv(nn.Module):
         clip: bool = True,
     ):
         super().__init__()
-        if method not in ("wiener", "rl", "rl_global"):
-            raise GyrobenchError(
-                f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'"
-            )
-        if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0 or tv < 0:
-            raise GyrobenchError(
-                f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0, tv >= 0; got "
-                f"tile={tile}, overlap={overlap}, iterations={iterations}, lam={lam}, tv={tv}"
-            )
-        if prior not in ("gradient", "identity"):
-            raise GyrobenchError(f"classical: unknown prior '{prior}'; fix: use 'gradient' or 'identity'")
+        _check_options(method, lam, prior, iterations, tile, overlap, tv)
         self.kwargs = dict(
             method=method,
             lam=lam,

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import GyrobenchError
+from .io import write_text_atomic
 
 __all__ = ["FORMAT", "mean_ci", "summarize_metric", "write_record", "write_per_image_csv", "read_record"]
 
@@ -102,19 +101,9 @@ def _json_safe(obj):
 
 def write_record(path: str | Path, record: dict) -> Path:
     """Write ``record`` (``format`` added) as strict JSON, atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = _json_safe({"format": FORMAT, **record})
     text = json.dumps(payload, indent=1, sort_keys=False, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text + "\n")
 
 
 def read_record(path: str | Path) -> dict:

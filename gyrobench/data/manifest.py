@@ -17,11 +17,10 @@ Run-specific facts (date, machine) live apart in ``created``. The file is writte
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import ShardError
+from ..io import atomic_open
 
 FORMAT = "gyrobench-dataset/1"
 MANIFEST = "manifest.json"
@@ -31,18 +30,9 @@ __all__ = ["FORMAT", "MANIFEST", "write_json_atomic", "read_manifest", "manifest
 
 def write_json_atomic(path: str | Path, obj) -> None:
     """Write JSON to ``path`` via a temp file in the same folder and ``os.replace`` (never half-written)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w") as fh:
+        json.dump(obj, fh, indent=1, sort_keys=False)
+        fh.write("\n")
 
 
 def manifest_path(root: str | Path) -> Path:

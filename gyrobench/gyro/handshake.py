@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import GyroFormatError
+from ..io import write_text_atomic
 from ..log import get_logger
 from .recording import GyroRecording, load_gyro, validate_gyro
 
@@ -208,12 +209,7 @@ class HandshakeModel:
             ) from None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        tmp.replace(path)
-        return path
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> HandshakeModel:

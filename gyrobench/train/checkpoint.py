@@ -14,10 +14,8 @@ RNG states are stored as tensors / plain lists (:func:`capture_rng`), not as Num
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError
+from ..io import atomic_open
 from ..log import get_logger
 
 __all__ = [
@@ -45,18 +44,8 @@ def save_checkpoint(path: str | Path, **fields: Any) -> Path:
     """Write ``fields`` (plus ``format``) to ``path`` atomically: a temporary file in the same folder, fsync,
     then :func:`os.replace`, so a crash never leaves a truncated checkpoint under the final name."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, **fields}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as fh:
+        torch.save({"format": FORMAT, **fields}, fh)
     return path
 
 

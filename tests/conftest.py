@@ -2,6 +2,8 @@
 
 - ``shared_dir``: the project's ``../shared`` folder; tests that need it skip with the reason in a user's clone.
 - markers ``gpu``, ``iqa``, ``dist`` skip cleanly when CUDA, the iqa extra or dask.distributed are missing.
+- ``smoke_data``: the builtin ``smoke`` recipe synthesized once per session (read-only for the tests).
+- ``official_keys``: reads an official ``state_dict`` key/shape listing from ``shared/specs``.
 """
 
 from __future__ import annotations
@@ -62,3 +64,30 @@ def gyro_train_path(shared_dir) -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def smoke_data(tmp_path_factory) -> Path:
+    """The builtin 'smoke' recipe (48x48 test images, 3 test samples), synthesized once; do not modify it."""
+    from gyrobench.synth.pipeline import synthesize
+
+    out = tmp_path_factory.mktemp("smoke")
+    synthesize("smoke", out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def official_keys(shared_dir):
+    """``official_keys(name)`` -> ``[(key, shape), ...]`` from ``shared/specs/<name>`` (``key<TAB>(d0, d1, ...)``
+    per line, ``#`` comments), in file order."""
+
+    def read(name: str) -> list[tuple[str, tuple[int, ...]]]:
+        out = []
+        for line in (shared_dir / "specs" / name).read_text().splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            key, shape = line.split("\t")
+            out.append((key, tuple(int(v) for v in shape.strip("()").split(",") if v.strip())))
+        return out
+
+    return read

@@ -10,15 +10,6 @@ import pytest
 from gyrobench.cli import main as cli_main
 
 
-@pytest.fixture(scope="module")
-def smoke_data(tmp_path_factory):
-    from gyrobench.synth.pipeline import synthesize
-
-    out = tmp_path_factory.mktemp("smoke")
-    synthesize("smoke", out)
-    return out
-
-
 @pytest.mark.parametrize("opts", [{"method": "wiener", "tile": 32}, {"method": "rl_global", "iterations": 5}])
 def test_eval_classical_end_to_end(smoke_data, tmp_path, opts):
     out = tmp_path / "ev"

@@ -23,16 +23,6 @@ RECORD_FIELDS = ("model", "label", "options", "checkpoint", "checkpoint_sha256",
 
 
 @pytest.fixture(scope="module")
-def smoke_data(tmp_path_factory):
-    """The builtin 'smoke' recipe (48x48 test images, 3 test samples), synthesized once."""
-    from gyrobench.synth.pipeline import synthesize
-
-    out = tmp_path_factory.mktemp("smoke")
-    synthesize("smoke", out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def big_data(tmp_path_factory):
     """Smoke recipe with 200x104 test images (room for two NIQE blocks), 2 test samples."""
     from gyrobench.data.recipe import load_recipe

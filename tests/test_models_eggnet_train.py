@@ -11,15 +11,6 @@ import yaml
 from gyrobench.cli import main as cli_main
 
 
-@pytest.fixture(scope="module")
-def smoke_data(tmp_path_factory):
-    from gyrobench.synth.pipeline import synthesize
-
-    out = tmp_path_factory.mktemp("smoke")
-    synthesize("smoke", out)
-    return out
-
-
 @pytest.mark.parametrize(
     "name,options",
     [("eggnet", {"width": 4, "enc_blocks": 1, "dec_blocks": 1, "mid_blocks": 1}), ("deepgyro", {"width": 4})],

@@ -46,16 +46,6 @@ def expected_params():
     return total
 
 
-def _parse_keys(path):
-    out = []
-    for line in path.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")
-        out.append((key, tuple(int(v) for v in shape.strip("()").split(",") if v.strip())))
-    return out
-
-
 def _randomized(seed=0, **opts):
     torch.manual_seed(seed)
     model = build("gyrodeblurnet", **opts)
@@ -88,8 +78,8 @@ def test_param_count():
     assert len(model.state_dict()) == 570
 
 
-def test_state_dict_equals_official_key_file(shared_dir):
-    keys = _parse_keys(shared_dir / "specs" / "gyrodeblurnet-official-keys.txt")
+def test_state_dict_equals_official_key_file(official_keys):
+    keys = official_keys("gyrodeblurnet-official-keys.txt")
     assert len(keys) == 570
     with torch.device("meta"):
         sd = build("gyrodeblurnet").state_dict()

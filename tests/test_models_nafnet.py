@@ -11,16 +11,6 @@ from gyrobench.models import build
 from gyrobench.models.nafnet import LayerNorm2d, LocalAvgPool2d, NAFBlock, tlc_kernel_sizes
 
 
-def _parse_keys(path):
-    out = []
-    for line in path.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")
-        out.append((key, tuple(int(v) for v in shape.strip("()").split(",") if v.strip())))
-    return out
-
-
 def _nafnet_params(width, enc, middle, dec):
     """Independent count from baselines.md §2.3: NAFBlock(c) = 7c² + 33c; convs with bias except ups."""
     block = lambda c: 7 * c * c + 33 * c  # noqa: E731
@@ -48,8 +38,8 @@ def test_param_counts_match_formula_and_spec(width, expected):
 
 
 @pytest.mark.parametrize("width", [32, 64])
-def test_state_dict_equals_official_key_file(shared_dir, width):
-    keys = _parse_keys(shared_dir / "specs" / f"nafnet-official-keys-width{width}.txt")
+def test_state_dict_equals_official_key_file(official_keys, width):
+    keys = official_keys(f"nafnet-official-keys-width{width}.txt")
     assert len(keys) == 664
     with torch.device("meta"):
         model = build("nafnet", width=width, tlc=True)  # TLC has the same keys

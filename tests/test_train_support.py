@@ -16,14 +16,9 @@ import torch
 from torch import nn
 
 from gyrobench.models.registry import register
+from gyrobench.provenance import sha256_file
 
 M = 8
-
-
-def _sha(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def write_tiny_dataset(root: Path, *, n_train: int = 8, n_test: int = 2, h: int = 48, w: int = 64,
@@ -76,7 +71,7 @@ def write_tiny_dataset(root: Path, *, n_train: int = 8, n_test: int = 2, h: int 
                 f.attrs["samples"] = count
                 f.attrs["complete"] = 1
                 f.attrs["split"] = split
-            shards.append({"file": path.name, "sha256": _sha(path), "bytes": path.stat().st_size, "samples": count,
+            shards.append({"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "samples": count,
                            "split": split, "first_index": first})
             k += 1
     manifest = {"format": "gyrobench-dataset/1", "name": "tiny", "recipe": "", "recipe_sha256": "", "seed": seed,

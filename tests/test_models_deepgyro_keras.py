@@ -104,3 +104,19 @@ def test_keras_mismatch_errors(tmp_path):
     (tmp_path / "bad.hdf5").write_text("not hdf5")
     with pytest.raises(CheckpointError, match="HDF5"):
         load_keras_weights(build("deepgyro", width=4), tmp_path / "bad.hdf5")
+
+
+def test_load_official_routes_deepgyro_to_keras_port(tmp_path):
+    from gyrobench.models import load_official
+
+    path = tmp_path / "DeepGyro.hdf5"
+    _write_keras_file(path, width=4)
+    model = load_official("deepgyro", path, width=4)
+    ref = load_keras_weights(build("deepgyro", width=4), path)
+    assert not model.training and model.options == ref.options
+    for (k, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    with pytest.raises(CheckpointError, match="no such weights file"):
+        load_official("deepgyro", tmp_path / "missing.hdf5", width=4)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_official("deepgyro", path, width=8)

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="non-learned model to evaluate without a checkpoint: classical | identity")
     parser.add_argument("--official", default=None, metavar="NAME",
-                        help="load --checkpoint as an official file of model NAME (gyrodeblurnet, nafnet)")
+                        help="load --checkpoint as an official file of model NAME (gyrodeblurnet, nafnet, deepgyro)")
     parser.add_argument("--options", default=None, metavar="JSON",
                         help='model options as JSON, for --model/--official (e.g. \'{"width": 64}\')')
     parser.add_argument("--label", default=None, help="row label in tables (default: model name)")

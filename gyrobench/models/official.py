@@ -6,6 +6,8 @@
   test.py renames in commented-out code.
 - NAFNet (``NAFNet-GoPro-width{32,64}.pth``): a BasicSR file ``{"params": state_dict}`` (``params_ema`` is used
   when ``params`` is absent); a leading ``module.`` is stripped (baselines.md §2.5).
+- DeepGyro / DeepBlind (``DeepGyro.hdf5``, ``DeepBlind.hdf5``): Keras 2 HDF5 weights, ported by
+  :func:`gyrobench.models.deepgyro.load_keras_weights` (baselines.md §3.6; pass ``blind=True`` for DeepBlind).
 
 Files are read with ``torch.load(..., weights_only=True)`` (no pickled code runs) and loaded with
 ``strict=True``; any mismatch raises :class:`~gyrobench.errors.CheckpointError` naming the file, the missing and
@@ -102,8 +104,17 @@ def load_official(name: str, path, **options) -> torch.nn.Module:
     """Build model ``name`` with ``options`` and load the official weights at ``path`` (strict).
 
     Returns the model in eval mode. Example: ``load_official("nafnet", "NAFNet-GoPro-width64.pth", width=64)``.
+    ``deepgyro`` reads the official Keras HDF5 file (:func:`gyrobench.models.deepgyro.load_keras_weights`).
     """
     model = build(name, **options)
+    if name == "deepgyro":
+        from .deepgyro import load_keras_weights
+
+        if not Path(path).is_file():
+            raise CheckpointError(f"{path}: no such weights file; pass the path of the official DeepGyro.hdf5")
+        load_keras_weights(model, path)
+        log.info("loaded official deepgyro Keras weights from %s", path)
+        return model.eval()
     sd = read_state_dict(path, name)
     check_state_dict(model, sd, str(path))
     model.load_state_dict(sd, strict=True)

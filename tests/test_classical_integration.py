@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 import gyrobench.gyro.cmf as cmf_mod

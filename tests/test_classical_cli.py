@@ -10,27 +10,16 @@ import pytest
 from gyrobench.cli import main as cli_main
 
 
+def _eval_classical(opts: dict, data, out, *extra: str) -> int:
+    """``gyrobench eval --model classical --options JSON --data DATA --out OUT --metrics psnr [extra]``."""
+    return cli_main(["eval", "--model", "classical", "--options", json.dumps(opts), "--data", str(data),
+                     "--out", str(out), "--metrics", "psnr", *extra])
+
+
 @pytest.mark.parametrize("opts", [{"method": "wiener", "tile": 32}, {"method": "rl_global", "iterations": 5}])
 def test_eval_classical_end_to_end(smoke_data, tmp_path, opts):
     out = tmp_path / "ev"
-    rc = cli_main(
-        [
-            "eval",
-            "--model",
-            "classical",
-            "--options",
-            json.dumps(opts),
-            "--data",
-            str(smoke_data),
-            "--out",
-            str(out),
-            "--metrics",
-            "psnr",
-            "--crops",
-            "0",
-        ]
-    )
-    assert rc == 0
+    assert _eval_classical(opts, smoke_data, out, "--crops", "0") == 0
     rec = json.loads((out / "results.json").read_text())
     assert rec["model"] == "classical" and rec["options"]["method"] == opts["method"]
     assert rec["metrics"]["psnr"]["n"] >= 1 and rec["metrics"]["psnr"]["mean"] > 10
@@ -41,21 +30,7 @@ def test_eval_classical_end_to_end(smoke_data, tmp_path, opts):
 )
 def test_cli_option_errors(smoke_data, tmp_path, capsys, opts, needle):
     capsys.readouterr()
-    rc = cli_main(
-        [
-            "eval",
-            "--model",
-            "classical",
-            "--options",
-            json.dumps(opts),
-            "--data",
-            str(smoke_data),
-            "--out",
-            str(tmp_path / "x"),
-            "--metrics",
-            "psnr",
-        ]
-    )
+    rc = _eval_classical(opts, smoke_data, tmp_path / "x")
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("gyrobench: error:") and needle in err, err
     assert len(err.strip().splitlines()) == 1

@@ -47,6 +47,14 @@ def test_quick_demo_end_to_end(tmp_path):
     assert (board / "table.md").is_file() and (board / "table.csv").is_file()
     table = (board / "table.md").read_text()
     assert "blurred input" in table and "GyroDeblurNet" in table
+    # the published board stands on its own: every record link resolves inside the board folder
+    import re
+
+    links = re.findall(r"\[results\.json\]\(([^)]+)\)", table)
+    assert len(links) == len(summary["results"])
+    for link in links:
+        target = (board / link).resolve()
+        assert target.is_file() and board.resolve() in target.parents, link
 
 
 def test_demo_rejects_unknown_model(tmp_path, capsys):

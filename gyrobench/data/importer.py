@@ -193,7 +193,7 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
     R = np.asarray(rec.R_imu_to_cam, dtype=np.float64)
     clean = cmf_fn(t, w @ R.T, K, crop=crop, layout="hwc", dtype=np.float32)
     from ..gyro.trajectory import pose_homographies
-    from ..synth.pipeline import blur_extent_px
+    from ..synth.blur import blur_extent_px
 
     H, _ = pose_homographies(t, w @ R.T, K, substeps=8, anchor="mid")
     sample = {

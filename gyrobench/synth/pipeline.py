@@ -42,13 +42,13 @@ from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs,
 from ..errors import GyrobenchError, ShardError
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
+from .blur import blur_extent_px
 
 log = get_logger("synth.pipeline")
 
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
-__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "split_key", "sample_seedseq",
-           "blur_extent_px"]
+__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "split_key", "sample_seedseq"]
 
 
 def split_key(name: str) -> int:
@@ -59,15 +59,6 @@ def split_key(name: str) -> int:
 def sample_seedseq(seed: int, split: str, index: int) -> np.random.SeedSequence:
     """The sample's root SeedSequence: f(recipe seed, split, index) only."""
     return np.random.SeedSequence([int(seed), split_key(split), int(index)])
-
-
-def blur_extent_px(H: np.ndarray, point_xy: tuple[float, float]) -> float:
-    """Path length (px) of the trajectory of ``point_xy`` (anchor-frame full-frame px) through poses ``H``
-    (P, 3, 3): ``sum_k |p_{k+1} - p_k|`` with ``p_k = dehom(H_k [x, y, 1])``."""
-    x = np.array([point_xy[0], point_xy[1], 1.0])
-    q = H @ x
-    p = q[:, :2] / q[:, 2:]
-    return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum())
 
 
 # ------------------------------------------------------------------------------------------------ renderer

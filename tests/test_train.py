@@ -168,3 +168,33 @@ def test_untrainable_model_and_missing_data_are_reported(tiny, tmp_path, capsys)
     assert cli_main(["train", str(path), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "manifest" in err and "nowhere" in err
+
+
+@pytest.mark.parametrize("preset", ["rsblur_pt", "rsblur_tf_realblur"])
+def test_srgb_presets_train_in_linear_light(tiny, tmp_path, preset):
+    """RSBlur presets end in sRGB / the A7R3 CRF; the trainer must keep the input linear like its target."""
+    from gyrobench.config import from_dict
+    from gyrobench.train import ddp
+    from gyrobench.train.config import TrainConfig
+    from gyrobench.train.trainer import Trainer
+
+    cfg = from_dict(TrainConfig, tiny_config(tiny, degradation=preset))
+    t = Trainer(cfg, tmp_path / "d", dist_info=ddp.DistInfo())
+    assert t.degrade.output_transfer == "linear"
+    batch = next(iter(t._loader(0, 0)))
+    clean = batch["blurred"].clone()  # linear, values 0.1..0.9 (sRGB encoding would add ~0.2 on average)
+    t.train_step(batch)
+    noisy = t._last[0]["blurred"]
+    assert abs(float((noisy - clean).mean())) < 0.03
+    assert float((noisy - clean).abs().mean()) < 0.06
+
+
+def test_unknown_degradation_preset_names_the_key(tiny, tmp_path):
+    from gyrobench.config import from_dict
+    from gyrobench.train import ddp
+    from gyrobench.train.config import TrainConfig
+    from gyrobench.train.trainer import Trainer
+
+    cfg = from_dict(TrainConfig, tiny_config(tiny, degradation="rsblur_nope"))
+    with pytest.raises(RecipeError, match="degradation='rsblur_nope'.*rsblur_pt"):
+        Trainer(cfg, tmp_path / "d", dist_info=ddp.DistInfo())

@@ -52,6 +52,31 @@ def _to_srgb(x: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(x.clamp(0, 1))
 
 
+def _linear_degradation(preset: str):
+    """``Degradation(preset)`` with linear output, as the linear targets and metrics need (INTERFACES.md §1).
+
+    The RSBlur presets end in sRGB (B10) or the A7R3 CRF (B12); the trainer compares the degraded input with the
+    linear ``sharp`` target, so those presets are built with ``domain="linear", crf="none"`` (the same pipeline
+    without the final encoding). A preset that still does not give linear output is refused.
+    """
+    from ..synth.degrade import Degradation
+    from ..synth.presets import get_preset
+
+    try:
+        params = get_preset(preset)
+    except RecipeError as exc:
+        raise RecipeError(f"degradation={preset!r}: {exc}") from exc
+    if params.domain != "linear" or params.crf != "none":
+        log.info("degradation %s: output domain %r%s -> linear (domain='linear', crf='none'), since the training "
+                 "targets are linear", preset, params.domain, ", A7R3 CRF" if params.crf != "none" else "")
+        params = params.replace(domain="linear", crf="none")
+    deg = Degradation(params)
+    if deg.output_transfer != "linear":
+        raise RecipeError(f"degradation={preset!r}: output transfer is {deg.output_transfer!r}, but the training "
+                          "targets are linear; choose a linear preset (e.g. gyrodeblurnet_official) or null")
+    return deg
+
+
 class Trainer:
     """One training run. ``Trainer(cfg, out_dir).fit(resume=...)``; see the module docstring."""
 
@@ -101,9 +126,7 @@ class Trainer:
                                                                     eta_min=s.lr_min)
         self.degrade = None
         if cfg.degradation:
-            from ..synth.degrade import Degradation
-
-            self.degrade = Degradation(cfg.degradation).to(self.device)
+            self.degrade = _linear_degradation(cfg.degradation).to(self.device)
         self.step = 0
         self._tb = None
 

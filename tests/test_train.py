@@ -198,3 +198,37 @@ def test_unknown_degradation_preset_names_the_key(tiny, tmp_path):
     cfg = from_dict(TrainConfig, tiny_config(tiny, degradation="rsblur_nope"))
     with pytest.raises(RecipeError, match="degradation='rsblur_nope'.*rsblur_pt"):
         Trainer(cfg, tmp_path / "d", dist_info=ddp.DistInfo())
+
+
+def _with_splits(root, splits):
+    man = json.loads((root / "manifest.json").read_text())
+    man["splits"] = splits
+    (root / "manifest.json").write_text(json.dumps(man))
+    return root
+
+
+def test_offline_split_is_not_degraded_twice(tmp_path, monkeypatch):
+    from gyrobench.config import from_dict
+    from gyrobench.train import ddp, trainer
+    from gyrobench.train.config import TrainConfig
+
+    root = _with_splits(write_tiny_dataset(tmp_path / "data", n_train=4, n_test=2), {
+        "train": {"samples": 4, "shards": 1, "degradation": "offline", "preset": "gyrodeblurnet_official"},
+        "test": {"samples": 2, "shards": 1, "degradation": "on_the_fly", "preset": "gyrodeblurnet_official"}})
+    cfg = from_dict(TrainConfig, tiny_config(root, degradation="gyrodeblurnet_official"))
+    with pytest.raises(RecipeError, match=r"degradation=.*already degraded.*degradation: null"):
+        trainer.Trainer(cfg, tmp_path / "o", dist_info=ddp.DistInfo())
+    cfg = from_dict(TrainConfig, tiny_config(root, degradation=None))
+    assert trainer.Trainer(cfg, tmp_path / "o", dist_info=ddp.DistInfo()).degrade is None
+    warnings = []
+    monkeypatch.setattr(trainer.log, "warning", lambda *a: warnings.append(a[0] % a[1:]))
+    cfg = from_dict(TrainConfig, tiny_config(root, degradation="gyrodeblurnet", data={"split": "test"}))
+    trainer.Trainer(cfg, tmp_path / "o", dist_info=ddp.DistInfo())
+    assert len(warnings) == 1 and "'gyrodeblurnet_official' recorded for split 'test'" in warnings[0]
+
+
+def test_default_degradation_is_the_official_preset(tiny):
+    from gyrobench.train.config import TrainConfig
+
+    cfg = TrainConfig(model={"name": "x"}, data={"root": str(tiny)})
+    assert cfg.degradation == "gyrodeblurnet_official"  # spec gyrodeblurnet.md §6.1, docs/training.md

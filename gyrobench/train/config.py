@@ -9,7 +9,7 @@ PSNR loss, the §4 curriculum. Example (``configs/demo_nafnet.yaml``)::
     model: {name: nafnet, options: {width: 8}}
     data: {root: out/demo/data, split: train, crop: 128, workers: 0}
     schedule: {batch_size: 4, steps: 200}
-    degradation: gyrodeblurnet
+    degradation: gyrodeblurnet_official
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ class TrainConfig:
     data: DataSection
     name: str = "run"
     schedule: ScheduleSection = field(default_factory=lambda: ScheduleSection(steps=1000))
-    degradation: str | None = "gyrodeblurnet"
+    degradation: str | None = "gyrodeblurnet_official"
     curriculum: bool = True
     seed: int = 1234
     device: str = "auto"

@@ -124,11 +124,35 @@ class Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps,
                                                                     eta_min=s.lr_min)
+        self._check_split_degradation()
         self.degrade = None
         if cfg.degradation:
             self.degrade = _linear_degradation(cfg.degradation).to(self.device)
         self.step = 0
         self._tb = None
+
+    def _check_split_degradation(self) -> None:
+        """Refuse to degrade an ``offline`` split twice; warn when the preset differs from the recorded one."""
+        from ..data.manifest import manifest_path, read_manifest
+        from ..synth.presets import PRESETS
+
+        cfg = self.cfg
+        man = read_manifest(self.dataset.data_dir)
+        splits = man.get("splits") or {}
+        names = [cfg.data.split] if cfg.data.split is not None else sorted(splits)
+        path = manifest_path(self.dataset.data_dir)
+        for name in names:
+            info = splits.get(name)
+            if not isinstance(info, dict):
+                continue
+            kind, preset = info.get("degradation"), info.get("preset")
+            if kind == "offline" and cfg.degradation:
+                raise RecipeError(f"degradation={cfg.degradation!r}: split '{name}' of {path} is already degraded "
+                                  f"(splits.{name}.degradation = offline, preset {preset!r}); set 'degradation: null' "
+                                  "or train on an on_the_fly split")
+            if kind != "offline" and cfg.degradation and preset in PRESETS and preset != cfg.degradation:
+                log.warning("degradation=%r differs from the preset %r recorded for split '%s' in %s", cfg.degradation,
+                            preset, name, path)
 
     # ------------------------------------------------------------------ helpers
     def alpha(self, step: int) -> float:

@@ -47,3 +47,26 @@ def test_test_split_full_frame_batch(smoke_cmf):
     assert batch["blurred"].shape == (2, 3, 48, 48) and batch["cmf_clean"].shape == (2, 16, 24, 24)
     assert batch["meta"]["sample_id"] == ["test-000000", "test-000001"]
     assert np.isfinite(batch["blurred"].numpy()).all()
+
+
+@pytest.mark.parametrize("options", [{"M": 4}, {"interp": "cubic"}])
+def test_cmf_options_other_than_stored_recompute(smoke_cmf, options):
+    """Stored fields are M=8, linear; asking for other fields must not return the stored ones."""
+    import h5py
+
+    from gyrobench.gyro.cmf import camera_motion_field
+
+    ds = ShardDataset(smoke_cmf, split="train", crop=32, seed=1, cmf_options=options)
+    s = ds[0]
+    with h5py.File(smoke_cmf / s["meta"]["shard"], "r") as f:
+        i = s["meta"]["index"]
+        assert f["cmf_clean"].shape[-1] == 16
+        w = f["gyro_w"][i] @ f["R_imu_to_cam"][i].T
+        ref = camera_motion_field(f["gyro_t_ns"][i], w, f["K"][i], crop=s["meta"]["crop"], layout="chw",
+                                  **{"M": 8, **options})
+    assert s["cmf_clean"].shape == (ref.shape[0], 16, 16)
+    np.testing.assert_allclose(s["cmf_clean"].numpy(), ref, rtol=1e-5, atol=1e-4)
+    assert s["cmf_noisy"].shape == s["cmf_clean"].shape and not torch.equal(s["cmf_noisy"], s["cmf_clean"])
+    same = ShardDataset(smoke_cmf, split="train", crop=32, seed=1, cmf_options={"M": 8, "interp": "linear"})[0]
+    stored = ShardDataset(smoke_cmf, split="train", crop=32, seed=1)[0]
+    assert torch.equal(same["cmf_clean"], stored["cmf_clean"])  # the stored options: still read from the shard

@@ -29,7 +29,12 @@ Conventions
   (x0+ox, y0+oy, cw, ch), which is what the gyro core's ``camera_motion_field(..., crop=...)`` takes.
 * Fields are recomputed from the stored gyro on load (M = the recipe's ``storage.cmf_segments``, read from the
   shard's ``recipe`` attribute, default 8; ``cmf_options`` overrides); if the shard stores them (``cmf_clean`` /
-  ``cmf_noisy`` datasets, float16 (N, H/2, W/2, 2M), recipe option ``store_cmf``) they are read and sliced.
+  ``cmf_noisy`` datasets, float16 (N, H/2, W/2, 2M), recipe option ``store_cmf``) they are read and sliced,
+  unless ``cmf_options`` asks for other fields than the stored ones (M other than channels / 2, or an option such
+  as ``interp`` away from ``camera_motion_field``'s default, which synthesis and import use): then both are
+  recomputed. A stored ``cmf_noisy`` without ``err_*`` draws (fields supplied by the official release, see
+  ``import-gyroblur``) cannot be recomputed: it is read, ``cmf_clean`` is recomputed, and with other
+  ``cmf_options`` it is replaced by the clean field (a warning says so).
 * Crop offsets are a pure function of ``(seed, epoch, sample index)`` (:meth:`ShardDataset.set_epoch`), so
   results do not depend on the number or scheduling of DataLoader workers, and a resumed run sees the same
   crops as an uninterrupted one.
@@ -264,11 +269,28 @@ class ShardDataset(torch.utils.data.Dataset):
         if self.crop is None and self.pad_multiple > 1:
             m = self.pad_multiple
             cw, ch = -(-cw // m) * m, -(-ch // m) * m
-        if self.stored_fields and "cmf_clean" in f and "cmf_noisy" in f:
-            stored_h, stored_w = f["cmf_clean"].shape[1:3]
-            ys, xs = slice(oy // 2, oy // 2 + ch // 2), slice(ox // 2, ox // 2 + cw // 2)
+        opts = {"M": self._recipe_segments(f), **self.cmf_options}
+        has_draws = any(n.startswith(_ERR_PREFIX) for n in f)
+        stored = [n for n in ("cmf_clean", "cmf_noisy") if n in f] if self.stored_fields else []
+        if stored and not _stored_options_match(f[stored[0]].shape[-1], opts):
+            if "cmf_noisy" in f and not has_draws:
+                self._warn_once(f"{f.filename}: the supplied 'cmf_noisy' fields were made with "
+                                f"M={f['cmf_noisy'].shape[-1] // 2} and default field options, but cmf_options="
+                                f"{self.cmf_options} were requested; they are recomputed from the gyro without a "
+                                "perturbation (cmf_noisy == cmf_clean); use the stored fields' options to keep them")
+            stored = []
+        out: dict[str, torch.Tensor] = {}
+        ys, xs = slice(oy // 2, oy // 2 + ch // 2), slice(ox // 2, ox // 2 + cw // 2)
+        for n in stored:
+            stored_h, stored_w = f[n].shape[1:3]
             if oy // 2 + ch // 2 <= stored_h and ox // 2 + cw // 2 <= stored_w:
-                return {n: _hwc_to_chw(f[n][i, ys, xs].astype(np.float32)) for n in ("cmf_clean", "cmf_noisy")}
+                out[n] = _hwc_to_chw(self._read(f, n, i, (ys, xs), where).astype(np.float32))
+            elif n == "cmf_noisy" and not has_draws:  # a supplied field (import): pad, it cannot be recomputed
+                arr = self._read(f, n, i, (ys, xs), where).astype(np.float32)
+                pad = ((0, ch // 2 - arr.shape[0]), (0, cw // 2 - arr.shape[1]), (0, 0))
+                out[n] = _hwc_to_chw(np.pad(arr, pad, mode="edge"))
+        if len(out) == 2:
+            return out
         from ..gyro.cmf import camera_motion_field
         from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
 
@@ -279,17 +301,47 @@ class ShardDataset(torch.utils.data.Dataset):
                 w = w @ np.asarray(f["R_imu_to_cam"][i], dtype=np.float64).T
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
-        crop = (frame_xy[0], frame_xy[1], cw, ch)
-        opts = {"M": self._recipe_segments(f), **self.cmf_options, "crop": crop, "layout": "chw",
-                "dtype": np.float32}
+        opts.update(crop=(frame_xy[0], frame_xy[1], cw, ch), layout="chw", dtype=np.float32)
         clean = camera_motion_field(t_ns, w, K, **opts)
-        draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
-        if draws:
-            noisy = noisy_camera_motion_field(t_ns, w, K, ErrorDraw.from_arrays(draws), **opts)
-        else:
-            noisy = clean
-        return {"cmf_clean": torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)),
-                "cmf_noisy": torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))}
+        out.setdefault("cmf_clean", torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)))
+        if "cmf_noisy" not in out:
+            draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
+            if draws:
+                noisy = noisy_camera_motion_field(t_ns, w, K, ErrorDraw.from_arrays(draws), **opts)
+                out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
+            else:
+                out["cmf_noisy"] = out["cmf_clean"]
+        return {n: out[n] for n in ("cmf_clean", "cmf_noisy")}
+
+    @staticmethod
+    def _read(f, name: str, i: int, sl: tuple, where: str) -> np.ndarray:
+        return f[name][(i, *sl)]
+
+    def _warn_once(self, message: str) -> None:
+        seen = self.__dict__.setdefault("_warned", set())
+        if message not in seen:
+            seen.add(message)
+            log.warning("%s", message)
+
+
+def _stored_options_match(channels: int, opts: dict) -> bool:
+    """Whether fields stored with ``channels`` = 2M channels and ``camera_motion_field``'s default options (what
+    synthesis and import write) are the fields that ``opts`` (M + extra keyword arguments) ask for."""
+    import inspect
+
+    from ..gyro.cmf import camera_motion_field
+
+    defaults = {k: p.default for k, p in inspect.signature(camera_motion_field).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    for key, value in opts.items():
+        if key == "M":
+            if int(value) * 2 != int(channels):
+                return False
+        elif key in ("dtype", "layout", "backend", "crop"):  # do not change the values
+            continue
+        elif key not in defaults or defaults[key] != value:
+            return False
+    return True
 
 
 def _segments_from_attrs(f) -> int:

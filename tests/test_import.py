@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from gyrobench.cli import main as cli_main
+from gyrobench.data.dataset import ShardDataset
 from gyrobench.data.shards import read_sample, verify_dataset
+from gyrobench.gyro.cmf import camera_motion_field
 
 CROP = (8, 8, 48, 32)  # x0, y0, w, h in a 64x48 frame
 CLI_CAM = ["--frame", "64x48", "--K", "60,60,32,24", "--crop", "8,8,48,32"]
@@ -74,15 +76,32 @@ def test_import_round_trip(tmp_path):
             assert np.array_equal(s["gyro_t_ns"], truth[(split, "t")][st:st + 11])
             assert np.allclose(s["gyro_w"], truth[(split, "w")][st:st + 11], atol=1e-12)
             assert tuple(s["crop"]) == CROP and np.allclose(s["K"], [[60, 0, 32], [0, 60, 24], [0, 0, 1]])
-            assert s["cmf_clean"].shape == (16, 24, 16)
+            assert "cmf_clean" not in s  # recomputed on load, not stored (19 MB/sample at float32)
+            clean = camera_motion_field(s["gyro_t_ns"], s["gyro_w"] @ s["R_imu_to_cam"].T, s["K"], crop=CROP)
+            assert clean.shape == (16, 24, 16)
             # blur extent = path length of the crop centre through the field's own segments, up to the finer
             # pose sampling of the extent (8 sub-steps per interval vs 8 segments per window)
-            seg_len = np.linalg.norm(s["cmf_clean"][8, 12].reshape(-1, 2), axis=1).sum()
+            seg_len = np.linalg.norm(clean[8, 12].reshape(-1, 2), axis=1).sum()
             assert float(s["blur_extent_px"]) >= seg_len - 0.05 and float(s["blur_extent_px"]) < 1.5 * seg_len + 1
             if split == "test":
                 assert np.array_equal(s["cmf_noisy"], truth[(split, i, "cmf")])  # supplied field, lossless
+                assert not any(k.startswith("err_") for k in s)
             else:
-                assert np.array_equal(s["cmf_noisy"], s["cmf_clean"])
+                assert "cmf_noisy" not in s and s["err_noise"].shape == (11, 3)
+                assert np.abs(s["err_center_offset"]).max() > 0  # a perturbation was drawn
+    # through the loader: train fields differ (not ablation (b)); test keeps the supplied field
+    train = ShardDataset(out, split="train", crop=None, pad_multiple=1)
+    for i in range(3):
+        item = train[i]
+        assert item["cmf_clean"].shape == item["cmf_noisy"].shape == (16, 16, 24)
+        assert float((item["cmf_noisy"] - item["cmf_clean"]).abs().mean()) > 1e-3
+    test = ShardDataset(out, split="test", crop=None, pad_multiple=1)
+    item = test[1]
+    assert np.array_equal(item["cmf_noisy"].numpy(), truth[("test", 1, "cmf")].transpose(2, 0, 1))
+    s = read_sample(out / test_entry["file"], 1)
+    ref = camera_motion_field(s["gyro_t_ns"], s["gyro_w"] @ s["R_imu_to_cam"].T, s["K"], crop=CROP, layout="chw")
+    np.testing.assert_allclose(item["cmf_clean"].numpy(), ref, rtol=1e-5, atol=1e-5)
+    assert man["splits"]["train"]["cmf_noisy"] == "error_model" and man["splits"]["test"]["cmf_noisy"] == "supplied"
     assert "offline" in man["splits"]["test"]["degradation"] and test_entry["samples"] == 2
 
 
@@ -97,6 +116,22 @@ def test_import_uint16_and_base1(tmp_path):
     s = read_sample(out / "shard-00000.h5", 1)
     assert int(s["window_start"]) == int(starts[1])
     assert np.array_equal(np.rint(s["sharp"] * 255).astype(np.uint8), truth[("train", 1, "sharp")])
+
+
+def test_import_error_model_seeded_and_optional(tmp_path):
+    src, _ = _fake(tmp_path, n_train=2, n_test=0, fields=False)
+    args = ["import-gyroblur", str(src), "--splits", "train", *CLI_CAM]
+    assert cli_main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert cli_main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert cli_main([*args, "--out", str(tmp_path / "c"), "--seed", "7"]) == 0
+    assert cli_main([*args, "--out", str(tmp_path / "d"), "--no-error-model"]) == 0
+    a, b, c, d = (read_sample(tmp_path / x / "shard-00000.h5", 1) for x in "abcd")
+    assert np.array_equal(a["err_noise"], b["err_noise"])  # seeded: reproducible
+    assert not np.array_equal(a["err_noise"], c["err_noise"])
+    assert not any(k.startswith(("err_", "cmf_")) for k in d)
+    item = ShardDataset(tmp_path / "d", split="train", crop=32)[1]
+    assert np.array_equal(item["cmf_noisy"].numpy(), item["cmf_clean"].numpy())  # ablation (b), asked for
+    assert json.loads((tmp_path / "d" / "manifest.json").read_text())["splits"]["train"]["cmf_noisy"] == "clean"
 
 
 def test_import_errors_name_the_file(tmp_path, capsys):

@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--K", default=None, help="fx,fy,cx,cy of the full frame (default 4KRD)")
     parser.add_argument("--crop", default="320,180,1280,720", help="stored crop x0,y0,w,h in the full frame")
     parser.add_argument("--limit", type=int, default=None, help="at most N images per split")
+    parser.add_argument("--error-model", action=argparse.BooleanOptionalAction, default=True,
+                        help="draw a seeded gyro error model (stored as err_*) for splits without supplied "
+                             "fields, so their cmf_noisy is perturbed (default on; --no-error-model: noisy = clean)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the error-model draws (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
     import_gyroblur(args.src, args.out, splits=tuple(s for s in args.splits.split(",") if s),
                     shard_size=args.shard_size, dtype=args.dtype, starting_point_base=args.starting_point_base,
                     camera=cam, crop=_ints(args.crop, 4, "--crop"), limit=args.limit,
+                    error_model=args.error_model, seed=args.seed,
                     command=" ".join(["gyrobench", *sys.argv[1:]]))
     return 0

@@ -12,12 +12,17 @@ starting-point file (0- or 1-based: unknown, spec §10, so ``starting_point_base
 PNGs are 8-bit **linear** RGB (spec §1.1) and are stored unchanged as ``uint8`` (or x257 as ``uint16``).
 Camera: 4KRD intrinsics in the 1920x1080 frame, stored crop (320, 180, 1280, 720) (spec §1.1).
 Supplied ``.npy`` fields are stored (float32, lossless) as ``cmf_noisy`` (the maintainer: they carry gyro noise
-and rotation-centre perturbation, spec §3.3 item 7); ``cmf_clean`` is recomputed from the gyro window.
+and rotation-centre perturbation, spec §3.3 item 7); ``cmf_clean`` is not stored (recomputed from the gyro window
+on load). A split without supplied fields (train) gets one error-model draw per image, stored as ``err_*`` like
+synthesis (:class:`gyrobench.gyro.error_model.GyroErrorModel`, RNG ``sample_seedseq(seed, split, index)``), so its
+``cmf_noisy`` is perturbed (spec §4, §9.5: training needs both fields); ``error_model=False`` stores no draw and
+then ``cmf_noisy == cmf_clean`` (ablation (b)).
 Train blur is stored as released (clean: degradation on the fly); test blur already has saturation (``offline``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -90,13 +95,14 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                     dtype: str = "uint8", starting_point_base: int = 0, samples: int = 11,
                     camera: dict | None = None, crop: tuple[int, int, int, int] = FOURKRD_CROP,
                     limit: int | None = None, compression: str = "gzip", compression_level: int = 4,
-                    command: str = "") -> dict:
+                    error_model: bool | dict = True, seed: int = 0, command: str = "") -> dict:
     """Convert the official folder ``src`` into ``out_dir`` (manifest + shards); returns the manifest.
 
     ``camera`` (fx, fy, cx, cy, width, height) defaults to 4KRD; images must be exactly the crop size.
+    ``error_model``: ``True`` (default magnitudes), a dict of :class:`GyroErrorModel` fields, or ``False``; drawn
+    (seeded by ``seed``, split and index) for every image of a split without supplied fields.
     Raises ImageError / GyroFormatError / ShardError naming the offending file.
     """
-    from ..gyro.cmf import camera_motion_field
     from ..gyro.recording import load_gyro
 
     src, out_dir = Path(src), Path(out_dir)
@@ -110,9 +116,11 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
     K_crop = K.copy()
     K_crop[0, 2] -= x0
     K_crop[1, 2] -= y0
+    err_model = _error_model(error_model)
     options = {"source": "official GyroBlur-Synth layout", "splits": list(splits), "shard_size": shard_size,
                "dtype": dtype, "starting_point_base": starting_point_base, "samples": samples, "camera": cam,
-               "crop": [x0, y0, cw, ch], "limit": limit}
+               "crop": [x0, y0, cw, ch], "limit": limit,
+               "error_model": None if err_model is None else dataclasses.asdict(err_model), "seed": int(seed)}
     recipe_text = yaml.safe_dump({"import": options}, sort_keys=False)
     recipe_sha = sha256_json(options)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,14 +152,17 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
             name = f"shard-{k:05d}.h5"
             attrs = {"format": SHARD_FORMAT, "split": split, "shard_index": k, "first_index": first,
                      "recipe_name": "import-gyroblur", "recipe_sha256": recipe_sha, "recipe": recipe_text,
-                     "seed": -1, "colour_space": "linear sRGB primaries (Rec. 709), D65 white", "transfer": "linear",
+                     "seed": int(seed), "colour_space": "linear sRGB primaries (Rec. 709), D65 white", "transfer": "linear",
                      "image_dtype": dtype, "degradation": degradation,
                      "anchor": "mid-exposure pose (official generator)", "versions": versions()}
             with ShardWriter(out_dir / name, count, attrs, compression=compression,
                              compression_level=compression_level) as wr:
                 for i in range(first, first + count):
-                    wr.add(_import_sample(split, i, blurs[i], starts[i], rec, samples, K, K_crop, cam,
-                                          (x0, y0, cw, ch), cmf_dir, dtype, camera_motion_field))
+                    sample = _import_sample(split, i, blurs[i], starts[i], rec, samples, K, K_crop, cam,
+                                            (x0, y0, cw, ch), cmf_dir, dtype)
+                    if cmf_dir is None and err_model is not None:
+                        sample.update(_error_draw(err_model, seed, split, i, len(sample["gyro_t_ns"]), K))
+                    wr.add(sample)
                     bar.update(1)
             path = out_dir / name
             entries.append({"file": name, "sha256": sha256_file(path), "bytes": path.stat().st_size,
@@ -160,13 +171,15 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
             n_sh += 1
         bar.close()
         split_info[split] = {"samples": n, "shards": n_sh, "degradation": degradation.split(":")[0],
-                             "preset": "official-release"}
+                             "preset": "official-release",
+                             "cmf_noisy": "supplied" if cmf_dir is not None else
+                             ("error_model" if err_model is not None else "clean")}
         log.info("import %s: %d samples, %d shards", split, n, n_sh)
     if not found:
         raise ImageError(f"{src}: no split folder with avg_blur/ found (looked for {', '.join(splits)}); "
                          "give the GyroBlur-Synth root folder")
     manifest = {"format": FORMAT, "name": "gyroblur-synth-import", "recipe": recipe_text, "recipe_sha256": recipe_sha,
-                "seed": -1, "limit": limit, "versions": versions(),
+                "seed": int(seed), "limit": limit, "versions": versions(),
                 "image": {"dtype": dtype, "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
                           "transfer": "linear", "layout": "HWC"},
                 "splits": split_info, "shards": entries,
@@ -176,7 +189,9 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
     return manifest
 
 
-def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf_dir, dtype, cmf_fn):
+def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf_dir, dtype):
+    from ..gyro.cmf import cmf_shape
+
     x0, y0, cw, ch = crop
     imgs = {}
     for key, sub in (("blurred", "avg_blur"), ("sharp", "sharp"), ("sat_mask", "sat_mask")):
@@ -191,7 +206,6 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
     t = np.asarray(rec.t_ns[s:s + S], dtype=np.int64)
     w = np.asarray(rec.w[s:s + S], dtype=np.float64)
     R = np.asarray(rec.R_imu_to_cam, dtype=np.float64)
-    clean = cmf_fn(t, w @ R.T, K, crop=crop, layout="hwc", dtype=np.float32)
     from ..gyro.trajectory import pose_homographies
     from ..synth.blur import blur_extent_px
 
@@ -203,7 +217,6 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
         "crop": np.array(crop, dtype=np.int64), "exposure_ns": np.int64(t[-1] - t[0]),
         "window_start": np.int64(s), "sample_id": f"{split}-{i:06d}", "sample_index": np.int64(i),
         "source_image": blur_path.name, "source_sha256": sha256_file(blur_path),
-        "cmf_clean": clean.astype(np.float32),
         "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
     }
     if cmf_dir is not None:
@@ -215,9 +228,31 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
             raise ShardError(f"{npy}: motion field missing for {blur_path.name}; camera_motion_field/ must hold "
                              "one .npy per image")
         field = np.load(npy, allow_pickle=False)
-        if field.shape != clean.shape:
-            raise ShardError(f"{npy}: field shape {field.shape}, expected {clean.shape} (H/2, W/2, 16)")
+        expected = cmf_shape(crop, 2, 8, "hwc")
+        if field.shape != expected:
+            raise ShardError(f"{npy}: field shape {field.shape}, expected {expected} (H/2, W/2, 16)")
         sample["cmf_noisy"] = field.astype(np.float32)
-    else:
-        sample["cmf_noisy"] = sample["cmf_clean"].copy()
     return sample
+
+
+def _error_model(spec):
+    """``True`` / ``False`` / dict of :class:`GyroErrorModel` fields / a model -> model or ``None``."""
+    from ..config import from_dict
+    from ..gyro.error_model import GyroErrorModel
+
+    if spec is False or spec is None:
+        return None
+    if spec is True:
+        return GyroErrorModel()
+    if isinstance(spec, GyroErrorModel):
+        return spec
+    return from_dict(GyroErrorModel, dict(spec), source="import-gyroblur", prefix="error_model")
+
+
+def _error_draw(model, seed: int, split: str, index: int, n_samples: int, K) -> dict[str, np.ndarray]:
+    """The sample's error-model draw as ``err_*`` arrays, from the same RNG stream as synthesis uses."""
+    from ..synth.pipeline import sample_seedseq
+
+    _ss_gyro, ss_err, _ss_deg = sample_seedseq(seed, split, index).spawn(3)
+    draw = model.draw(np.random.default_rng(ss_err), n_samples, K=K)
+    return {f"err_{k}": v for k, v in draw.to_arrays().items()}

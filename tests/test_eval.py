@@ -203,3 +203,66 @@ def test_official_nafnet_file(smoke_data, tmp_path):
     rec = read_record(tmp_path / "ev" / "results.json")
     assert rec["model_source"] == "official" and rec["model"] == "nafnet"
     assert rec["checkpoint_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def _gdn_checkpoint(path, **cfg):
+    from gyrobench.models import build
+    from gyrobench.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    net = build("gyrodeblurnet", M=4)
+    return save_checkpoint(path, model="gyrodeblurnet", options=dict(net.options), state_dict=net.state_dict(),
+                           step=1, config={"name": "m4", **cfg})
+
+
+@pytest.mark.parametrize("stored", [False, True])
+def test_m4_checkpoint_gets_m4_fields(smoke_data, tmp_path, stored):
+    """An M=4 GyroDeblurNet needs 8-channel fields, also where the shards store M=8 fields (16 channels)."""
+    from test_train_support import write_tiny_dataset
+
+    data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1) if stored else smoke_data
+    ckpt = _gdn_checkpoint(tmp_path / "m4.pt")
+    rec = read_record(evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0, limit=1))
+    assert rec["options"]["M"] == 4 and math.isfinite(rec["metrics"]["psnr"]["mean"])
+
+
+_SEEN_FIELDS: list = []
+
+
+def _register_probe():
+    from gyrobench.models.registry import register
+
+    @register("cmf_probe_test", uses_gyro=True, citation="test only")
+    class Probe(torch.nn.Module):
+        """Returns its input; records the motion field it was given."""
+
+        def __init__(self):
+            super().__init__()
+            self.options = {}
+
+        def forward(self, batch):
+            _SEEN_FIELDS.append(batch["cmf_noisy"][0].clone())
+            return batch["blurred"]
+
+
+def test_checkpoint_cmf_options_reach_the_fields(tmp_path):
+    """A model trained with data.cmf_options {interp: cubic} is evaluated on cubic fields, not stored linear ones."""
+    import h5py
+    from test_train_support import write_tiny_dataset
+
+    from gyrobench.gyro.cmf import camera_motion_field
+    from gyrobench.train.checkpoint import save_checkpoint
+
+    _register_probe()
+    data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1)  # stores linear M=8 fields
+    ckpt = save_checkpoint(tmp_path / "p.pt", model="cmf_probe_test", options={}, state_dict={}, step=1,
+                           config={"data": {"cmf_options": {"interp": "cubic"}}})
+    _SEEN_FIELDS.clear()
+    evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0)
+    with h5py.File(data / "shard-00001.h5", "r") as f:  # the test split's shard, straight from HDF5
+        t, w, K = f["gyro_t_ns"][0], f["gyro_w"][0], f["K"][0]
+    kw = dict(crop=(4, 6, 64, 48), M=8, layout="chw")
+    cubic = camera_motion_field(t, w, K, interp="cubic", **kw)
+    assert not np.allclose(cubic, camera_motion_field(t, w, K, interp="linear", **kw), atol=1e-4)
+    assert len(_SEEN_FIELDS) == 1
+    np.testing.assert_allclose(_SEEN_FIELDS[0].numpy(), cubic, atol=1e-5)

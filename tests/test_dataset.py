@@ -127,3 +127,28 @@ def test_spawn_workers_match_single_process(tiny):
         for key in ("blurred", "sharp", "cmf_clean", "cmf_noisy"):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
         assert a["meta"]["crop"] == b["meta"]["crop"]
+
+
+def _flip_chunk_byte(path, key, index):
+    """Flip one byte inside sample ``index``'s compressed chunk of ``key`` (file size unchanged)."""
+    with h5py.File(path, "r") as f:
+        info = f[key].id.get_chunk_info(index)
+    data = bytearray(path.read_bytes())
+    data[info.byte_offset + info.size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_corrupt_chunk_under_no_verify_names_shard_and_sample(tmp_path):
+    from gyrobench.data.shards import read_sample
+
+    root = write_tiny_dataset(tmp_path / "d", n_train=4, n_test=0)
+    shard = root / "shard-00000.h5"
+    size = shard.stat().st_size
+    _flip_chunk_byte(shard, "blurred", 2)
+    assert shard.stat().st_size == size
+    ds = ShardDataset(root, split="train", crop=32, verify=False)
+    ds[1]  # other samples still read
+    with pytest.raises(ShardError, match=r"shard-00000\.h5: sample 2 cannot be read.*corrupt.*rerun"):
+        ds[2]
+    with pytest.raises(ShardError, match=r"shard-00000\.h5: field 'blurred' of sample 2.*corrupt"):
+        read_sample(shard, 2)

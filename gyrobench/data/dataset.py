@@ -225,6 +225,16 @@ class ShardDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         k, i = self.locate(int(index))
+        try:
+            return self._get(int(index), k, i)
+        except ShardError:
+            raise
+        except OSError as exc:  # h5py: a chunk that fails to decompress / checksum (bit flip under --no-verify)
+            raise ShardError(f"{self.shards[k]}: sample {i} cannot be read ({exc}); the shard is corrupt: delete it "
+                             "and rerun 'gyrobench synth' (or import-gyroblur) with the same --out, or run "
+                             "'gyrobench inspect' on the dataset (without --no-verify) to find every bad shard") from exc
+
+    def _get(self, index: int, k: int, i: int) -> dict:
         f = self._file(k)
         where = f"{self.shards[k]}[{i}]"
         try:
@@ -232,7 +242,7 @@ class ShardDataset(torch.utils.data.Dataset):
         except KeyError as exc:
             raise ShardError(f"{self.shards[k]}: dataset 'blurred' missing; not a gyrobench shard") from exc
         height, width = int(blurred_ds.shape[1]), int(blurred_ds.shape[2])
-        ox, oy, cw, ch = self._window(int(index), height, width)
+        ox, oy, cw, ch = self._window(index, height, width)
         sl = (i, slice(oy, oy + ch), slice(ox, ox + cw))
         out: dict[str, Any] = {"blurred": _hwc_to_chw(_to_float(blurred_ds[sl]))}
         for name in ("sharp", "sat_mask"):

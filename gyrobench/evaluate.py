@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .device import resolve_device
 from .errors import GyrobenchError, ShapeError
 from .log import get_logger, progress
 from .metrics import create_metric, get_protocol
@@ -217,6 +218,7 @@ def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
 
     if gyro_field not in ("noisy", "clean"):
         raise GyrobenchError(f"gyro_field={gyro_field!r}: use 'noisy' (official test protocol) or 'clean'")
+    device = str(resolve_device(device))
     out_dir = Path(out_dir)
     proto = get_protocol(protocol)
     net, info = build_eval_model(checkpoint_path, model=model, official=official, model_options=model_options,

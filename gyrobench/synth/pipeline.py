@@ -380,6 +380,9 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
     recorded in the manifest). Complete shards of an earlier (interrupted) run with the same recipe are kept.
     """
+    from ..device import resolve_device
+
+    device = str(resolve_device(device))
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)

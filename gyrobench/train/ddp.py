@@ -34,12 +34,9 @@ class DistInfo:
 
 
 def _pick_device(device: str, local_rank: int) -> torch.device:
-    if device == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device(f"cuda:{local_rank}")
-    return dev
+    from ..device import resolve_device
+
+    return resolve_device(device, local_rank=local_rank, option="device")
 
 
 def setup(device: str = "auto") -> DistInfo:

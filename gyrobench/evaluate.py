@@ -104,6 +104,8 @@ def build_eval_model(checkpoint: str | Path | None, *, model: str | None = None,
 
         net, ckpt = model_from_checkpoint(checkpoint, map_location=device)
         train = {"step": ckpt.get("step"), "git_commit": ckpt.get("git_commit")}
+        if isinstance(ckpt.get("data"), dict):  # the training data's manifest/recipe hashes
+            train["data"] = ckpt["data"]
         cfg = ckpt.get("config")
         if isinstance(cfg, dict):
             train["config"] = cfg
@@ -369,6 +371,10 @@ def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
         "machine": machine(),
         "git_commit": git_commit(),
     }
+    from .models.dcn import dcn_backends
+
+    if isinstance(net, torch.nn.Module) and dcn_backends(net):
+        record["dcn_backend"] = dcn_backends(net)  # the deformable-conv implementation that actually ran
     if info["train"] is not None:
         record["train"] = info["train"]
     path = write_record(out_dir / "results.json", record)

@@ -13,7 +13,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-_PACKAGES = ("gyrobench", "torch", "numpy", "scipy", "opencv-python-headless", "h5py", "pandas", "joblib")
+_PACKAGES = ("gyrobench", "torch", "torchvision", "numpy", "scipy", "scikit-image", "opencv-python-headless", "h5py",
+             "pandas", "joblib", "PyYAML")
 
 
 def versions(extra: tuple[str, ...] = ()) -> dict[str, str]:

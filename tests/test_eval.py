@@ -224,6 +224,23 @@ def test_m4_checkpoint_gets_m4_fields(smoke_data, tmp_path, stored):
     ckpt = _gdn_checkpoint(tmp_path / "m4.pt")
     rec = read_record(evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0, limit=1))
     assert rec["options"]["M"] == 4 and math.isfinite(rec["metrics"]["psnr"]["mean"])
+    from gyrobench.models.dcn import torchvision_available
+
+    assert rec["dcn_backend"] == ("torchvision" if torchvision_available() else "torch")
+
+
+def test_dcn_backend_actually_used():
+    from gyrobench.models import build
+    from gyrobench.models.dcn import dcn_backends
+
+    net = build("gyrodeblurnet", M=4, dcn_backend="torch")
+    assert dcn_backends(net) is None  # not run yet
+    batch = {"blurred": torch.rand(1, 3, 16, 16), "cmf_noisy": torch.zeros(1, 8, 8, 8),
+             "cmf_clean": torch.zeros(1, 8, 8, 8), "alpha": 1.0}
+    with torch.no_grad():
+        net(batch)
+    assert dcn_backends(net) == "torch"
+    assert dcn_backends(build("nafnet", width=8, enc_blk_nums=[1, 1, 1, 1])) is None
 
 
 _SEEN_FIELDS: list = []

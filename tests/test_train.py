@@ -232,3 +232,37 @@ def test_default_degradation_is_the_official_preset(tiny):
 
     cfg = TrainConfig(model={"name": "x"}, data={"root": str(tiny)})
     assert cfg.degradation == "gyrodeblurnet_official"  # spec gyrodeblurnet.md §6.1, docs/training.md
+
+
+def test_checkpoint_and_run_json_record_the_training_data(tiny, tmp_path):
+    import hashlib
+
+    from gyrobench.train.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    train(tiny_config(tiny, schedule={"steps": 2}), out)
+    man_bytes = (tiny / "manifest.json").read_bytes()
+    want = {"dataset_manifest_sha256": hashlib.sha256(man_bytes).hexdigest(),
+            "recipe_sha256": json.loads(man_bytes)["recipe_sha256"], "split": "train"}
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    run = json.loads((out / "run.json").read_text())
+    for rec in (ckpt["data"], run["data"]):
+        assert {k: rec[k] for k in want} == want
+    assert ckpt["train"]["dcn_backend"] is None  # tiny_gyro_test has no deformable conv
+
+
+def test_versions_name_every_library_the_results_depend_on():
+    import importlib.metadata
+
+    import skimage
+    import yaml
+
+    from gyrobench.provenance import versions
+
+    v = versions()
+    assert v["scikit-image"] == skimage.__version__ and v["PyYAML"] == yaml.__version__
+    try:
+        tv = importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:
+        tv = "absent"
+    assert v["torchvision"] == tv

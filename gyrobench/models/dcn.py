@@ -40,6 +40,7 @@ __all__ = [
     "torchvision_available",
     "DeformableConv2d",
     "count_macs",
+    "dcn_backends",
 ]
 
 log = get_logger("models.dcn")
@@ -205,6 +206,7 @@ def modulated_deform_conv2d(
     """
     if backend not in ("auto", "torch", "torchvision"):
         raise ValueError(f"deform_conv2d: backend must be 'auto', 'torch' or 'torchvision', got {backend!r}")
+    _TV_STATE["used"] = "torch"  # the backend of the latest call (DeformableConv2d records it per module)
     if backend == "torch" or input.is_meta or _MAC_COUNTERS:
         return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask)
     if backend == "torchvision" and not torchvision_available():
@@ -215,7 +217,9 @@ def modulated_deform_conv2d(
         stride_, padding_, dilation_ = _pair(stride), _pair(padding), _pair(dilation)
         _check_shapes(input, offset, weight, mask, stride_, padding_, dilation_)
         try:
-            return _TV_STATE["fn"](input, offset, weight, bias, stride_, padding_, dilation_, mask)
+            out = _TV_STATE["fn"](input, offset, weight, bias, stride_, padding_, dilation_, mask)
+            _TV_STATE["used"] = "torchvision"
+            return out
         except (RuntimeError, NotImplementedError) as exc:
             if backend == "torchvision":
                 raise
@@ -262,7 +266,7 @@ class DeformableConv2d(nn.Module):
         guide = x if guide is None else guide
         offset = self.offset_conv(guide)  # (B, 2K, H', W'): (dy, dx) per tap
         mask = 2.0 * torch.sigmoid(self.modulator_conv(guide))  # (B, K, H', W') in (0, 2)
-        return modulated_deform_conv2d(
+        out = modulated_deform_conv2d(
             x,
             offset,
             self.regular_conv.weight,
@@ -273,3 +277,13 @@ class DeformableConv2d(nn.Module):
             mask,
             backend=self.backend,
         )
+        self.used_backend = _TV_STATE.get("used")
+        return out
+
+
+def dcn_backends(model: nn.Module) -> str | None:
+    """The deformable-conv implementation(s) ``model``'s last forward actually ran: ``"torchvision"``,
+    ``"torch"`` (pure PyTorch) or ``"torch+torchvision"``; None when it has no (called) deformable conv."""
+    used = sorted({m.used_backend for m in model.modules()
+                   if isinstance(m, DeformableConv2d) and getattr(m, "used_backend", None)})
+    return "+".join(used) or None

@@ -32,6 +32,7 @@ import torch
 from ..config import from_dict, to_dict
 from ..errors import CheckpointError, RecipeError
 from ..log import get_logger, progress
+from ..models.dcn import dcn_backends
 from . import ddp
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
@@ -134,13 +135,17 @@ class Trainer:
     def _check_split_degradation(self) -> None:
         """Refuse to degrade an ``offline`` split twice; warn when the preset differs from the recorded one."""
         from ..data.manifest import manifest_path, read_manifest
+        from ..provenance import sha256_file
         from ..synth.presets import PRESETS
 
         cfg = self.cfg
         man = read_manifest(self.dataset.data_dir)
+        path = manifest_path(self.dataset.data_dir)
+        self.data_provenance = {"dataset": str(self.dataset.data_dir), "split": cfg.data.split,
+                                "dataset_manifest_sha256": sha256_file(path),
+                                "recipe_sha256": man.get("recipe_sha256")}
         splits = man.get("splits") or {}
         names = [cfg.data.split] if cfg.data.split is not None else sorted(splits)
-        path = manifest_path(self.dataset.data_dir)
         for name in names:
             info = splits.get(name)
             if not isinstance(info, dict):
@@ -197,7 +202,9 @@ class Trainer:
             "git_commit": git_commit(),
             "versions": versions(),
             "train": {"total_steps": self.total_steps, "world_size": self.dist.world_size,
-                      "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset)},
+                      "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset),
+                      "dcn_backend": dcn_backends(self.model)},
+            "data": dict(self.data_provenance),
         }
 
     def save(self, final: bool = False) -> Path | None:
@@ -245,7 +252,7 @@ class Trainer:
         (self.out / "config.resolved.json").write_text(json.dumps(to_dict(self.cfg), indent=2), encoding="utf-8")
         run = {"command": " ".join(sys.argv), "git_commit": git_commit(), "versions": versions(),
                "machine": machine(), "world_size": self.dist.world_size, "total_steps": self.total_steps,
-               "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset),
+               "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset), "data": self.data_provenance,
                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (self.out / ("run.json" if not resume else f"run.resume-{self.step}.json")).write_text(
             json.dumps(run, indent=2), encoding="utf-8")

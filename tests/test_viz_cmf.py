@@ -155,3 +155,33 @@ def test_cli_plot_cmf_errors(tmp_path, capsys):
     assert rc == 2 and "--start" in err
     rc = main(["plot-cmf", "--cmf", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "x.png")])
     assert rc == 2 and "missing.npy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name, arr, extra, words",
+    [
+        ("tiny", np.zeros((1, 1, 16), np.float32), [], ["1x1 field grid is too small", "colorwheel"]),
+        ("thin", np.zeros((4, 40, 16), np.float32), ["--layout", "hwc"], ["4x40 field grid", "5x5 cells"]),
+        ("wide_step", np.zeros((5, 5, 16), np.float32), ["--layout", "hwc", "--step", "40"], ["11x11 cells"]),
+        ("odd", np.zeros((6, 8, 7), np.float32), ["--layout", "hwc"], ["7 channels", "--layout"]),
+        ("cplx", np.zeros((8, 8, 16), np.complex64), [], ["complex64"]),
+        ("nan", np.full((8, 8, 16), np.nan, np.float32), ["--layout", "hwc", "--style", "colorwheel"], ["NaN"]),
+        ("ok", np.zeros((8, 8, 16), np.float32), ["--layout", "hwc", "--stride", "0"], ["--stride 0"]),
+    ],
+)
+def test_cli_plot_cmf_bad_fields_one_line(tmp_path, capsys, name, arr, extra, words):
+    path = tmp_path / f"{name}.npy"
+    np.save(path, arr)
+    rc = main(["plot-cmf", "--cmf", str(path), "--out", str(tmp_path / "x.png"), *extra])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("gyrobench: error:") and "\n" not in err
+    assert all(w in err for w in words), err
+    if name != "ok":
+        assert f"{name}.npy" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_plot_cmf_smallest_glyph_grid_renders(tmp_path):
+    np.save(tmp_path / "f.npy", np.ones((5, 5, 16), np.float32))  # 5 cells: the first glyph sits at cell 4
+    assert main(["plot-cmf", "--cmf", str(tmp_path / "f.npy"), "--layout", "hwc", "--out", str(tmp_path / "x.png")]) == 0
+    assert cv2.imread(str(tmp_path / "x.png")).shape == (10, 10, 3)

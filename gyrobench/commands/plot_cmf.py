@@ -52,23 +52,50 @@ def _load_cmf(path: str, layout: str):
         raise ShapeError(f"{path}: not a plain .npy array ({exc}); write it with `gyrobench cmf`") from None
     if a.ndim != 3:
         raise ShapeError(f"{path}: expected a 3-D field (h, w, 2M) or (2M, h, w), got shape {a.shape}")
+    if a.dtype.kind not in "fiu":
+        raise ShapeError(f"{path}: expected a real numeric field (float px), got dtype {a.dtype}; "
+                         "write it with `gyrobench cmf`")
     if layout == "auto":
         # the channel axis (2M) is even and normally the smallest; ties and tiny fields: pass --layout
         first_ok, last_ok = a.shape[0] % 2 == 0, a.shape[2] % 2 == 0
         layout = "chw" if first_ok and (not last_ok or a.shape[0] < a.shape[2]) else "hwc"
     if layout == "chw":
         a = a.transpose(1, 2, 0)
+    h, w, c = a.shape
+    if c < 2 or c % 2:
+        raise ShapeError(f"{path}: field of shape {a.shape} (as {layout.upper()}) has {c} channels; a motion field "
+                         "has an even number 2M >= 2 of channels (dx, dy per segment): check --layout hwc|chw")
+    if h < 1 or w < 1:
+        raise ShapeError(f"{path}: field of shape {a.shape} (as {layout.upper()}) has an empty {h}x{w} grid")
+    a = a.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(a)):
+        raise ShapeError(f"{path}: the field contains NaN or inf values; regenerate it (e.g. `gyrobench cmf`)")
     return a
+
+
+def _check_glyph_grid(path: str, field, step: int | None, stride: int) -> None:
+    """The glyph grid starts half a glyph step in: a field smaller than that has no glyph to draw."""
+    from ..errors import ShapeError
+
+    h, w = field.shape[:2]
+    # render_cmf's step is at least 16 px and, when larger than 16 by default, below a third of the side
+    need = (max(16 if step is None else int(step), stride) // stride) // 2 + 1
+    if min(h, w) < need:
+        raise ShapeError(f"{path}: the {h}x{w} field grid is too small for glyphs at "
+                         f"step {16 if step is None else step} px and stride {stride} (needs at least "
+                         f"{need}x{need} cells); use --style colorwheel, a smaller --step, or a larger field")
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..errors import GyroFormatError
+    from ..errors import GyroFormatError, ShapeError
     from ..log import get_logger
     from ..viz import cmf_colorwheel, load_rgb, render_cmf, save_png
 
     log = get_logger("plot-cmf")
+    if args.stride < 1:
+        raise ShapeError(f"--stride {args.stride}: the grid stride must be >= 1 px (2 for GyroDeblurNet fields)")
     if args.cmf:
         field = _load_cmf(args.cmf, args.layout)
         what = args.cmf
@@ -97,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if args.style == "colorwheel":
         rgb = cmf_colorwheel(field, stride=args.stride)
     else:
+        _check_glyph_grid(args.cmf or what, field, args.step, args.stride)
         image = load_rgb(args.image) if args.image else None
         rgb = render_cmf(field, image, step=args.step, scale=args.scale, stride=args.stride)
     save_png(args.out, rgb)

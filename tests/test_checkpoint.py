@@ -111,3 +111,29 @@ def test_model_from_checkpoint_mismatch(tmp_path):
     p2 = save_checkpoint(tmp_path / "m.pt", model="nafnet", options=opts, state_dict=bad)
     with pytest.raises(CheckpointError, match="state_dict"):
         model_from_checkpoint(p2)
+
+
+@pytest.mark.parametrize("content", [b"name: run\nmodel: {name: nafnet}\n", b'{"model": "nafnet"}', b"",
+                                     b"\x89PNG\r\n\x1a\n", b"hello world\n"])
+def test_non_torch_file_is_not_called_pickled_code(tmp_path, content):
+    path = tmp_path / "config.yaml"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"config.yaml: not a torch checkpoint") as err:
+        load_checkpoint(path)
+    assert "pickled" not in str(err.value)
+
+
+def test_legacy_torch_format_still_loads(tmp_path):
+    path = tmp_path / "legacy.pt"
+    torch.save({**_fields(), "format": "gyrobench-checkpoint/1"}, path, _use_new_zipfile_serialization=False)
+    assert load_checkpoint(path)["step"] == 3
+
+
+def test_text_checkpoint_through_the_cli(smoke_data, tmp_path, capsys):
+    from gyrobench.cli import main as cli_main
+
+    path = tmp_path / "notes.txt"
+    path.write_text("this is not a checkpoint\n")
+    assert cli_main(["eval", "--checkpoint", str(path), "--data", str(smoke_data), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "not a torch checkpoint" in err and "pickled" not in err and len(err.strip().splitlines()) == 1

@@ -37,6 +37,10 @@ __all__ = [
 
 FORMAT = "gyrobench-checkpoint/1"
 _REQUIRED = ("format", "model", "options", "state_dict")
+#: first bytes of torch.save files: a zip archive (default since torch 1.6) or the legacy pickle format, whose
+#: first record is the pickled magic number 0x1950a86a20f9469cfc6c (protocol 2)
+_ZIP_MAGIC = b"PK\x03\x04"
+_LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 log = get_logger("train.checkpoint")
 
 
@@ -59,6 +63,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; give the path of a .pt file written by "
                               "'gyrobench train'")
+    with open(path, "rb") as fh:
+        head = fh.read(len(_LEGACY_MAGIC))
+    if not (head.startswith(_ZIP_MAGIC) or head == _LEGACY_MAGIC):
+        raise CheckpointError(f"{path}: not a torch checkpoint (neither torch.save's zip format nor its legacy "
+                              f"pickle format; the file starts with {head[:8]!r}); give the .pt file written by "
+                              "'gyrobench train' (official weights: gyrobench.models.load_official)")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -67,7 +77,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: refused to load: the file carries pickled Python objects that are not plain data "
             f"({first[:200]}); only weights_only checkpoints are accepted; re-save it with "
             "gyrobench.train.checkpoint.save_checkpoint from a trusted environment") from exc
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: "
                               f"{str(exc)[:200]}); the file may be truncated or of another format") from exc
     if not isinstance(ckpt, dict):

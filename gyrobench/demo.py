@@ -28,6 +28,7 @@ import json
 import time
 from pathlib import Path
 
+from .io import write_text_atomic
 from .log import get_logger
 
 __all__ = ["DEMO_MODELS", "demo_config", "run_demo"]
@@ -151,7 +152,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     summary["stages"]["leaderboard_s"] = time.perf_counter() - t0
     summary["leaderboard"] = {k: str(v) for k, v in written.items()}
     summary["total_s"] = time.perf_counter() - t_all
-    (out / "demo.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_text_atomic(out / "demo.json", json.dumps(summary, indent=2))
     log.info("demo: done in %.1f s (synth %.0f s, train %.0f s, eval %.0f s); leaderboard %s", summary["total_s"],
              summary["stages"]["synth_s"], summary["stages"]["train_s"], summary["stages"]["eval_s"], board)
     return summary

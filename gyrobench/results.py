@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GyrobenchError
-from .io import write_text_atomic
+from .io import atomic_open, write_text_atomic
 
 __all__ = ["FORMAT", "mean_ci", "summarize_metric", "write_record", "write_per_image_csv", "read_record"]
 
@@ -125,9 +125,9 @@ def write_per_image_csv(rows: list[dict], path: str | Path, metric_names: list[s
     import pandas as pd
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows)
     first = ["sample_id", *metric_names, "blur_extent_px"]
     cols = [c for c in first if c in df.columns] + [c for c in df.columns if c not in first]
-    df[cols].to_csv(path, index=False)  # full float precision: the record means are recomputable
+    with atomic_open(path, "w") as fh:  # never a truncated CSV under the final name
+        df[cols].to_csv(fh, index=False)  # full float precision: the record means are recomputable
     return path

@@ -29,11 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import GyroFormatError
+    from ..errors import GyroFormatError, ImageError
     from ..gyro import camera_motion_field, intrinsics_by_name, load_gyro
+    from ..io import atomic_open
     from ..log import get_logger
 
     log = get_logger("cmf")
+    out = Path(args.out)
+    if out.suffix != ".npy":  # what np.save(path) did: append the extension
+        out = out.with_name(out.name + ".npy")
+    if not out.parent.is_dir():
+        raise ImageError(f"--out {args.out}: folder {out.parent} does not exist; create it first or choose "
+                         "another path")
     if args.M < 1 or args.stride < 1:
         raise GyroFormatError(f"--M and --stride must be >= 1 (got --M {args.M}, --stride {args.stride})")
     rec = load_gyro(args.gyro)
@@ -46,9 +53,8 @@ def run(args: argparse.Namespace) -> int:
     field = camera_motion_field(win.t_ns, win.w_cam, K, crop=crop, M=args.M, stride=args.stride,
                                 interp=args.interp, anchor=args.anchor, rotation=args.rotation,
                                 layout=args.layout, dtype=np.dtype(args.dtype))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, field)
+    with atomic_open(out, "wb") as fh:  # never a truncated .npy under the final name
+        np.save(fh, field)
     log.info("cmf: wrote %s %s %s (max |segment| %.2f px)", out, field.shape, field.dtype,
              float(np.abs(field).max()))
     return 0

@@ -344,8 +344,7 @@ def write_gyro_text(path: str | Path, rec) -> Path:
     t = np.asarray(rec.t_ns, dtype=np.int64)
     w = np.asarray(rec.w, dtype=np.float64)
     lines = [f"{ti} {a:.9e} {b:.9e} {c:.9e}" for ti, (a, b, c) in zip(t.tolist(), w.tolist())]
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------- analytic

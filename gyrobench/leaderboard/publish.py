@@ -20,6 +20,7 @@ import re
 import shutil
 from pathlib import Path
 
+from ..io import write_text_atomic
 from ..log import get_logger, stage
 from . import paper, plots
 from .records import Record, RecordError, find_records, load_record
@@ -49,8 +50,7 @@ def _slug(s: str) -> str:
 
 
 def _write(path: Path, text: str) -> Path:
-    path.write_bytes(text.encode("utf-8"))
-    return path
+    return write_text_atomic(path, text)
 
 
 def _copy_crops(g: Group, out: Path) -> dict[int, list[dict]]:

@@ -183,7 +183,34 @@ def test_cli_writes_official_field(tmp_path):
     np.testing.assert_array_equal(f, ref)
     assert main(["cmf", "--gyro", str(p), "--start", "0", "--layout", "chw", "--M", "4", "--intrinsics", "demo",
                  "--out", str(out)]) == 0
-    assert np.load(out).shape == (8, 250, 250)
+    assert np.load(out).shape == (8, 240, 240)  # the demo data's 480x480 crop
+
+
+def test_cli_demo_preset_is_the_demo_crop_and_crop_option(tmp_path, capsys):
+    p, _, _ = _good(tmp_path, n=20)
+    rec = load_gyro(p)
+    t, w = rec.t_ns[2:13], rec.w[2:13]
+    K = np.array([[561.5, 0, 250], [0, 561.5, 250], [0, 0, 1]])  # demo camera, 500x500 frame
+    full = camera_motion_field(t, w, K, crop=(0, 0, 500, 500))  # (250, 250, 16), grid at even frame pixels
+    out = tmp_path / "d.npy"
+    assert main(["cmf", "--gyro", str(p), "--start", "2", "--intrinsics", "demo", "--out", str(out)]) == 0
+    f = np.load(out)
+    assert f.shape == (240, 240, 16)
+    np.testing.assert_allclose(f, full[5:245, 5:245], rtol=1e-5, atol=1e-4)  # frame pixel 10 = grid cell 5
+    assert main(["cmf", "--gyro", str(p), "--start", "2", "--intrinsics", "demo", "--crop", "0,0,500,500",
+                 "--out", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out), full, rtol=1e-5, atol=1e-4)
+    assert main(["cmf", "--gyro", str(p), "--start", "2", "--crop", "320,180,64,32", "--out", str(out)]) == 0
+    ref = camera_motion_field(t, w, FOURKRD, crop=FOURKRD_CROP)[:16, :32]
+    np.testing.assert_allclose(np.load(out), ref, rtol=1e-5, atol=1e-4)
+    capsys.readouterr()
+    for bad, frag in (("1,2,3", "four integers"), ("a,b,c,d", "four integers"), ("100,100,480,480", "does not fit"),
+                      ("0,0,0,10", "does not fit")):
+        assert main(["cmf", "--gyro", str(p), "--start", "2", "--intrinsics", "demo", "--crop", bad,
+                     "--out", str(tmp_path / "bad.npy")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--crop" in err[0] and frag in err[0], err
+    assert not (tmp_path / "bad.npy").exists()
 
 
 def test_gaps_reported(tmp_path):

@@ -140,7 +140,7 @@ def test_cli_plot_cmf_handshake_demo_on_kodak(tmp_path):
         main(["plot-cmf", "--handshake", "--seed", "1", "--image", str(kodak_paths()[0]), "--out", str(out)])
         == 0
     )
-    assert cv2.imread(str(out)).shape == (500, 500, 3)
+    assert cv2.imread(str(out)).shape == (480, 480, 3)  # the demo data's 480x480 crop
 
 
 def test_cli_plot_cmf_errors(tmp_path, capsys):

@@ -20,12 +20,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=2, help="grid stride in pixels (default 2)")
     parser.add_argument("--layout", choices=("hwc", "chw"), default="hwc", help="array layout (default hwc)")
     parser.add_argument("--intrinsics", choices=("4krd", "demo"), default="4krd",
-                        help="camera: 4krd = 1920x1080 frame, 1280x720 centre crop (default); demo = 500x500")
+                        help="camera: 4krd = 1920x1080 frame, 1280x720 centre crop (default); demo = 500x500 "
+                             "frame, the demo data's 480x480 centre crop at (10,10)")
+    parser.add_argument("--crop", default=None,
+                        help="x0,y0,w,h window of the --intrinsics frame to compute the field over (default: the "
+                             "preset's crop)")
     parser.add_argument("--interp", choices=("linear", "cubic"), default="linear", help="rate interpolation")
     parser.add_argument("--anchor", choices=("mid", "start"), default="mid", help="reference pose")
     parser.add_argument("--rotation", choices=("euler", "expmap"), default="euler", help="increment rotation")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="output dtype")
     parser.add_argument("--out", required=True, help="output .npy path")
+
+
+def _parse_crop(text: str, K, preset: str) -> tuple[int, int, int, int]:
+    from ..errors import RecipeError
+
+    try:
+        x0, y0, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise RecipeError(f"--crop {text!r}: expected four integers x0,y0,w,h (e.g. 10,10,480,480)") from None
+    if w < 1 or h < 1 or x0 < 0 or y0 < 0 or x0 + w > K.width or y0 + h > K.height:
+        raise RecipeError(f"--crop {text}: the window does not fit the {K.width}x{K.height} frame of --intrinsics "
+                          f"{preset}; use x0, y0 >= 0, w, h >= 1, x0+w <= {K.width}, y0+h <= {K.height}")
+    return x0, y0, w, h
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
             log.warning("%s: the window crosses a %.2f ms gap (interval index %d); its time base is stretched "
                         "as in the official generator", args.gyro, g.size_ns / 1e6, g.index)
     K, crop = intrinsics_by_name(args.intrinsics)
+    if args.crop is not None:
+        crop = _parse_crop(args.crop, K, args.intrinsics)
     field = camera_motion_field(win.t_ns, win.w_cam, K, crop=crop, M=args.M, stride=args.stride,
                                 interp=args.interp, anchor=args.anchor, rotation=args.rotation,
                                 layout=args.layout, dtype=np.dtype(args.dtype))

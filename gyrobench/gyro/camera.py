@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ShapeError
 
-__all__ = ["Intrinsics", "FOURKRD", "FOURKRD_CROP", "DEMO", "homography", "as_K", "intrinsics_by_name"]
+__all__ = ["Intrinsics", "FOURKRD", "FOURKRD_CROP", "DEMO", "DEMO_CROP", "homography", "as_K", "intrinsics_by_name"]
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,18 @@ FOURKRD = Intrinsics(2139.03493, 2133.82853, 960.0, 540.0, 1920, 1080)
 FOURKRD_CROP = (320, 180, 1280, 720)
 #: Embedded demo camera for the 500x500 Kodak images (INTERFACES.md §9).
 DEMO = Intrinsics(561.5, 561.5, 250.0, 250.0, 500, 500)
+#: The demo data's stored window: the 480x480 centre crop of the 500x500 frame (recipe ``demo``, field 240x240).
+DEMO_CROP = (10, 10, 480, 480)
 
 
 def intrinsics_by_name(name: str) -> tuple[Intrinsics, tuple[int, int, int, int]]:
-    """``"4krd"`` -> (FOURKRD, its 1280x720 centre crop); ``"demo"`` -> (DEMO, full 500x500 frame)."""
+    """``"4krd"`` -> (FOURKRD, its 1280x720 centre crop); ``"demo"`` -> (DEMO, the demo data's 480x480 centre
+    crop at (10, 10) of the 500x500 frame)."""
     key = name.lower()
     if key in ("4krd", "fourkrd", "gyroblur"):
         return FOURKRD, FOURKRD_CROP
     if key == "demo":
-        return DEMO, (0, 0, DEMO.width, DEMO.height)
+        return DEMO, DEMO_CROP
     raise ValueError(f"unknown intrinsics {name!r}; choose '4krd' or 'demo'")
 
 

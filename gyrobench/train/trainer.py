@@ -31,6 +31,7 @@ import torch
 
 from ..config import from_dict, to_dict
 from ..errors import CheckpointError, RecipeError
+from ..io import write_text_atomic
 from ..log import get_logger, progress
 from ..models.dcn import dcn_backends
 from . import ddp
@@ -248,14 +249,14 @@ class Trainer:
         name = "config.yaml" if not resume else "config.resume.yaml"
         text = self.config_text if self.config_text is not None else yaml.safe_dump(to_dict(self.cfg),
                                                                                     sort_keys=False)
-        (self.out / name).write_text(text, encoding="utf-8")
-        (self.out / "config.resolved.json").write_text(json.dumps(to_dict(self.cfg), indent=2), encoding="utf-8")
+        write_text_atomic(self.out / name, text)
+        write_text_atomic(self.out / "config.resolved.json", json.dumps(to_dict(self.cfg), indent=2))
         run = {"command": " ".join(sys.argv), "git_commit": git_commit(), "versions": versions(),
                "machine": machine(), "world_size": self.dist.world_size, "total_steps": self.total_steps,
                "steps_per_epoch": self.steps_per_epoch, "samples": len(self.dataset), "data": self.data_provenance,
                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        (self.out / ("run.json" if not resume else f"run.resume-{self.step}.json")).write_text(
-            json.dumps(run, indent=2), encoding="utf-8")
+        write_text_atomic(self.out / ("run.json" if not resume else f"run.resume-{self.step}.json"),
+                          json.dumps(run, indent=2))
 
     def _tensorboard(self):
         if self._tb is None and self.cfg.logging.tensorboard and self.dist.is_main:

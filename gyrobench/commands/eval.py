@@ -6,6 +6,7 @@ Examples::
     gyrobench eval --model classical --data data/demo --protocol srgb8
     gyrobench eval --model identity --data data/demo            # the blurred-input row
     gyrobench eval --official gyrodeblurnet --checkpoint ckpt_gyroblur_synth_epoch_300.pt --data DIR
+    gyrobench eval --config baselines/classical/eval.yaml      # keys mirror the flags; flags given override
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="gyrobench checkpoint (.pt), or an official weights file with --official")
-    parser.add_argument("--data", type=Path, required=True, help="dataset folder (manifest.json + shards)")
+    parser.add_argument("--config", type=Path, default=None, metavar="YAML",
+                        help="evaluation config whose keys mirror these flags (e.g. baselines/*/eval.yaml); "
+                             "flags given on the command line override it")
+    parser.add_argument("--data", type=Path, default=None, help="dataset folder (manifest.json + shards)")
     parser.add_argument("--protocol", default="gyrodeblurnet_official", choices=sorted(PROTOCOLS),
                         help="metric protocol (INTERFACES.md §7; default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
@@ -49,11 +53,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crops", type=int, default=3, help="number of images with saved visual crops")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the sha256 check of every shard against the manifest (faster on big sets)")
+    _DEFAULTS.clear()
+    _DEFAULTS.update({a.dest: a.default for a in parser._actions if a.dest != "help"})
+
+
+_DEFAULTS: dict = {}
+
+
+_PATH_KEYS = {"checkpoint", "data", "out", "topiq_weights"}
+
+
+def _apply_config(args: argparse.Namespace, parser_defaults: dict) -> None:
+    """Fill ``args`` from ``args.config`` (YAML/JSON): a key sets the flag of the same name (dashes as
+    underscores) unless that flag was given on the command line (i.e. differs from its default)."""
+    from ..config import load_mapping
+    from ..errors import RecipeError
+
+    cfg = load_mapping(args.config)
+    for key, value in cfg.items():
+        dest = key.replace("-", "_")
+        if dest not in parser_defaults or dest in ("config", "command", "_module"):
+            near = ", ".join(sorted(k for k in parser_defaults if not k.startswith("_") and k != "command"))
+            raise RecipeError(f"{args.config}: unknown key '{key}'; valid keys (the eval flags): {near}")
+        if getattr(args, dest) != parser_defaults[dest]:
+            continue  # the command line wins
+        if dest == "options" and isinstance(value, dict):
+            value = json.dumps(value)
+        elif dest == "metrics" and isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        elif dest in _PATH_KEYS and value is not None:
+            value = Path(str(value))
+        setattr(args, dest, value)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate
 
+    if args.config is not None:
+        _apply_config(args, _DEFAULTS)
+    if args.data is None:
+        raise GyrobenchError("give --data DIR (a dataset folder with manifest.json), or 'data:' in --config")
     if args.checkpoint is None and args.model is None:
         raise GyrobenchError("give --checkpoint PATH (trained model) or --model classical|identity")
     options = None

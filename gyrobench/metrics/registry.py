@@ -11,6 +11,7 @@ A metric instance is a callable ``metric(pred)`` (no-reference) or ``metric(pred
 
 from __future__ import annotations
 
+import abc
 import importlib
 
 import torch
@@ -28,7 +29,7 @@ class MetricUnavailable(GyrobenchError):
     """The metric cannot be computed here (missing weights or optional package); the message says why."""
 
 
-class Metric:
+class Metric(abc.ABC):
     """Base class. Subclasses set the class attributes and implement :meth:`score` on encoded images."""
 
     name: str = ""
@@ -43,9 +44,9 @@ class Metric:
         self.unavailable_reason = ""
 
     # -- subclass API ------------------------------------------------------------------------------
+    @abc.abstractmethod
     def score(self, pred8: torch.Tensor, target8: torch.Tensor | None) -> torch.Tensor:
-        """Per-image scores ``(N,)`` from float64 integer-valued images in [0, 255]."""
-        raise NotImplementedError
+        """Per-image scores ``(N,)`` from float64 integer-valued images in [0, 255] (each metric implements it)."""
 
     # -- public call ------------------------------------------------------------------------------
     def __call__(self, pred: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:

@@ -41,9 +41,9 @@ DEMO_MODELS: dict[str, dict] = {
                       "steps": 150},
     "nafnet": {"model": {"name": "nafnet", "options": {"width": 16, "enc_blk_nums": [1, 1, 1, 1],
                                                       "middle_blk_num": 1, "dec_blk_nums": [1, 1, 1, 1]}},
-               "label": "NAFNet (width 16, 1 block/level)", "steps": 250},
+               "label": "NAFNet (width 16, 1 block/level)", "steps": 600},
     "deepgyro": {"model": {"name": "deepgyro", "options": {"width": 16, "residual": True}},
-                 "label": "DeepGyro (width 16, +residual)", "steps": 600},
+                 "label": "DeepGyro (width 16, +residual)", "steps": 700},
 }
 
 # Fixed step counts per model (about 80 s each on an idle 2-core CPU, data loading and degradation included):

@@ -13,7 +13,7 @@ Per optimizer step:
 Everything random is a function of the config seed and the step, so ``--resume`` from a checkpoint continues
 bit-identically on CPU (tested). The run folder holds ``config.yaml`` (the exact config), ``run.json`` (git
 commit, versions, machine, command), ``metrics.jsonl`` (one line per logged step), ``checkpoints/last.pt``
-(+ ``step-XXXXXXX.pt`` with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
+(+ ``step-<step, 7 digits>.pt`` with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
 """
 
 from __future__ import annotations

@@ -125,3 +125,16 @@ def test_every_learned_model_honours_the_batch_contract(name):
     assert out.shape == (2, 3, 32, 48)
     out.mean().backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_small_configs_are_of_about_the_same_size():
+    """Issue 9 item 1: the small configurations compare like with like (parameters within 25 %, GMACs within
+    35 % of small GyroDeblurNet at 128x128), and all are far below the official sizes."""
+    from gyrobench.models.small import SMALL_CONFIGS
+
+    rows = {n: model_complexity(n, opts, (128, 128)) for n, opts in SMALL_CONFIGS.items()}
+    ref = rows["gyrodeblurnet"]
+    assert 1.0e6 < ref.params < 1.6e6
+    for name, r in rows.items():
+        assert abs(r.params / ref.params - 1) < 0.25, (name, r.params)
+        assert abs(r.gmacs / ref.gmacs - 1) < 0.35, (name, r.gmacs)

@@ -46,6 +46,48 @@ def expected_params():
     return total
 
 
+def expected_params_sized(width, enc, middle, dec, gdb):
+    """The same independent count for the size options: gyro branch at 2·width, GRBs at levels 1 and 2."""
+    total = _conv(3, width, 3) + _conv(16, 2 * width, 3) + _conv(width, 3, 3)
+    c = width
+    for level in range(3):
+        total += enc[level] * _block(c) + _conv(c, 2 * c, 2)
+        if level > 0:
+            total += _conv(2 * c, c, 3) + _conv(c, c, 3) + _conv(c, 2 * c, 3)
+        c *= 2
+    total += middle * _block(c)
+    total += gdb * (_conv(2 * c, 18, 3) + _conv(2 * c, 9, 3) + _conv(c, c, 3, bias=False) + _block(c) + 2 * 49 + 2
+                    + _conv(2 * c, c, 3))
+    for level in range(3):
+        total += _conv(c, 2 * c, 1, bias=False) + dec[level] * _block(c // 2)
+        c //= 2
+    return total
+
+
+@pytest.mark.parametrize("width,enc,middle,dec,gdb", [(32, (2, 2, 2), 16, (1, 1, 1), 3), (16, (1, 1, 1), 4, (1, 1, 1), 2),
+                                                      (8, (1, 0, 2), 3, (0, 1, 1), 1), (12, (1, 1, 1), 1, (1, 1, 1), 0)])
+def test_size_options_param_count_and_forward(width, enc, middle, dec, gdb):
+    opts = dict(width=width, enc_blk_nums=enc, middle_blk_num=middle, dec_blk_nums=dec, gdb_num=gdb)
+    model = build("gyrodeblurnet", **opts)
+    assert sum(p.numel() for p in model.parameters()) == expected_params_sized(width, enc, middle, dec, gdb)
+    assert sum(isinstance(b, torch.nn.Sequential) for b in model.middle_blks) == gdb + 1
+    out = model(_batch(b=1, h=16, w=24))
+    assert out.shape == (1, 3, 16, 24)
+    out.mean().backward()
+
+
+def test_cmf_scale_equals_scaling_the_field():
+    torch.manual_seed(0)
+    a = _randomized(seed=1, width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    torch.manual_seed(0)
+    b = _randomized(seed=1, width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1, cmf_scale=0.05)
+    batch = _batch(b=1, h=16, w=24)
+    scaled = dict(batch, cmf_clean=batch["cmf_clean"] * 0.05, cmf_noisy=batch["cmf_noisy"] * 0.05)
+    with torch.no_grad():
+        torch.testing.assert_close(b(batch), a(scaled))
+        assert not torch.allclose(b(batch), a(batch))
+
+
 def _randomized(seed=0, **opts):
     torch.manual_seed(seed)
     model = build("gyrodeblurnet", **opts)
@@ -206,7 +248,8 @@ def test_options_run_forward_backward(opts):
 def test_bad_options():
     from gyrobench.errors import GyrobenchError
 
-    for opts in ({"M": 3}, {"refine": "x"}, {"offsets": "x"}, {"width": 64}):
+    for opts in ({"M": 3}, {"refine": "x"}, {"offsets": "x"}, {"width": 0}, {"enc_blk_nums": [1, 1]},
+                 {"middle_blk_num": 2, "gdb_num": 2}, {"cmf_scale": 0.0}, {"unknown_option": 1}):
         with pytest.raises(GyrobenchError):
             build("gyrodeblurnet", **opts)
 

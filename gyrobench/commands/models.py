@@ -49,11 +49,15 @@ def run(args: argparse.Namespace) -> int:
     header = f"{'model':<14} {'options':<14} {'gyro':<5} {'learned':<7} {'params':>12} {'GMACs@' + f'{w}x{h}':>15}  citation / note"
     print(header)
     print("-" * len(header))
+    from ..models.small import SMALL_CONFIGS
+
     for r in rows:
-        opts = ",".join(f"{k}={v}" for k, v in r.options.items()) or "default"
-        extra = r.note or known[r.name].citation
+        small = r.options and r.options == SMALL_CONFIGS.get(r.name)
+        opts = "small" if small else (",".join(f"{k}={v}" for k, v in r.options.items()) or "default")
+        extra = r.note or (f"CPU-study size (gyrobench.models.small): {r.options}" if small
+                           else known[r.name].citation)
         print(
             f"{r.name:<14} {opts:<14} {str(r.uses_gyro).lower():<5} {str(r.learned).lower():<7} "
-            f"{_fmt(r.params, ',d'):>12} {_fmt(r.gmacs, '.1f'):>15}  {extra}"
+            f"{_fmt(r.params, ',d'):>12} {_fmt(r.gmacs, '.1f' if (r.gmacs or 0) >= 10 else '.3f'):>15}  {extra}"
         )
     return 0

@@ -37,8 +37,15 @@ __all__ = [
 
 log = get_logger("models.complexity")
 
-# extra rows listed by `gyrobench models` besides each model's defaults
-DEFAULT_VARIANTS: tuple[tuple[str, dict], ...] = (("nafnet", {"width": 64}),)
+# extra rows listed by `gyrobench models` besides each model's defaults: NAFNet-64 and the small CPU-study
+# configurations of gyrobench.models.small
+def _variants() -> tuple[tuple[str, dict], ...]:
+    from .small import SMALL_CONFIGS
+
+    return (("nafnet", {"width": 64}), *((name, dict(opts)) for name, opts in SMALL_CONFIGS.items()))
+
+
+DEFAULT_VARIANTS: tuple[tuple[str, dict], ...] = _variants()
 
 
 @dataclass

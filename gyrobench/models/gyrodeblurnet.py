@@ -168,12 +168,22 @@ class GyroDeblurNet(nn.Module):
 
     ``forward(batch) -> (B, 3, H, W)``. Options: ``M`` (2|4|8|16), ``use_gyro``, ``refine``, ``offsets``,
     ``dcn_backend`` ("auto"|"torch"|"torchvision"); see the module docstring.
+
+    Size options (gyrobench extension for CPU-scale studies; the defaults are the official configuration, 570
+    keys, 16,311,296 parameters): ``width`` (level-0 channels, 32; the gyro branch runs at twice the width,
+    64 → 128 → 256 officially, so every GRB output matches the image feature of the next level),
+    ``enc_blk_nums`` (NAFBlocks per encoder level, three levels, (2, 2, 2)), ``middle_blk_num`` (16),
+    ``dec_blk_nums`` ((1, 1, 1)), ``gdb_num`` (gyro-deblurring blocks, 3): the middle NAFBlocks are split into
+    ``gdb_num + 1`` groups (sizes as even as possible, larger groups first) with one GDB after each group but the
+    last. ``cmf_scale`` (1.0 = the official function) multiplies the fields (pixels) before ``intro_gyro``: the
+    displacements are tens of pixels next to images in [0, 1], and a scale of ~0.05 puts them on the image's range.
     """
 
     width = 32
     enc_blk_nums = (2, 2, 2)
     middle_blk_num = 16
     dec_blk_nums = (1, 1, 1)
+    gdb_num = 3
 
     def __init__(
         self,
@@ -182,16 +192,35 @@ class GyroDeblurNet(nn.Module):
         refine: str = "full",
         offsets: str = "joint",
         dcn_backend: str = "auto",
+        width: int = 32,
+        enc_blk_nums=(2, 2, 2),
+        middle_blk_num: int = 16,
+        dec_blk_nums=(1, 1, 1),
+        gdb_num: int = 3,
+        cmf_scale: float = 1.0,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
             raise RecipeError(f"gyrodeblurnet: M must be 2, 4, 8 or 16 (segments per field), got {M!r}")
+        enc_blk_nums, dec_blk_nums = tuple(int(n) for n in enc_blk_nums), tuple(int(n) for n in dec_blk_nums)
+        if len(enc_blk_nums) != 3 or len(dec_blk_nums) != 3 or min(enc_blk_nums + dec_blk_nums) < 0:
+            raise RecipeError("gyrodeblurnet: enc_blk_nums and dec_blk_nums must list three block counts >= 0 "
+                              f"(three levels: the field enters at 1/2 and reaches 1/8), got {enc_blk_nums}, "
+                              f"{dec_blk_nums}")
+        if int(width) < 1 or int(gdb_num) < 0 or int(middle_blk_num) < int(gdb_num) + 1:
+            raise RecipeError(f"gyrodeblurnet: need width >= 1, gdb_num >= 0 and middle_blk_num >= gdb_num + 1 "
+                              f"(one NAFBlock group per GDB plus the last), got width={width}, "
+                              f"middle_blk_num={middle_blk_num}, gdb_num={gdb_num}")
+        if not float(cmf_scale) > 0:
+            raise RecipeError(f"gyrodeblurnet: cmf_scale must be > 0, got {cmf_scale!r}")
         self.M = int(M)
         self.gyro_channel = 2 * self.M
         self.uses_gyro = bool(use_gyro)
+        self.width, self.enc_blk_nums, self.dec_blk_nums = int(width), enc_blk_nums, dec_blk_nums
+        self.middle_blk_num, self.gdb_num, self.cmf_scale = int(middle_blk_num), int(gdb_num), float(cmf_scale)
         self.options = dict(M=M, use_gyro=use_gyro, refine=refine, offsets=offsets)
         width = self.width
-        gw = 64  # hard-coded gyro branch width at H/2 (§5.1): 64 → 128 → 256
+        gw = 2 * width  # gyro branch width at H/2 (§5.1: 64 → 128 → 256 at the official width 32)
 
         # definition order reproduces the official state_dict key order
         self.intro = nn.Conv2d(3, width, 3, padding=1)
@@ -212,11 +241,11 @@ class GyroDeblurNet(nn.Module):
             self.gyro_refine_blks.append(nn.Identity() if level == 0 else GyroRefinementBlock(c, refine))
             self.downs.append(nn.Conv2d(c, 2 * c, 2, stride=2))
             c *= 2
-        groups = 4
-        per_group = self.middle_blk_num // groups
-        for i in range(groups):
+        groups = self.gdb_num + 1
+        sizes = [self.middle_blk_num // groups + (i < self.middle_blk_num % groups) for i in range(groups)]
+        for i, per_group in enumerate(sizes):
             self.middle_blks.append(nn.Sequential(*[NAFBlock(c) for _ in range(per_group)]))
-            # GDBs after groups 1–3; the 4th slot is a parameter-free identity
+            # GDBs after groups 1..gdb_num (1–3 officially); the last slot is a parameter-free identity
             self.gyro_deblurring_blks.append(
                 GyroDeblurringBlock(c, offsets, dcn_backend) if i < groups - 1 else nn.Identity()
             )
@@ -248,6 +277,10 @@ class GyroDeblurNet(nn.Module):
                 f"gyrodeblurnet: batch has {n} images but fields of batch size "
                 f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)"
             )
+        if self.cmf_scale != 1.0:
+            same = noisy is clean
+            clean = clean * self.cmf_scale
+            noisy = clean if same else noisy * self.cmf_scale
         alpha = batch_alpha(batch, n, like)
         if (isinstance(alpha, float) and alpha == 1.0) or noisy is clean:
             return self.intro_gyro(noisy)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
+from ..data.onthefly import OnlineSection
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config"]
 
@@ -33,17 +34,28 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    """Where the training shards are and how samples are cut (see ``gyrobench.data.dataset.ShardDataset``)."""
+    """Where the training shards are and how samples are cut (see ``gyrobench.data.dataset.ShardDataset``).
 
-    root: str
+    ``online`` (instead of ``root``): synthesize every sample on the fly at crop size, fresh for every draw
+    (:class:`gyrobench.data.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
+    a strength option), with the renderer, fields and degradation of the stored path.
+    """
+
+    root: str | None = None
     split: str | None = "train"
     crop: int | None = 256
     workers: int = 0
     multiprocessing_context: Literal["spawn", "fork", "forkserver"] | None = None
     verify: bool = True
     cmf_options: dict[str, Any] = field(default_factory=dict)
+    online: OnlineSection | None = None
 
     def __post_init__(self):
+        if (self.root is None) == (self.online is None):
+            raise ValueError("give exactly one of 'root' (a synthesized dataset folder) or 'online' (on-the-fly "
+                             "synthesis settings)")
+        if self.online is not None and self.crop is None:
+            raise ValueError("online synthesis needs 'crop' (samples are rendered at crop size)")
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):
             raise ValueError(f"crop={self.crop}: must be a positive multiple of 8 (model padding, field stride 2)")
         if self.workers < 0:
@@ -60,6 +72,9 @@ class ScheduleSection:
     ``max_seconds`` (optional): a wall-clock budget; the run stops (and checkpoints) after the first step that
     exceeds it, with the schedule still defined by ``steps``/``epochs`` (the demo uses this for equal time
     budgets; such a run is not reproducible step for step on another machine).
+    ``warmup_steps`` (gyrobench extension, default 0 = the official schedule): the learning rate rises linearly
+    from ``lr / warmup_steps`` to ``lr`` over the first steps, then follows the cosine over the remaining ones
+    (short CPU runs at lr 1e-3 need it).
     """
 
     batch_size: int = 16
@@ -68,8 +83,11 @@ class ScheduleSection:
     lr: float = 1e-4
     lr_min: float = 1e-7
     max_seconds: float | None = None
+    warmup_steps: int = 0
 
     def __post_init__(self):
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
         if self.max_seconds is not None and self.max_seconds <= 0:
             raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
         if (self.steps is None) == (self.epochs is None):

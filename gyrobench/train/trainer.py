@@ -79,6 +79,17 @@ def _linear_degradation(preset: str):
     return deg
 
 
+def _scheduler(optimizer, s, total_steps: int):
+    """Cosine from ``lr`` to ``lr_min`` over the run (spec §6.1), after ``warmup_steps`` of linear warm-up."""
+    if not s.warmup_steps:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps, eta_min=s.lr_min)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - s.warmup_steps),
+                                                        eta_min=s.lr_min)
+    warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0 / s.warmup_steps, end_factor=1.0,
+                                             total_iters=s.warmup_steps)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, cosine], milestones=[s.warmup_steps])
+
+
 class Trainer:
     """One training run. ``Trainer(cfg, out_dir).fit(resume=...)``; see the module docstring."""
 
@@ -100,16 +111,24 @@ class Trainer:
         from ..models import build, info
 
         self.model_info = info(cfg.model.name)
-        self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
-                                    verify=cfg.data.verify, fields=self.model_info.uses_gyro,
-                                    cmf_options=cfg.data.cmf_options)
+        s = cfg.schedule
+        if cfg.data.online is not None:  # fresh samples rendered at crop size (gyrobench.data.onthefly)
+            from ..data.onthefly import OnTheFlyDataset
+
+            if s.steps is None and cfg.data.online.size is None:
+                raise RecipeError("data.online: a run given in epochs needs data.online.size (samples per epoch)")
+            self.dataset = OnTheFlyDataset(cfg.data.online, crop=cfg.data.crop, seed=cfg.seed,
+                                           size=(s.steps or 0) * s.batch_size, fields=self.model_info.uses_gyro)
+        else:
+            self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
+                                        verify=cfg.data.verify, fields=self.model_info.uses_gyro,
+                                        cmf_options=cfg.data.cmf_options)
         self.sampler = ddp.ResumableDistributedSampler(self.dataset, num_replicas=world, rank=self.dist.rank,
                                                        seed=cfg.seed)
         self.steps_per_epoch = len(self.dataset) // world // self.batch_per_rank
         if self.steps_per_epoch == 0:
             raise RecipeError(f"data.root={cfg.data.root}: {len(self.dataset)} samples are fewer than one batch of "
                               f"{cfg.schedule.batch_size}; lower schedule.batch_size or synthesize more samples")
-        s = cfg.schedule
         self.total_steps = s.steps if s.steps is not None else s.epochs * self.steps_per_epoch
 
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank and every run
@@ -124,8 +143,7 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(
                 model, find_unused_parameters=cfg.find_unused_parameters, **kw)
         self.optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=self.total_steps,
-                                                                    eta_min=s.lr_min)
+        self.scheduler = _scheduler(self.optimizer, s, self.total_steps)
         self._check_split_degradation()
         self.degrade = None
         if cfg.degradation:
@@ -140,6 +158,9 @@ class Trainer:
         from ..synth.presets import PRESETS
 
         cfg = self.cfg
+        if cfg.data.online is not None:
+            self.data_provenance = {"online": to_dict(cfg.data.online), "recipe_sha256": self.dataset.recipe.sha256}
+            return
         man = read_manifest(self.dataset.data_dir)
         path = manifest_path(self.dataset.data_dir)
         self.data_provenance = {"dataset": str(self.dataset.data_dir), "split": cfg.data.split,
@@ -231,7 +252,7 @@ class Trainer:
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        if self.scheduler.T_max != self.total_steps:  # the run was extended/shortened: follow the new length
+        if getattr(self.scheduler, "T_max", self.total_steps) != self.total_steps:  # run extended/shortened
             log.warning("resume: cosine schedule length %d -> %d steps", self.scheduler.T_max, self.total_steps)
             self.scheduler.T_max = self.total_steps
         restore_rng(ckpt["rng"])

@@ -1,0 +1,281 @@
+"""On-the-fly synthesis in the loader: a fresh sample for every draw (issue 9 item 3).
+
+``OnTheFlyDataset(OnlineSection(...), crop=128, seed=...)`` yields the same per-sample dict as
+:class:`gyrobench.data.dataset.ShardDataset` (``blurred`` clean blur, ``sharp``, ``sat_mask``, ``cmf_clean``,
+``cmf_noisy``, ``meta``), rendered at crop size when it is asked for, so a CPU run never sees the same sample twice:
+new images (procedural dead leaves, or files of a folder / the packaged Kodak images) and new hand-shake windows
+(the fitted generator or a recording, rates scaled by ``strength``).
+
+Same code as the stored path (``gyrobench synth``), from the recipe named by ``recipe`` (camera, exposure samples,
+sub-steps, error model, field segments M, gyro source): gyro window -> camera axes -> ``substeps_for_max_step``
+on the *full* frame -> ``pose_homographies`` (anchor mid-exposure) -> :func:`gyrobench.synth.blur.render_blur`
+with the saturation mask (threshold 1.0, rsblur.md D3) -> ``camera_motion_field`` and the error-model draw with
+``noisy_camera_motion_field``. The degradation (noise etc.) is applied per batch by the trainer, exactly as for an
+``on_the_fly`` stored split. Differences: no uint16 quantisation of the images; images are rendered from a patch.
+
+Rendering at crop size: the crop is a window ``(ox, oy, c, c)`` (even offsets, inside the camera frame) of a
+virtual full frame. Only a patch of the frame, the crop plus a margin ``m`` on every side (``m`` = the largest
+displacement of the crop's corners and centre over the exposure's poses, + 2 px, even), is made (a dead-leaves
+image of that size, or that window of the image file), and the intrinsics are shifted to the patch,
+``cx' = cx - (ox - m)``, ``cy' = cy - (oy - m)``. A rotation homography ``K' R K'^-1`` is the full-frame one
+conjugated by the shift, so the blur, the fields and the saturation mask equal those of the full frame cropped at
+``(ox, oy)`` (tested against a full-frame render). ``meta["K"]`` is ``K'`` and ``meta["crop"]`` the crop inside the
+patch, the convention of the stored dataset.
+
+Draws: sample ``i`` is a pure function of ``(seed, i)``: ``SeedSequence([seed, 0x6F746631, i])`` spawns the
+streams of the image, the gyro window, the error-model draw, the crop position and the strength.
+:meth:`OnTheFlyDataset.describe` returns those draws (image, window seed, strength, position). The dataset is as long as the run
+(``size``, default steps x batch), so with the trainer's sampler every index, hence every sample, is used once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ImageError, RecipeError
+from ..log import get_logger
+
+__all__ = ["OnlineSection", "OnTheFlyDataset", "crop_margin", "shifted_K"]
+
+log = get_logger("data.onthefly")
+
+_KEY = 0x6F746631  # "otf1"
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass
+class OnlineSection:
+    """On-the-fly synthesis settings (``data.online`` of a training config).
+
+    ``recipe``: builtin name or path of the recipe whose camera, exposure, sub-steps, error model, field M and gyro
+    source are used (default ``demo``: 500x500, fx 561.5, 11-sample windows of the fitted hand-shake).
+    ``images``: ``builtin:deadleaves`` (procedural, default), ``builtin:kodak`` or a folder of sRGB images (each
+    fitted to the recipe's frame like the stored path does). ``image_range``: ``[a, b)`` slice of the sorted files.
+    ``strength``: the hand-shake rates are multiplied by it; with ``strength_max`` the factor is uniform in
+    ``[strength, strength_max]`` per sample. ``size``: samples per epoch (default: steps x batch, one epoch per
+    run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``margin``: fixed
+    margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic margin (px).
+    """
+
+    recipe: str = "demo"
+    images: str = "builtin:deadleaves"
+    image_range: list[int] | None = None
+    strength: float = 1.0
+    strength_max: float | None = None
+    size: int | None = None
+    deadleaves: dict[str, Any] = field(default_factory=dict)
+    margin: int | None = None
+    max_margin: int = 160
+
+    def __post_init__(self):
+        if not self.strength > 0 or (self.strength_max is not None and self.strength_max < self.strength):
+            raise ValueError(f"need strength > 0 and strength_max >= strength, got {self.strength}, "
+                             f"{self.strength_max}")
+        if self.size is not None and self.size <= 0:
+            raise ValueError(f"size={self.size}: must be positive (or omitted)")
+        if self.image_range is not None and (len(self.image_range) != 2 or self.image_range[0] >= self.image_range[1]):
+            raise ValueError(f"image_range={self.image_range}: give [first, end) with first < end")
+        if self.margin is not None and (self.margin < 0 or self.margin % 2):
+            raise ValueError(f"margin={self.margin}: must be an even number of px >= 0 (or omitted)")
+        if self.deadleaves:
+            from ..synth.deadleaves import DeadLeavesParams
+
+            try:
+                DeadLeavesParams(**self.deadleaves)
+            except TypeError as exc:
+                raise ValueError(f"deadleaves: {exc}; the keys are the fields of DeadLeavesParams") from exc
+
+
+def shifted_K(K: np.ndarray, x0: float, y0: float) -> np.ndarray:
+    """Intrinsics of the window of the frame whose top-left pixel is ``(x0, y0)``: ``cx - x0``, ``cy - y0``."""
+    K2 = np.array(K, dtype=np.float64, copy=True)
+    K2[0, 2] -= x0
+    K2[1, 2] -= y0
+    return K2
+
+
+def crop_margin(H: np.ndarray, crop: tuple[int, int, int, int]) -> float:
+    """Largest displacement (px) of the crop's corners and centre under the poses ``H`` (P, 3, 3) and their
+    inverses: how far outside the crop the blur reads the sharp frame."""
+    x0, y0, w, h = crop
+    xs, ys = (x0, x0 + (w - 1) / 2, x0 + w - 1), (y0, y0 + (h - 1) / 2, y0 + h - 1)
+    pts = np.array([[x, y, 1.0] for y in ys for x in xs]).T  # (3, 9)
+    worst = 0.0
+    for mats in (H, np.linalg.inv(H)):
+        q = mats @ pts
+        p = q[:, :2] / q[:, 2:]
+        worst = max(worst, float(np.abs(p - pts[None, :2]).max()))
+    return worst
+
+
+class OnTheFlyDataset(torch.utils.data.Dataset):
+    """Fresh synthetic samples at crop size (module docstring). ``fields=False`` skips the motion fields."""
+
+    def __init__(self, online: OnlineSection, crop: int, seed: int = 0, *, size: int | None = None,
+                 fields: bool = True):
+        from ..data.recipe import load_recipe
+
+        if crop is None or crop <= 0 or crop % 8:
+            raise RecipeError(f"data.crop={crop}: on-the-fly synthesis needs a positive crop, a multiple of 8")
+        self.online = online
+        self.crop = int(crop)
+        self.seed = int(seed)
+        self.fields = bool(fields)
+        self.size = int(online.size or size or 0)
+        if self.size <= 0:
+            raise RecipeError("data.online.size: give the number of samples per epoch (or train in steps, which "
+                              "sets it to steps x batch)")
+        try:
+            self.recipe = load_recipe(online.recipe)
+        except RecipeError as exc:
+            raise RecipeError(f"data.online.recipe={online.recipe!r}: {exc}") from exc
+        cam = self.recipe.camera
+        if self.crop > min(cam.width, cam.height):
+            raise RecipeError(f"data.crop={crop} is larger than the {cam.width}x{cam.height} frame of recipe "
+                              f"{online.recipe!r}; lower data.crop")
+        self.K = cam.K()
+        self.M = int(self.recipe.storage.cmf_segments)
+        self._paths = None if online.images == "builtin:deadleaves" else self._image_paths(online)
+        self._dl_params = None
+        if self._paths is None:
+            from ..synth.deadleaves import DeadLeavesParams
+
+            self._dl_params = DeadLeavesParams(**online.deadleaves)
+        self._gyro = None
+        self._error_model = None
+        self._cache: dict[str, np.ndarray] = {}
+        self.epoch = 0
+
+    # ------------------------------------------------------------------ sources
+    @staticmethod
+    def _image_paths(online: OnlineSection) -> list[Path]:
+        if online.images == "builtin:kodak":
+            from ..assets import kodak_paths
+
+            paths = list(kodak_paths())
+        else:
+            folder = Path(online.images).expanduser()
+            if not folder.is_dir():
+                raise ImageError(f"data.online.images={online.images}: not a folder (or builtin:deadleaves / "
+                                 "builtin:kodak); give a folder of sRGB images")
+            paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if online.image_range is not None:
+            a, b = online.image_range
+            paths = paths[a:b]
+        if not paths:
+            raise ImageError(f"data.online.images={online.images} (image_range {online.image_range}): no image; "
+                             "fix the folder or the range")
+        return paths
+
+    def _gyro_source(self):
+        if self._gyro is None:
+            from ..data.sources import GyroWindowSource
+
+            self._gyro = GyroWindowSource(self.recipe, self.recipe.splits[0])
+            if self.recipe.error_model is not None:
+                from ..config import from_dict
+                from ..gyro.error_model import GyroErrorModel
+
+                self._error_model = from_dict(GyroErrorModel, dict(self.recipe.error_model),
+                                              source=str(self.online.recipe), prefix="error_model")
+        return self._gyro
+
+    def _image(self, path: Path) -> np.ndarray:
+        key = str(path)
+        img = self._cache.get(key)
+        if img is None:
+            from ..data.sources import load_linear_image
+
+            cam = self.recipe.camera
+            img = load_linear_image(path, (cam.width, cam.height), (self.crop, self.crop), cam.image_fit)
+            if len(self._cache) >= 16:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = img
+        return img
+
+    # ------------------------------------------------------------------ dataset protocol
+    def __len__(self) -> int:
+        return self.size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _streams(self, index: int):
+        ss = np.random.SeedSequence([self.seed, _KEY, self.epoch, int(index)])
+        return ss, [np.random.default_rng(s) for s in ss.spawn(5)]
+
+    def describe(self, index: int) -> dict:
+        """The draws of sample ``index`` (without rendering): image, gyro window seed, strength, crop position."""
+        return self._draw(index)[0]
+
+    def _draw(self, index: int):
+        ss, (r_img, r_gyro, r_err, r_pos, r_str) = self._streams(index)
+        o, cam = self.online, self.recipe.camera
+        strength = o.strength if o.strength_max is None else float(r_str.uniform(o.strength, o.strength_max))
+        win = self._gyro_source().window(int(index), r_gyro)
+        c = self.crop
+        ox = int(r_pos.integers(0, (cam.width - c) // 2 + 1)) * 2
+        oy = int(r_pos.integers(0, (cam.height - c) // 2 + 1)) * 2
+        image = "deadleaves" if self._paths is None else self._paths[int(r_img.integers(len(self._paths)))].name
+        info = {"index": int(index), "seed": self.seed, "epoch": self.epoch, "rng_key": [int(v) for v in ss.entropy],
+                "image": image, "strength": float(strength), "position": (ox, oy), "window_start": int(win.start)}
+        return info, (r_img, r_err, win, strength)
+
+    def __getitem__(self, index: int) -> dict:
+        from ..gyro.cmf import camera_motion_field
+        from ..gyro.trajectory import pose_homographies, substeps_for_max_step
+        from ..synth.blur import blur_extent_px, render_blur
+
+        info, (r_img, r_err, win, strength) = self._draw(index)
+        cam, sub, c = self.recipe.camera, self.recipe.substeps, self.crop
+        w_cam = (win.w @ win.R_imu_to_cam.T) * strength
+        n_sub = substeps_for_max_step(win.t_ns, w_cam, self.K, (cam.height, cam.width), max_step_px=sub.max_step_px,
+                                      min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval, M=self.M)
+        ox, oy = info["position"]
+        H_full, _ = pose_homographies(win.t_ns, w_cam, self.K, substeps=n_sub, anchor="mid", M=self.M)
+        if self.online.margin is not None:
+            m = int(self.online.margin)
+        else:
+            m = min(int(self.online.max_margin), 2 * math.ceil((crop_margin(H_full, (ox, oy, c, c)) + 2) / 2))
+        if self._paths is None:
+            from ..synth.deadleaves import dead_leaves_linear
+
+            px, py = ox - m, oy - m
+            patch = dead_leaves_linear((c + 2 * m, c + 2 * m), r_img, self._dl_params)
+        else:
+            full = self._image(self._paths[[p.name for p in self._paths].index(info["image"])])
+            px, py = max(0, ox - m), max(0, oy - m)
+            patch = full[py:min(full.shape[0], oy + c + m), px:min(full.shape[1], ox + c + m)]
+        K2 = shifted_K(self.K, px, py)
+        crop = (ox - px, oy - py, c, c)
+        H, _ = pose_homographies(win.t_ns, w_cam, K2, substeps=n_sub, anchor="mid", M=self.M)
+        frame = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None]
+        out = render_blur(frame, torch.from_numpy(H)[None], crop=crop, sat_threshold=1.0)
+        sample: dict[str, Any] = {"blurred": out["blurred"][0].float(), "sharp": out["sharp"][0].float(),
+                                  "sat_mask": out["sat_mask"][0].float()}
+        if self.fields:
+            from ..gyro.error_model import noisy_camera_motion_field
+
+            self._gyro_source()
+            opts = dict(crop=crop, M=self.M, layout="chw", dtype=np.float32)
+            clean = torch.from_numpy(np.ascontiguousarray(camera_motion_field(win.t_ns, w_cam, K2, **opts)))
+            noisy = clean
+            if self._error_model is not None:
+                draw = self._error_model.draw(r_err, len(win.t_ns), K=K2)
+                noisy = torch.from_numpy(np.ascontiguousarray(
+                    noisy_camera_motion_field(win.t_ns, w_cam, K2, draw, **opts), dtype=np.float32))
+            sample["cmf_clean"], sample["cmf_noisy"] = clean.float(), noisy.float()
+        info.update(margin=m, substeps=int(n_sub))
+        sample["meta"] = {
+            "sample_id": f"otf-{self.epoch}-{int(index):09d}", "shard": "on-the-fly", "index": int(index), "K": K2,
+            "exposure_ns": int(win.t_ns[-1] - win.t_ns[0]), "crop": crop, "seed": self.seed,
+            "blur_extent_px": float(blur_extent_px(H, (crop[0] + (c - 1) / 2, crop[1] + (c - 1) / 2))),
+            "draws": info,
+        }
+        return sample

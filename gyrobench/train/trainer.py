@@ -308,6 +308,7 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
         self._last = (batch, pred)
+        self.input_psnr = batch_psnr(batch["blurred"], batch["sharp"])  # the batch's input: gain = psnr - this
         return float(loss.detach()), batch_psnr(pred, batch["sharp"])
 
     def fit(self, resume: bool | str | Path = False) -> dict:
@@ -341,7 +342,8 @@ class Trainer:
                     lr = self.scheduler.get_last_lr()[0]
                     bar.set_postfix(loss=f"{loss:.3f}", psnr=f"{psnr:.2f}", img_s=f"{rate:.1f}")
                     if main:
-                        rec = {"step": self.step, "epoch": epoch, "loss": loss, "psnr": psnr, "lr": lr,
+                        rec = {"step": self.step, "epoch": epoch, "loss": loss, "psnr": psnr,
+                               "input_psnr": self.input_psnr, "lr": lr,
                                "alpha": self.alpha(self.step - 1), "img_per_s": rate}
                         with metrics_path.open("a", encoding="utf-8") as fh:
                             fh.write(json.dumps(rec) + "\n")

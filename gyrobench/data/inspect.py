@@ -131,7 +131,7 @@ def format_summary(s: dict[str, Any]) -> str:
 
 def _to_display(x: np.ndarray) -> np.ndarray:
     """Linear float [0,1] HWC -> sRGB uint8 for viewing."""
-    from ..synth.color import linear_to_srgb
+    from ..color import linear_to_srgb
 
     y = linear_to_srgb(np.clip(np.asarray(x, dtype=np.float64), 0, 1))
     return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)

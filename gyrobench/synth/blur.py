@@ -19,7 +19,7 @@ Conventions:
   more than hand-shake blur needs, so ``valid`` is normally all ones.
 - Sharp output = the anchor pose (identity homography), i.e. the crop of the unwarped input, pixel-exact.
 - Images are linear light, float32 ``(B, 3, H, W)``; decode sRGB sources with
-  :func:`gyrobench.synth.color.srgb_to_linear` first (rsblur.md §3.1).
+  :func:`gyrobench.color.srgb_to_linear` first (rsblur.md §3.1).
 - Memory: poses are processed in chunks so that one chunk's grid + samples stay below ``max_chunk_bytes``;
   each chunk is ONE ``grid_sample`` call (the chunk's grids are stacked along the height axis).
 """

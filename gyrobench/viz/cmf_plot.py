@@ -61,7 +61,7 @@ def _background(image, H: int, W: int, linear: bool) -> np.ndarray:
     if img.dtype != np.uint8:
         x = np.clip(img.astype(np.float64), 0.0, 1.0)
         if linear:
-            from ..synth.color import linear_to_srgb
+            from ..color import linear_to_srgb
 
             x = linear_to_srgb(x)
         img = np.round(x * 255.0).astype(np.uint8)

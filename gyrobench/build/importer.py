@@ -32,11 +32,11 @@ import yaml
 from ..errors import GyroFormatError, ImageError, ShardError
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, sha256_json, versions
-from .manifest import FORMAT, write_json_atomic
-from .shards import SHARD_FORMAT, ShardWriter
+from ..data.manifest import FORMAT, write_json_atomic
+from ..data.shards import SHARD_FORMAT, ShardWriter
 from .sources import load_starting_points
 
-log = get_logger("data.importer")
+log = get_logger("build.importer")
 
 FOURKRD = dict(fx=2139.03493, fy=2133.82853, cx=960.0, cy=540.0, width=1920, height=1080)
 FOURKRD_CROP = (320, 180, 1280, 720)
@@ -251,7 +251,7 @@ def _error_model(spec):
 
 def _error_draw(model, seed: int, split: str, index: int, n_samples: int, K) -> dict[str, np.ndarray]:
     """The sample's error-model draw as ``err_*`` arrays, from the same RNG stream as synthesis uses."""
-    from ..synth.pipeline import sample_seedseq
+    from .pipeline import sample_seedseq
 
     _ss_gyro, ss_err, _ss_deg = sample_seedseq(seed, split, index).spawn(3)
     draw = model.draw(np.random.default_rng(ss_err), n_samples, K=K)

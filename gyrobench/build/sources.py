@@ -100,7 +100,7 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
     """
     import cv2
 
-    from ..synth.color import srgb_to_linear
+    from ..color import srgb_to_linear
 
     path = Path(path)
     lin = srgb_to_linear(_decode(path)).astype(np.float32)

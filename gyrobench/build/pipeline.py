@@ -6,7 +6,7 @@ Per sample (split ``s``, index ``n``):
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
    never on the worker count, scheduling or resume (INTERFACES.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
-   (:func:`gyrobench.data.sources.load_linear_image`; too small -> ImageError naming the file).
+   (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
@@ -37,14 +37,14 @@ from typing import Any
 import numpy as np
 
 from ..data.manifest import FORMAT, write_json_atomic
-from ..data.recipe import Recipe, Split, load_recipe
+from .recipe import Recipe, Split, load_recipe
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..errors import GyrobenchError, ShardError
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
-from .blur import blur_extent_px
+from ..synth.blur import blur_extent_px
 
-log = get_logger("synth.pipeline")
+log = get_logger("build.pipeline")
 
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
@@ -65,7 +65,7 @@ def sample_seedseq(seed: int, split: str, index: int) -> np.random.SeedSequence:
 def _render_blur(sharp_lin, homs, crop):
     """Blur + saturation mask in one pass: :func:`gyrobench.synth.blur.render_blur` with ``sat_threshold=1.0``
     (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
-    from .blur import render_blur
+    from ..synth.blur import render_blur
 
     return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
 
@@ -83,7 +83,7 @@ class _Context:
     _img_cache: dict = field(default_factory=dict)
 
     def image(self, path: Path) -> np.ndarray:
-        from ..data.sources import load_linear_image
+        from .sources import load_linear_image
 
         key = str(path)
         if key not in self._img_cache:
@@ -100,7 +100,7 @@ _CONTEXTS: dict[str, _Context] = {}
 
 def _context(recipe: Recipe, run_id: str = "") -> _Context:
     """The cached context of ``recipe`` for run ``run_id`` (a new run re-reads its sources: files may change)."""
-    from ..data.sources import GyroWindowSource, images_for_split, list_images
+    from .sources import GyroWindowSource, images_for_split, list_images
 
     key = f"{recipe.sha256}:{run_id}"
     ctx = _CONTEXTS.get(key)
@@ -123,7 +123,7 @@ def _context(recipe: Recipe, run_id: str = "") -> _Context:
 
 def _degradation(ctx: _Context):
     if ctx.degradation is None:
-        from .degrade import Degradation
+        from ..synth.degrade import Degradation
 
         ctx.degradation = Degradation(ctx.recipe.degradation.preset)
     return ctx.degradation
@@ -166,7 +166,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     device type (INTERFACES.md §5)."""
     import torch
 
-    from ..data.sources import file_sha256
+    from .sources import file_sha256
     from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 
     ctx = _context(recipe, run_id)

@@ -18,8 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gyrobench.build.pipeline import sample_seedseq, shard_tasks, synthesize
+from gyrobench.build.pipeline import shard_tasks, synthesize
 from gyrobench.build.recipe import load_recipe
+from gyrobench.build.seeding import sample_seedseq
 from gyrobench.cli import main as cli_main
 from gyrobench.data.shards import open_dataset, read_sample, verify_dataset
 from gyrobench.errors import ImageError

@@ -41,7 +41,7 @@ def test_images_have_edges_flat_regions_and_plausible_colours():
 
 
 def test_linear_is_the_srgb_eotf_of_the_encoded_image():
-    from gyrobench.synth.color import srgb_to_linear
+    from gyrobench.color import srgb_to_linear
 
     enc = dead_leaves((32, 32), np.random.default_rng(1))
     lin = dead_leaves_linear((32, 32), np.random.default_rng(1))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gyrobench.data.onthefly import OnlineSection, OnTheFlyDataset, crop_margin, shifted_K
+from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset, crop_margin, shifted_K
 
 
 def _ds(**kw):

@@ -27,7 +27,7 @@ What it does not model: depth-of-field blur of background leaves, real-world col
 statistics of natural textures beyond gratings and gradients.
 
 Conventions: output ``(h, w, 3)`` float32 HWC, sRGB-encoded values in [0, 1]; ``dead_leaves_linear`` returns
-linear light (:func:`gyrobench.synth.color.srgb_to_linear`), the input convention of the renderer.
+linear light (:func:`gyrobench.color.srgb_to_linear`), the input convention of the renderer.
 """
 
 from __future__ import annotations
@@ -185,6 +185,6 @@ def dead_leaves(size: tuple[int, int], rng: np.random.Generator, params: DeadLea
 def dead_leaves_linear(size: tuple[int, int], rng: np.random.Generator, params: DeadLeavesParams | None = None
                        ) -> np.ndarray:
     """:func:`dead_leaves` in linear light (sRGB EOTF), float32 HWC in [0, 1]."""
-    from .color import srgb_to_linear
+    from ..color import srgb_to_linear
 
     return np.ascontiguousarray(srgb_to_linear(dead_leaves(size, rng, params)), dtype=np.float32)

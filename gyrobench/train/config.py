@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..build.onthefly import OnlineSection
 from ..config import from_dict, load_mapping
-from ..data.onthefly import OnlineSection
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config"]
 
@@ -37,7 +37,7 @@ class DataSection:
     """Where the training shards are and how samples are cut (see ``gyrobench.data.dataset.ShardDataset``).
 
     ``online`` (instead of ``root``): synthesize every sample on the fly at crop size, fresh for every draw
-    (:class:`gyrobench.data.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
+    (:class:`gyrobench.build.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
     a strength option), with the renderer, fields and degradation of the stored path.
     """
 

@@ -38,12 +38,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..assets import kodak_paths
+from ..config import from_dict
 from ..errors import ImageError, RecipeError
+from ..gyro.cmf import camera_motion_field
+from ..gyro.error_model import GyroErrorModel, noisy_camera_motion_field
+from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger
+from ..synth.blur import blur_extent_px, render_blur
+from ..synth.deadleaves import DeadLeavesParams, dead_leaves_linear
+from .recipe import load_recipe
+from .sources import GyroWindowSource, load_linear_image
 
 __all__ = ["OnlineSection", "OnTheFlyDataset", "crop_margin", "shifted_K"]
 
-log = get_logger("data.onthefly")
+log = get_logger("build.onthefly")
 
 _KEY = 0x6F746631  # "otf1"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -84,8 +93,6 @@ class OnlineSection:
         if self.margin is not None and (self.margin < 0 or self.margin % 2):
             raise ValueError(f"margin={self.margin}: must be an even number of px >= 0 (or omitted)")
         if self.deadleaves:
-            from ..synth.deadleaves import DeadLeavesParams
-
             try:
                 DeadLeavesParams(**self.deadleaves)
             except TypeError as exc:
@@ -119,8 +126,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
 
     def __init__(self, online: OnlineSection, crop: int, seed: int = 0, *, size: int | None = None,
                  fields: bool = True):
-        from ..data.recipe import load_recipe
-
         if crop is None or crop <= 0 or crop % 8:
             raise RecipeError(f"data.crop={crop}: on-the-fly synthesis needs a positive crop, a multiple of 8")
         self.online = online
@@ -144,8 +149,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         self._paths = None if online.images == "builtin:deadleaves" else self._image_paths(online)
         self._dl_params = None
         if self._paths is None:
-            from ..synth.deadleaves import DeadLeavesParams
-
             self._dl_params = DeadLeavesParams(**online.deadleaves)
         self._gyro = None
         self._error_model = None
@@ -156,8 +159,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
     @staticmethod
     def _image_paths(online: OnlineSection) -> list[Path]:
         if online.images == "builtin:kodak":
-            from ..assets import kodak_paths
-
             paths = list(kodak_paths())
         else:
             folder = Path(online.images).expanduser()
@@ -175,13 +176,8 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
 
     def _gyro_source(self):
         if self._gyro is None:
-            from ..data.sources import GyroWindowSource
-
             self._gyro = GyroWindowSource(self.recipe, self.recipe.splits[0])
             if self.recipe.error_model is not None:
-                from ..config import from_dict
-                from ..gyro.error_model import GyroErrorModel
-
                 self._error_model = from_dict(GyroErrorModel, dict(self.recipe.error_model),
                                               source=str(self.online.recipe), prefix="error_model")
         return self._gyro
@@ -190,8 +186,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         key = str(path)
         img = self._cache.get(key)
         if img is None:
-            from ..data.sources import load_linear_image
-
             cam = self.recipe.camera
             img = load_linear_image(path, (cam.width, cam.height), (self.crop, self.crop), cam.image_fit)
             if len(self._cache) >= 16:
@@ -228,10 +222,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         return info, (r_img, r_err, win, strength)
 
     def __getitem__(self, index: int) -> dict:
-        from ..gyro.cmf import camera_motion_field
-        from ..gyro.trajectory import pose_homographies, substeps_for_max_step
-        from ..synth.blur import blur_extent_px, render_blur
-
         info, (r_img, r_err, win, strength) = self._draw(index)
         cam, sub, c = self.recipe.camera, self.recipe.substeps, self.crop
         w_cam = (win.w @ win.R_imu_to_cam.T) * strength
@@ -244,8 +234,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         else:
             m = min(int(self.online.max_margin), 2 * math.ceil((crop_margin(H_full, (ox, oy, c, c)) + 2) / 2))
         if self._paths is None:
-            from ..synth.deadleaves import dead_leaves_linear
-
             px, py = ox - m, oy - m
             patch = dead_leaves_linear((c + 2 * m, c + 2 * m), r_img, self._dl_params)
         else:
@@ -260,8 +248,6 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         sample: dict[str, Any] = {"blurred": out["blurred"][0].float(), "sharp": out["sharp"][0].float(),
                                   "sat_mask": out["sat_mask"][0].float()}
         if self.fields:
-            from ..gyro.error_model import noisy_camera_motion_field
-
             self._gyro_source()
             opts = dict(crop=crop, M=self.M, layout="chw", dtype=np.float32)
             clean = torch.from_numpy(np.ascontiguousarray(camera_motion_field(win.t_ns, w_cam, K2, **opts)))

@@ -281,3 +281,16 @@ def test_shipped_model_is_reproducible_from_the_recording(gyro_train_path):
         np.testing.assert_allclose(refit[key], shipped[key], rtol=1e-5, atol=1e-9, err_msg=key)
     for key in ("source_sha256", "samples_used", "samples_total", "fit"):
         assert refit["provenance"][key] == shipped["provenance"][key]
+
+
+def test_strength_scales_the_rates_exactly():
+    """Issue 9: ``strength`` multiplies the sampled rates (mean and fluctuation), so blur extents scale with it."""
+    from gyrobench.gyro.handshake import load_default_handshake
+
+    model = load_default_handshake()
+    a = model.sample(11, seed=3)
+    b = model.sample(11, seed=3, strength=1.9)
+    np.testing.assert_allclose(b.w, 1.9 * a.w, rtol=1e-12)
+    np.testing.assert_array_equal(a.t_ns, b.t_ns)
+    with pytest.raises(ValueError):
+        model.sample(11, seed=3, strength=0.0)

@@ -58,6 +58,9 @@ class GyroSource:
       of image n's window is line n of ``starting_points`` (``starting_point_base`` 0 or 1, spec §1.1/§10), or
       drawn uniformly from the per-sample RNG among starts whose window has no gap
       (dt > ``gap_factor`` x median dt) when ``exclude_gaps``.
+
+    ``strength`` (default 1) multiplies the angular rates of every window (either kind), hence the blur extents;
+    the fitted hand-shake is about half the strength of the official test windows (``strength: 1.9``).
     """
 
     kind: Literal["fitted", "files"] = "fitted"
@@ -69,8 +72,11 @@ class GyroSource:
     gap_factor: float = 1.5
     rate_hz: float | None = None
     R_imu_to_cam: list[list[float]] | None = None
+    strength: float = 1.0
 
     def __post_init__(self):
+        if not self.strength > 0:
+            raise ValueError(f"strength must be > 0, got {self.strength}")
         if self.kind == "files" and not self.file:
             raise ValueError("kind 'files' needs 'file' (a gyro recording: t_ns wx wy wz per line)")
         if self.starting_points and self.kind != "files":

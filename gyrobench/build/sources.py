@@ -1,6 +1,8 @@
 """Sources of a synthesized dataset: sharp images and hand-shake gyro windows (issue 4 items 3-4).
 
-- Images: ``builtin:kodak`` (the packaged Kodak PNGs, INTERFACES.md §9), a folder (files matching the
+- Images: ``builtin:kodak`` (the packaged Kodak PNGs, INTERFACES.md §9), ``builtin:deadleaves`` (procedural
+  dead-leaves images, :mod:`gyrobench.synth.deadleaves`: image k is generated at the frame size from the seed
+  ``SeedSequence([recipe seed, "deadleaves", k])``, 10,000 of them; no file), a folder (files matching the
   recipe's patterns, sorted by name) or an explicit list. Image n of a split is ``images[(start + n) % count]``
   (sorted order, as the official starting-point files index images, spec gyrodeblurnet.md §1.1).
 - Decoding: 8- or 16-bit sRGB files -> float32 linear [0, 1] HWC RGB (sRGB EOTF, rsblur.md §3.1), then fitted
@@ -25,10 +27,36 @@ from ..errors import GyroFormatError, ImageError, RecipeError
 from ..gyro import handshake
 from ..gyro.recording import load_gyro
 from ..provenance import sha256_file
+from ..synth.deadleaves import dead_leaves_linear
 from .recipe import GyroSource, Recipe, Split, expand_path
+from .seeding import split_key
 
-__all__ = ["list_images", "images_for_split", "load_linear_image", "GyroWindowSource",
+__all__ = ["ProceduralImage", "DEADLEAVES_COUNT", "list_images", "images_for_split", "load_linear_image", "GyroWindowSource",
            "load_starting_points", "valid_window_starts"]
+
+
+DEADLEAVES_COUNT = 10_000
+
+
+@dataclass(frozen=True)
+class ProceduralImage:
+    """A generated image standing where a file would (``builtin:deadleaves``): ``name``, ``str()`` and
+    :func:`load_linear_image` / :func:`file_sha256` accept it like a path."""
+
+    kind: str
+    index: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.index:06d}"
+
+    def __str__(self) -> str:
+        return f"builtin:{self.kind}/{self.index:06d}?seed={self.seed}"
+
+    def linear(self, frame_wh: tuple[int, int]) -> np.ndarray:
+        rng = np.random.default_rng([int(self.seed), split_key(self.kind), int(self.index)])
+        return dead_leaves_linear((int(frame_wh[1]), int(frame_wh[0])), rng)
 
 
 def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:
@@ -36,6 +64,8 @@ def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> lis
     images = recipe.sources.images if images is None else images
     if isinstance(images, str) and images == "builtin:kodak":
         return list(kodak_paths())
+    if isinstance(images, str) and images == "builtin:deadleaves":
+        return [ProceduralImage("deadleaves", k, recipe.seed) for k in range(DEADLEAVES_COUNT)]
     if isinstance(images, list):
         paths = [expand_path(p, recipe, key) for p in images]
         for p in paths:
@@ -99,9 +129,12 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
     ``fit``: ``resize`` (area-average in linear light to exactly W x H; the aspect ratio must agree within 1 %),
     ``center_crop`` (cut the centre W x H; the image must be at least that large) or ``exact``.
     Raises :class:`ImageError` naming the file when the image is smaller than the crop ``crop_wh``.
+    A :class:`ProceduralImage` is generated at the frame size (no fitting needed).
     """
     import cv2
 
+    if isinstance(path, ProceduralImage):
+        return np.ascontiguousarray(path.linear(frame_wh), dtype=np.float32)
 
     path = Path(path)
     lin = srgb_to_linear(_decode(path)).astype(np.float32)
@@ -130,6 +163,12 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
 
 @lru_cache(maxsize=64)
 def file_sha256(path: str) -> str:
+    """sha256 of an image file; for a procedural image (``builtin:...`` name) the sha256 of that name, which
+    with the gyrobench version in the shard attributes identifies the image."""
+    if path.startswith("builtin:"):
+        import hashlib
+
+        return hashlib.sha256(path.encode()).hexdigest()
     return sha256_file(path)
 
 
@@ -232,13 +271,15 @@ class GyroWindowSource:
             else:
                 s = int(self._starts[rng.integers(self._starts.size)])
             t = np.asarray(self._rec.t_ns[s:s + S], dtype=np.int64)
-            w = np.asarray(self._rec.w[s:s + S], dtype=np.float64)
+            w = np.asarray(self._rec.w[s:s + S], dtype=np.float64) * self.cfg.strength
             R = np.asarray(getattr(self._rec, "R_imu_to_cam", self.R), dtype=np.float64)
             if self.cfg.R_imu_to_cam:
                 R = self.R
             return GyroWindow(t, w, R, s)
         seed = int(rng.integers(0, 2**63 - 1))
         kw = {"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}
+        if self.cfg.strength != 1.0:
+            kw["strength"] = self.cfg.strength
         rec = self._model.sample(S, seed, **kw)
         return GyroWindow(np.asarray(rec.t_ns, dtype=np.int64)[:S], np.asarray(rec.w, dtype=np.float64)[:S],
                           np.asarray(getattr(rec, "R_imu_to_cam", self.R), dtype=np.float64), -1)

@@ -326,3 +326,30 @@ def test_pure_and_torchvision_backends_agree_in_the_model():
     batch = _batch(h=64, w=96, seed=8)
     with torch.no_grad():
         torch.testing.assert_close(a(batch), b(batch), atol=1e-5, rtol=1e-5)
+
+
+def test_official_init_gives_the_gyro_branch_no_gradient_and_offset_init_does():
+    """Issue 9 item 6: with zero-initialised offsets the output ignores the gyro at init, so intro_gyro and the
+    GRBs get exactly zero gradient; offset_init > 0 (or gyro_concat) opens the path from step 0."""
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    for opts, expect_zero in (({}, True), ({"offset_init": 0.01}, False), ({"gyro_concat": True, "cmf_scale": 0.05}, False)):
+        torch.manual_seed(0)
+        model = build("gyrodeblurnet", **small, **opts)
+        batch = _batch(b=2, h=32, w=32)
+        model(batch).pow(2).mean().backward()
+        g = model.intro_gyro.weight.grad if not opts.get("gyro_concat") else model.intro.weight.grad[:, 3:]
+        assert (g.abs().max() == 0) == expect_zero, opts
+
+
+def test_gyro_concat_sees_the_field_and_the_ablation_does_not():
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1, gyro_concat=True, cmf_scale=0.05)
+    torch.manual_seed(0)
+    model = build("gyrodeblurnet", **small).eval()
+    a, b = _batch(b=1, h=16, w=24, seed=1), _batch(b=1, h=16, w=24, seed=2)
+    b["blurred"] = a["blurred"]
+    with torch.no_grad():
+        assert not torch.allclose(model(a), model(b))
+    torch.manual_seed(0)
+    blind = build("gyrodeblurnet", **small, use_gyro=False).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(blind(a), blind(b))

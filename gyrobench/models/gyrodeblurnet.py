@@ -177,6 +177,12 @@ class GyroDeblurNet(nn.Module):
     ``gdb_num + 1`` groups (sizes as even as possible, larger groups first) with one GDB after each group but the
     last. ``cmf_scale`` (1.0 = the official function) multiplies the fields (pixels) before ``intro_gyro``: the
     displacements are tens of pixels next to images in [0, 1], and a scale of ~0.05 puts them on the image's range.
+
+    How the gyro reaches the network (gyrobench extensions for issue 9's diagnosis, off by default):
+    ``offset_init`` (std of a normal init of the GDBs' offset/modulator conv weights; 0 = the official zero
+    init, under which the output does not depend on the gyro at initialisation and the whole gyro branch gets
+    exactly zero gradient until those weights move); ``gyro_concat`` (also feed the field × ``cmf_scale``,
+    nearest-upsampled to full resolution, as 2M extra input channels of ``intro``, as DeepGyro does).
     """
 
     width = 32
@@ -198,6 +204,8 @@ class GyroDeblurNet(nn.Module):
         dec_blk_nums=(1, 1, 1),
         gdb_num: int = 3,
         cmf_scale: float = 1.0,
+        offset_init: float = 0.0,
+        gyro_concat: bool = False,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -211,6 +219,9 @@ class GyroDeblurNet(nn.Module):
             raise RecipeError(f"gyrodeblurnet: need width >= 1, gdb_num >= 0 and middle_blk_num >= gdb_num + 1 "
                               f"(one NAFBlock group per GDB plus the last), got width={width}, "
                               f"middle_blk_num={middle_blk_num}, gdb_num={gdb_num}")
+        if float(offset_init) < 0:
+            raise RecipeError(f"gyrodeblurnet: offset_init must be >= 0 (std of the offset/modulator weights), got "
+                              f"{offset_init!r}")
         if not float(cmf_scale) > 0:
             raise RecipeError(f"gyrodeblurnet: cmf_scale must be > 0, got {cmf_scale!r}")
         self.M = int(M)
@@ -223,7 +234,8 @@ class GyroDeblurNet(nn.Module):
         gw = 2 * width  # gyro branch width at H/2 (§5.1: 64 → 128 → 256 at the official width 32)
 
         # definition order reproduces the official state_dict key order
-        self.intro = nn.Conv2d(3, width, 3, padding=1)
+        self.gyro_concat = bool(gyro_concat) and self.uses_gyro
+        self.intro = nn.Conv2d(3 + (self.gyro_channel if gyro_concat else 0), width, 3, padding=1)
         self.intro_gyro = nn.Conv2d(self.gyro_channel, gw, 3, padding=1)
         self.ending = nn.Conv2d(width, 3, 3, padding=1)
         self.encoders = nn.ModuleList()
@@ -254,6 +266,12 @@ class GyroDeblurNet(nn.Module):
             c //= 2
             self.decoders.append(nn.Sequential(*[NAFBlock(c) for _ in range(n)]))
         self.padder_size = 2 ** len(self.enc_blk_nums)  # 8
+        if offset_init:
+            for gdb in self.gyro_deblurring_blks:
+                if isinstance(gdb, GyroDeblurringBlock):
+                    dcn = gdb.gyro_block.conv_deform
+                    nn.init.normal_(dcn.offset_conv.weight, std=float(offset_init))
+                    nn.init.normal_(dcn.modulator_conv.weight, std=float(offset_init))
 
     def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
@@ -288,13 +306,32 @@ class GyroDeblurNet(nn.Module):
             return self.intro_gyro(clean)
         return alpha * self.intro_gyro(noisy) + (1.0 - alpha) * self.intro_gyro(clean)
 
+    def _full_res_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """``gyro_concat``: the α-mixed field × ``cmf_scale`` at full (padded) resolution (nearest ×2), zeros
+        for the no-gyro ablation; concatenated to the image before ``intro``."""
+        hp, wp = like.shape[-2:]
+        if not self.uses_gyro:
+            return like.new_zeros(n, self.gyro_channel, hp, wp)
+        get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
+        clean, noisy = get("cmf_clean"), get("cmf_noisy")
+        clean = noisy if clean is None else clean
+        noisy = clean if noisy is None else noisy
+        clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
+        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
+        alpha = batch_alpha(batch, n, like)
+        field = alpha * noisy + (1.0 - alpha) * clean if not isinstance(alpha, float) else (
+            noisy if alpha == 1.0 else alpha * noisy + (1.0 - alpha) * clean)
+        up = torch.nn.functional.interpolate(field * self.cmf_scale, scale_factor=2, mode="nearest")
+        return up[..., :hp, :wp].to(like.dtype)
+
     def forward(self, batch) -> torch.Tensor:
         inp = batch_image(batch)
         n, _, h, w = inp.shape
         x0, size = pad_to_multiple(inp, self.padder_size)  # zero pad to a multiple of 8 (§5.1)
         gyro = self._gyro_features(batch, n, (h, w), inp)  # (B, 64, Hp/2, Wp/2)
 
-        x = self.intro(x0)
+        x = self.intro(torch.cat([x0, self._full_res_field(batch, n, (h, w), x0)], 1) if self.intro.in_channels > 3
+                       else x0)
         skips = []
         for level, (encoder, refine, down) in enumerate(
             zip(self.encoders, self.gyro_refine_blks, self.downs)

@@ -38,7 +38,8 @@ class DataSection:
 
     ``online`` (instead of ``root``): synthesize every sample on the fly at crop size, fresh for every draw
     (:class:`gyrobench.build.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
-    a strength option), with the renderer, fields and degradation of the stored path.
+    a strength option), with the renderer, fields and degradation of the stored path. With ``online``, ``root``
+    and ``split`` are not read (a study runner may still fill them in).
     """
 
     root: str | None = None
@@ -51,9 +52,9 @@ class DataSection:
     online: OnlineSection | None = None
 
     def __post_init__(self):
-        if (self.root is None) == (self.online is None):
-            raise ValueError("give exactly one of 'root' (a synthesized dataset folder) or 'online' (on-the-fly "
-                             "synthesis settings)")
+        if self.root is None and self.online is None:
+            raise ValueError("give 'root' (a synthesized dataset folder) or 'online' (on-the-fly synthesis "
+                             "settings; 'root' is then not read)")
         if self.online is not None and self.crop is None:
             raise ValueError("online synthesis needs 'crop' (samples are rendered at crop size)")
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):

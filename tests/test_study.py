@@ -13,9 +13,11 @@ import torch
 import yaml
 
 from gyrobench.cli import main as cli_main
+from gyrobench.config import from_dict
 from gyrobench.errors import RecipeError
 from gyrobench.study import load_suite, parse_suite, plan_budget, run_study
 from gyrobench.study.curves import train_times
+from gyrobench.train.config import TrainConfig
 
 COMMAND = "gyrobench study studies/smoke.yaml"
 
@@ -175,8 +177,18 @@ def test_smoke_study_end_to_end(smoke_study, capsys):
     assert sum(int(rows["blurred input"][f"bin{j}_images"]) for j in range(n_bins)) == 3
     # learning curve: validation at steps 2 and 4, increasing training time
     curve = json.loads((out / "runs" / "nafnet-tiny" / "seed-1" / "curve.json").read_text())
-    assert [p["step"] for p in curve] == [2, 4] and 0 < curve[0]["train_s"] < curve[1]["train_s"]
+    assert [p["step"] for p in curve] == [0, 2, 4] and curve[0]["train_s"] == 0
+    assert 0 < curve[1]["train_s"] < curve[2]["train_s"]
     assert (board / "curves.png").stat().st_size > 1000
+    # step 0 of the curve is the trainer's own initial model
+    from gyrobench.train.checkpoint import load_checkpoint
+    from gyrobench.train.trainer import Trainer
+
+    unit = json.loads((out / "runs" / "nafnet-tiny" / "seed-1" / "unit.json").read_text())
+    init = load_checkpoint(out / "runs" / "nafnet-tiny" / "seed-1" / "checkpoints" / "step-0000000.pt")
+    trainer = Trainer(from_dict(TrainConfig, unit["config"]), out / "scratch", show_progress=False)
+    for k, v in trainer.model.state_dict().items():
+        assert torch.equal(v, init["state_dict"][k]), k
     for name in ("table.md", "table.csv", "table.tex", "index.html"):
         assert (board / "leaderboard" / name).is_file()
     # a published checkpoint re-evaluates its row with `gyrobench eval`

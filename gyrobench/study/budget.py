@@ -21,6 +21,9 @@ from pathlib import Path
 from ..config import from_dict
 from ..errors import RecipeError
 from ..log import get_logger
+from ..models.complexity import model_complexity
+from ..train.config import TrainConfig
+from ..train.trainer import Trainer
 from .suite import Suite, train_mapping
 
 __all__ = ["crop_gmacs", "plan_budget", "calibrate_seconds_per_step"]
@@ -30,7 +33,6 @@ log = get_logger("study")
 
 def crop_gmacs(model: dict, crop: int) -> float:
     """Forward GMACs of ``model`` (``{name, options}``) on one ``crop x crop`` image (batch 1)."""
-    from ..models.complexity import model_complexity
 
     c = model_complexity(model["name"], dict(model.get("options") or {}), size=(int(crop), int(crop)))
     if c.gmacs is None:
@@ -40,7 +42,6 @@ def crop_gmacs(model: dict, crop: int) -> float:
 
 
 def _train_cfg(suite: Suite, i: int, steps: int = 1):
-    from ..train.config import TrainConfig
 
     return from_dict(TrainConfig, train_mapping(suite, i, seed=suite.seeds[0], steps=steps, data_root="."),
                      source=f"{suite.source}: runs[{i}]")
@@ -90,8 +91,6 @@ def plan_budget(suite: Suite, *, gmacs_fn: Callable[[dict, int], float] = crop_g
 def calibrate_seconds_per_step(suite: Suite, i: int, data_root: str | Path, work_dir: str | Path) -> float:
     """Median wall-clock seconds of one optimizer step of run ``i`` (data loading and degradation included),
     over ``budget.calibration_steps`` steps after one warm-up step. Writes nothing but ``work_dir``."""
-    from ..train.config import TrainConfig
-    from ..train.trainer import Trainer
 
     n = suite.budget.calibration_steps
     cfg = from_dict(TrainConfig, train_mapping(suite, i, seed=suite.seeds[0], steps=n + 1, data_root=data_root),

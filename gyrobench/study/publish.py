@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import GyrobenchError
 from ..io import write_text_atomic
+from ..leaderboard.publish import publish
 from ..log import get_logger
 from ..provenance import sha256_file
 from .aggregate import Row, aggregate_row, default_bins, read_per_image
@@ -115,7 +116,6 @@ def _fmt_s(v) -> str:
 
 
 def write_board(study, units, refs, plans, figs, manifest, data_sha, missing) -> dict:
-    from ..leaderboard.publish import publish
 
     suite, board = study.suite, study.board
     board.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,13 @@ Stages (one log line each; the work folder ``OUT``, default ``out/study/<suite n
 
 1. **data**: the suite's recipe synthesized once into ``OUT/data`` (reused while the recipe is unchanged).
 2. **plan**: the budget rule gives each run its step count (:mod:`gyrobench.study.budget`); ``OUT/plan.json``.
-3. **runs**: for every run x seed, in ``OUT/runs/<run>/seed-<seed>/``: training (``gyrobench.train``, with a
-   ``step-N.pt`` checkpoint every ``validation_every`` steps), the final checkpoint ``final.pt`` (weights,
-   options, training config and data hashes; no optimizer state; study paths written relative, so its sha256
-   does not depend on where the study ran), validation of every step checkpoint on the fixed validation split
-   (after training, so it never counts as training time), and evaluation of ``final.pt`` on every test split,
-   plus the run's test-time variants (shuffled / zero / clean fields).
+3. **runs**: for every run x seed, in ``OUT/runs/<run>/seed-<seed>/``: the initial weights
+   (``checkpoints/step-0000000.pt``), training (``gyrobench.train``, with a ``step-N.pt`` checkpoint every
+   ``validation_every`` steps), the final checkpoint ``final.pt`` (weights, options, training config and data
+   hashes; no optimizer state; study paths written relative, so its sha256 does not depend on where the study
+   ran), validation of every step checkpoint on the fixed validation split (after training, so it never counts
+   as training time), and evaluation of ``final.pt`` on every test split, plus the run's test-time variants
+   (shuffled / zero / clean fields).
 4. **references**: the classical reference and the blurred input on every test split (and the blurred input
    on the validation split, the reference line of the learning curves).
 5. **board** (``--publish DIR``, default ``OUT/board``): ``table.md``/``table.csv`` (seed means with 95 %
@@ -33,10 +34,25 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
+
+from ..build.pipeline import synthesize
+from ..build.recipe import load_recipe
+from ..config import from_dict
+from ..data.manifest import read_manifest
 from ..errors import RecipeError
+from ..evaluate import evaluate
 from ..io import write_text_atomic
 from ..log import get_logger
+from ..models import build
+from ..models.complexity import model_complexity
 from ..provenance import sha256_file, sha256_json
+from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.config import TrainConfig
+from ..train.trainer import train
+from .budget import calibrate_seconds_per_step, plan_budget
+from .curves import curve_points, train_times
+from .publish import write_board
 from .suite import Suite, load_suite, slug, train_mapping
 
 __all__ = ["run_study", "prepare_data", "finalize_checkpoint"]
@@ -49,9 +65,6 @@ _REF_ROWS = {"classical": ("classical", "classical (per-tile Wiener)"), "blurred
 # ---------------------------------------------------------------------------------------------------- data
 def prepare_data(suite: Suite, data_dir: Path, *, workers: int, command: str) -> dict:
     """Synthesize the suite's recipe into ``data_dir`` unless a complete dataset of the same recipe is there."""
-    from ..data.manifest import read_manifest
-    from ..data.recipe import load_recipe
-    from ..synth.pipeline import synthesize
 
     ds = suite.dataset
     overrides = [f"{k}={json.dumps(v)}" for k, v in ds.overrides.items()]
@@ -83,7 +96,6 @@ def finalize_checkpoint(last: Path, dest: Path, out_dir: Path, data_sha256: str 
     training data's manifest sha256 (which hashes the synthesis date too) is replaced by ``data_sha256`` (the
     shard contents), so the bytes do not depend on where or when the study ran.
     """
-    from ..train.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(last)
     roots = sorted({str(out_dir), str(out_dir.resolve())}, key=len, reverse=True)
@@ -109,6 +121,15 @@ def finalize_checkpoint(last: Path, dest: Path, out_dir: Path, data_sha256: str 
         keep["data"]["data_sha256"] = data_sha256
     save_checkpoint(dest, **keep)
     return sha256_file(dest)
+
+
+def _initial_checkpoint(cfg: dict, path: Path) -> Path:
+    """The weights a run starts from (step 0 of its learning curve): the trainer seeds torch with the config
+    seed right before it builds the model, so the same two calls give the same initial weights."""
+    torch.manual_seed(int(cfg["seed"]))
+    model = build(cfg["model"]["name"], **dict(cfg["model"].get("options") or {}))
+    return save_checkpoint(path, model=cfg["model"]["name"], options=dict(model.options),
+                           state_dict=model.state_dict(), step=0, config=cfg)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -162,9 +183,6 @@ class _Study:
 
     # ---- training
     def train_unit(self, i: int, seed: int, plan: dict) -> dict:
-        from ..train.checkpoint import load_checkpoint
-        from ..train.trainer import train
-        from .curves import train_times
 
         suite, run = self.suite, self.suite.runs[i]
         udir = self.unit_dir(i, seed)
@@ -194,6 +212,8 @@ class _Study:
             _write_json(state_path, state)
         last = udir / "checkpoints" / "last.pt"
         resume = last.is_file()
+        if not resume:
+            _initial_checkpoint(cfg, udir / "checkpoints" / "step-0000000.pt")
         if resume:
             step = int(load_checkpoint(last)["step"])
             log.info("study: %s seed %d: resuming from step %d/%d", run.label, seed, step, plan["steps"])
@@ -212,8 +232,6 @@ class _Study:
 
     # ---- validation (after training: never counted as training time)
     def validate_unit(self, i: int, seed: int, manifest_sha: str) -> list[dict]:
-        from ..evaluate import evaluate
-        from .curves import curve_points, train_times
 
         suite = self.suite
         udir = self.unit_dir(i, seed)
@@ -228,13 +246,13 @@ class _Study:
                          protocol=suite.protocol, n_crops=0, device=suite.device, command=self.command,
                          label=f"{suite.runs[i].label} seed {seed} step {step}")
             points.append((step, _read_json(rec_path)["metrics"]["psnr"]["mean"]))
-        curve = curve_points(points, train_times(udir / "metrics.jsonl", suite.validation_every))
+        times = {0: 0.0, **train_times(udir / "metrics.jsonl", suite.validation_every)}
+        curve = curve_points(points, times)
         _write_json(udir / "curve.json", curve)
         return curve
 
     # ---- test evaluation
     def evaluate_unit(self, i: int, seed: int, final_sha: str, manifest_sha: str, uses_gyro: bool) -> dict:
-        from ..evaluate import evaluate
 
         suite, run = self.suite, self.suite.runs[i]
         udir = self.unit_dir(i, seed)
@@ -258,7 +276,6 @@ class _Study:
         return out
 
     def references(self, manifest_sha: str) -> dict:
-        from ..evaluate import evaluate
 
         suite = self.suite
         out: dict = {}
@@ -280,9 +297,6 @@ class _Study:
 
 def _model_figures(suite: Suite) -> dict:
     """Per run label: parameters and forward GMACs of one training crop."""
-    from ..config import from_dict
-    from ..models.complexity import model_complexity
-    from ..train.config import TrainConfig
 
     figs = {}
     for i, run in enumerate(suite.runs):
@@ -297,7 +311,6 @@ def _model_figures(suite: Suite) -> dict:
 
 def _plan(study: _Study) -> list[dict]:
     """Budget plan per run; the time rule's calibrations are cached in ``OUT/plan.json`` per run config."""
-    from .budget import calibrate_seconds_per_step, plan_budget
 
     suite = study.suite
     plan_path = study.out / "plan.json"
@@ -387,7 +400,6 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
         log.warning("study %s: not finished (not in the table): %s", suite.name, ", ".join(missing))
 
     t0 = time.perf_counter()
-    from .publish import write_board
 
     summary = write_board(study, units, refs, plans, figs, manifest, data_sha, missing)
     stages["board_s"] = time.perf_counter() - t0

@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
 from ..errors import RecipeError
+from ..train.config import TrainConfig
 
 __all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite",
            "load_suite", "parse_suite", "train_mapping", "merge", "slug"]
@@ -241,8 +242,6 @@ class Suite:
 def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None = None) -> Suite:
     """Validate a suite mapping (see the module docstring). Every run's training config is validated too
     (``TrainConfig``), so a bad key in ``model``/``data``/``schedule`` fails here with the run named."""
-    from ..train.config import TrainConfig
-
     if "source" in data or "run_sections" in data:
         key = "source" if "source" in data else "run_sections"
         raise RecipeError(f"{source}: unknown key '{key}'; it is set by gyrobench, remove it")

@@ -21,15 +21,16 @@ from gyrobench.data.dataset import collate
 from gyrobench.models import build
 from gyrobench.train.loss import psnr_loss
 
-STEPS = 120
+STEPS = 80
 LR = 3e-3
-GAIN_DB = 1.0
+GAIN_DB = 3.0  # measured 2026-12-03 (16x16 crops, 2 samples): NAFNet +10.3, EggNet +11.5, GyroDeblurNet +13.6,
+#                DeepGyro (Keras init) +10.8 dB; DeepGyro with PyTorch's default init only +0.9 dB (item 6)
 
 TINY = {
     "nafnet": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]},
     "gyrodeblurnet": {"width": 8, "enc_blk_nums": [1, 1, 1], "middle_blk_num": 2, "dec_blk_nums": [1, 1, 1],
                       "gdb_num": 1},
-    "deepgyro": {"width": 8, "residual": True},
+    "deepgyro": {"width": 8, "residual": True, "init": "glorot"},
     "eggnet": {"width": 8, "enc_blocks": 1, "dec_blocks": 1, "mid_blocks": 1},
 }
 
@@ -57,7 +58,7 @@ def test_every_learned_model_is_covered():
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_overfits_one_fixed_batch(name):
     torch.manual_seed(0)
-    batch = _batch(2, 32, 1.5, seed=11)
+    batch = _batch(2, 16, 1.5, seed=11)
     model = build(name, **TINY[name])
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     for _ in range(STEPS):

@@ -45,7 +45,10 @@ class DeepGyro(nn.Module):
     ``rounding`` (round the blur vectors to integer px as the original, §3.7 step 3), ``canonical`` (b_y <= 0
     sign rule, §3.2 step 6), ``encode`` ("deepgyro": (b+128)/255 as the original PNG input; "pixels": raw px),
     ``residual`` (add the input to the output; not in the original), ``blind`` (no gyro: DeepBlind),
-    ``cmf_key`` ("mix" = α-mix of noisy/clean fields, or "cmf_noisy"/"cmf_clean").
+    ``cmf_key`` ("mix" = α-mix of noisy/clean fields, or "cmf_noisy"/"cmf_clean"), ``init`` ("torch": PyTorch's
+    default conv init, var 1/(3 fan_in), under which the 23-layer ReLU U-Net without normalisation passes a
+    vanishing signal and learns slowly (issue 9 item 6); "glorot": Keras' default glorot_uniform with zero
+    biases, what the original Keras model used; "he": He normal for ReLU).
     """
 
     def __init__(
@@ -57,8 +60,13 @@ class DeepGyro(nn.Module):
         residual: bool = False,
         blind: bool = False,
         cmf_key: str = "mix",
+        init: str = "torch",
     ):
         super().__init__()
+        if init not in ("torch", "glorot", "he"):
+            from ..errors import GyrobenchError
+
+            raise GyrobenchError(f"deepgyro: unknown init='{init}'; fix: use 'torch', 'glorot' or 'he'")
         if encode not in ("deepgyro", "pixels"):
             from ..errors import GyrobenchError
 
@@ -86,6 +94,14 @@ class DeepGyro(nn.Module):
         self.up1 = nn.ConvTranspose2d(ch[1], ch[0], 2, stride=2)
         self.dec1 = pair(2 * ch[0], ch[0])
         self.out = nn.Conv2d(ch[0], 3, 1)
+        if init != "torch":  # Keras' default (the original's) or He: zero biases, like Keras
+            for mod in self.modules():
+                if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+                    if init == "glorot":
+                        nn.init.xavier_uniform_(mod.weight)
+                    else:
+                        nn.init.kaiming_normal_(mod.weight, nonlinearity="relu")
+                    nn.init.zeros_(mod.bias)
 
     @staticmethod
     def _convs(pair: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:

@@ -5,11 +5,13 @@ Stages (one log line each, progress bars inside):
 1. **synth**: the builtin ``demo`` recipe (12 packaged Kodak images, 48° HFOV 500×500 camera, 480×480 crops,
    fitted hand-shake; train 48 / test 12 on disjoint images) into ``OUT/data``. Shards already there from an
    earlier run of the same recipe are kept.
-2. **train**: tiny configurations on CPU, each for a fixed number of steps (about 75 s each on an idle 2-core
-   CPU; ``train_seconds`` caps the wall-clock time on a loaded machine) on random crops of ``crop`` px: GyroDeblurNet (the full architecture: its widths are hard-coded by the spec, §5.1),
-   NAFNet (width 16, one block per level) and DeepGyro (width 16, with an input residual so that a few minutes
-   of training start from the identity; the original has none). The configs are :data:`DEMO_MODELS`, also
-   shipped as ``configs/demo_*.yaml`` for ``gyrobench train``.
+2. **train**: the small CPU-study configurations (:mod:`gyrobench.models.small`, 1.3-1.5 M parameters, about
+   the same GMACs, so equal steps are about equal time): GyroDeblurNet small (official layout, gyro through the
+   deformable offsets at 1/8 resolution), NAFNet small (blind) and DeepGyro small (input residual, Keras init),
+   each for the same number of steps on random crops of ``crop`` px at lr 3e-3 after a 20-step warm-up (issue 9's
+   diagnosis: lr 3e-4 barely moves these models in minutes; DeepGyro under PyTorch's default init hardly learns).
+   ``train_seconds`` caps the wall-clock time per model on a loaded machine. The configs are
+   :data:`DEMO_MODELS`, also shipped as ``configs/demo_*.yaml`` for ``gyrobench train``.
 3. **eval**: every checkpoint plus the classical per-tile Wiener reference and the blurred input itself on the
    test split at full resolution (protocol ``gyrodeblurnet_official``) into ``OUT/results/<name>``.
 4. **leaderboard**: ``gyrobench.leaderboard.publish`` into ``publish`` (default ``OUT/leaderboard``).
@@ -17,8 +19,8 @@ Stages (one log line each, progress bars inside):
 Timings of every stage go to ``OUT/demo.json``. ``quick=True`` shrinks everything (the ``smoke`` recipe,
 32-px crops, a couple of steps per model, PSNR/SSIM only) for the end-to-end test.
 
-The numbers are a smoke test of the harness, not a benchmark: minutes of CPU training at lr 3e-4 (instead of
-300 epochs at 1e-4, spec §6.1) leave every learned model far from convergence.
+The numbers are a smoke test of the harness, not a benchmark: minutes of CPU training (instead of 300 epochs,
+spec §6.1) leave every learned model far from convergence; ``leaderboard/cpu-study/`` is the study.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from .io import write_text_atomic
 from .log import get_logger
+from .models.small import small_options
 
 __all__ = ["DEMO_MODELS", "demo_config", "run_demo"]
 
@@ -37,13 +40,12 @@ log = get_logger("demo")
 
 # name -> (model section, per-model schedule extras). Shared settings are added by demo_config().
 DEMO_MODELS: dict[str, dict] = {
-    "gyrodeblurnet": {"model": {"name": "gyrodeblurnet", "options": {}}, "label": "GyroDeblurNet (full arch.)",
-                      "steps": 150},
-    "nafnet": {"model": {"name": "nafnet", "options": {"width": 16, "enc_blk_nums": [1, 1, 1, 1],
-                                                      "middle_blk_num": 1, "dec_blk_nums": [1, 1, 1, 1]}},
-               "label": "NAFNet (width 16, 1 block/level)", "steps": 600},
-    "deepgyro": {"model": {"name": "deepgyro", "options": {"width": 16, "residual": True}},
-                 "label": "DeepGyro (width 16, +residual)", "steps": 700},
+    "gyrodeblurnet": {"model": {"name": "gyrodeblurnet", "options": small_options("gyrodeblurnet")},
+                      "label": "GyroDeblurNet small (1.3 M)", "steps": 400},
+    "nafnet": {"model": {"name": "nafnet", "options": small_options("nafnet")},
+               "label": "NAFNet small (1.5 M, blind)", "steps": 400},
+    "deepgyro": {"model": {"name": "deepgyro", "options": small_options("deepgyro", init="glorot")},
+                 "label": "DeepGyro small (1.3 M, Keras init)", "steps": 400},
 }
 
 # Fixed step counts per model (about 80 s each on an idle 2-core CPU, data loading and degradation included):
@@ -66,7 +68,7 @@ def demo_config(name: str, data_root: str | Path, *, crop: int = 64, batch: int 
         "name": f"demo-{name}",
         "model": copy.deepcopy(spec["model"]),
         "data": {"root": str(data_root), "split": "train", "crop": crop, "workers": 0},
-        "schedule": {"batch_size": batch, "steps": steps, "lr": 3e-4, "lr_min": 1e-6,
+        "schedule": {"batch_size": batch, "steps": steps, "lr": 3e-3, "lr_min": 1e-6, "warmup_steps": min(20, steps // 2),
                      **({"max_seconds": seconds} if seconds else {})},
         "degradation": "gyrodeblurnet_official",
         "curriculum": False,  # a few minutes of training: train on the noisy field (alpha = 1), as at test time

@@ -430,3 +430,26 @@ def test_gyroblur_synth_recipe_end_to_end(gyro_train_path, tmp_path, monkeypatch
         assert tuple(s["crop"]) == (320, 180, 1280, 720) and s["n_poses"] >= 81
         assert s["source_image"] == "frame0.png"
         assert (tmp_path / "out" / e["file"]).stat().st_size < 9e6
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_decode_lookup_table_matches_srgb_formula(tmp_path, dtype):
+    """issue 11: the lookup-table decode equals the sRGB EOTF (float64 closed form here) for 8/16-bit PNGs,
+    including grey and BGRA files."""
+    import cv2
+
+    from gyrobench.build.sources import _decode_linear
+
+    rng = np.random.default_rng(3)
+    top = np.iinfo(dtype).max
+    rgb = rng.integers(0, top + 1, size=(17, 23, 3), dtype=np.int64).astype(dtype)
+    rgb[0, :3] = [[0, 0, 0], [top, top, top], [1, 2, 3]]
+    p = tmp_path / "a.png"
+    cv2.imwrite(str(p), rgb[..., ::-1])
+    lin = _decode_linear(p)
+    assert lin.dtype == np.float32 and lin.shape == (17, 23, 3)
+    np.testing.assert_allclose(lin, _srgb_lin(rgb.astype(np.float64) * (255 / top)), atol=2e-7, rtol=1e-6)
+    cv2.imwrite(str(p), rgb[..., 0])  # grey
+    np.testing.assert_array_equal(_decode_linear(p), np.repeat(lin[..., :1], 3, axis=2))
+    cv2.imwrite(str(p), np.concatenate([rgb[..., ::-1], rgb[..., :1]], axis=2))  # BGRA
+    np.testing.assert_array_equal(_decode_linear(p), lin)

@@ -65,7 +65,7 @@ log = get_logger("build.pipeline")
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
 __all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "resolve_renderer", "renderer_label",
-           "StageTimer", "RENDERERS"]
+           "StageTimer", "RENDERERS", "sample_poses"]
 
 
 # ------------------------------------------------------------------------------------------------ renderer
@@ -211,6 +211,23 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- one sample
+def sample_poses(recipe: Recipe, split: Split, index: int, run_id: str = ""):
+    """Gyro window and blur poses of sample ``index`` (steps 1, 3, 4 of the module): ``(window, w_cam (S, 3)
+    rad/s in camera axes, sub-steps per interval, H (P, 3, 3) anchor->pose homographies)``."""
+    ctx = _context(recipe, run_id)
+    cam = recipe.camera
+    K = cam.K()
+    ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
+    win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
+    w_cam = win.w @ win.R_imu_to_cam.T
+    sub = recipe.substeps
+    n_sub = substeps_for_max_step(win.t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
+                                  min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
+                                  M=recipe.storage.cmf_segments)
+    H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
+    return win, w_cam, n_sub, H
+
+
 def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu",
                       renderer: str = "auto", timer: StageTimer | None = None) -> dict[str, Any]:
     """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
@@ -224,7 +241,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     x0, y0, cw, ch = cam.crop_box()
     K = cam.K()
     ss = sample_seedseq(recipe.seed, split.name, index)
-    ss_gyro, ss_err, ss_deg = ss.spawn(3)
+    _, ss_err, ss_deg = ss.spawn(3)
 
     imgs = ctx.images[split.name]
     img_path = imgs[index % len(imgs)]
@@ -232,14 +249,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         frame = ctx.image(img_path)  # (H, W, 3) float32 linear
 
     with _stage(timer, "poses"):
-        win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
-        w_cam = win.w @ win.R_imu_to_cam.T
-        sub = recipe.substeps
-        n_sub = substeps_for_max_step(win.t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
-                                      min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
-                                      M=recipe.storage.cmf_segments)
-        H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid",
-                                    M=recipe.storage.cmf_segments)
+        win, w_cam, n_sub, H = sample_poses(recipe, split, index, run_id)
 
     with _stage(timer, "warp"):
         out = _render(frame, H, (x0, y0, cw, ch), renderer, device)

@@ -58,7 +58,7 @@ def fullhd_pngs(n: int, folder: Path) -> Path:
     return folder
 
 
-def bench_recipe(images: Path, n: int, compression: str = "gzip", level: int = 1) -> dict:
+def bench_recipe(images: Path, n: int, compression: str = "gzip", level: int = 4) -> dict:
     """The benchmark's recipe: gyroblur-synth geometry and storage, Kodak stand-ins, fitted hand-shake gyro."""
     return {
         "name": "bench-synth", "description": "issue 11 benchmark", "seed": 11,
@@ -103,7 +103,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--old", type=int, default=1, help="also time the torch render_blur (1) or not (0)")
     ap.add_argument("--compression", default="gzip")
-    ap.add_argument("--level", type=int, default=1)
+    ap.add_argument("--level", type=int, default=4)
     ap.add_argument("--note", default="2-core CPU shared with other jobs (best of --repeats runs)")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args(argv)

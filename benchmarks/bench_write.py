@@ -42,7 +42,7 @@ OUT = Path(__file__).resolve().parent / "results"
 
 # (label, ShardWriter keyword arguments)
 OPTIONS = [
-    ("gzip 4 + shuffle (before)", {"compression": "gzip", "compression_level": 4}),
+    ("gzip 4 + shuffle (default: 6 MB budget)", {"compression": "gzip", "compression_level": 4}),
     ("gzip 1 + shuffle", {"compression": "gzip", "compression_level": 1}),
     ("gzip 2 + shuffle", {"compression": "gzip", "compression_level": 2}),
     ("gzip 6 + shuffle", {"compression": "gzip", "compression_level": 6}),

@@ -124,13 +124,14 @@ class ShardWriter:
     ``path``; on an exception the temp file is removed.
 
     Image fields (and ``cmf_*``) are compressed with filters built into h5py: ``compression`` ``gzip`` (level
-    ``compression_level``; default 1, chosen in benchmarks/results/bench_write.md: 2-3x faster than level 4 for
-    <= 3 % more bytes), ``lzf`` or ``none``; ``shuffle`` adds HDF5's byte shuffle; one chunk per sample, or
-    blocks of ``chunk_rows`` rows (a reader of crops then decompresses only those rows).
+    ``compression_level``), ``lzf`` or ``none``; ``shuffle`` adds HDF5's byte shuffle; one chunk per sample, or
+    blocks of ``chunk_rows`` rows (a reader of crops then decompresses only those rows). Default gzip 4 +
+    shuffle: the fastest level that keeps a 12-bit sample under the 6 MB budget (benchmarks/results/
+    bench_write.md: level 1 writes ~1.7x faster for 3-6 % more bytes, lzf ~3.5x faster for ~40 % more).
     """
 
     def __init__(self, path: str | Path, n_samples: int, attrs: dict[str, Any] | None = None, *,
-                 compression: str = "gzip", compression_level: int = 1, shuffle: bool = True,
+                 compression: str = "gzip", compression_level: int = 4, shuffle: bool = True,
                  chunk_rows: int | None = None):
         import h5py
 

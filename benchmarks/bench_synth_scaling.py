@@ -39,9 +39,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--dask", type=int, default=1, help="also run on a dask LocalCluster (needs distributed)")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--report-only", action="store_true",
+                    help="re-write the report (projection) from the saved runs in --out, measuring nothing")
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = "1"
     runs = {}
+    if args.report_only:
+        saved = json.loads((Path(args.out) / "bench_synth_scaling.json").read_text())
+        return report(saved["runs"], saved["images"], saved["shard_size"], saved["date"], saved.get("repeats", 2),
+                      args.out, saved["machine"], saved["versions"])
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         imgs = fullhd_pngs(min(args.images, 24), tmp / "img")
@@ -74,39 +80,58 @@ def main(argv=None) -> dict:
             if cluster is not None:
                 client.close()
                 cluster.close()
-    ref = runs["workers=1"]
-    ref_shards = ref["shards"]
+    ref_shards = runs["workers=1"]["shards"]
     for name, r in runs.items():
         workers = 1 if name == "workers=1" else 2
-        r["speedup"] = ref["s"] / r["s"]
+        r["speedup"] = runs["workers=1"]["s"] / r["s"]
         r["efficiency"] = r["speedup"] / workers
         r["same_bytes_as_workers_1"] = r.pop("shards") == ref_shards
-    eff = runs["workers=2"]["efficiency"]
-    t1 = ref["s_per_sample"]
+    return report(runs, args.images, args.shard_size, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  args.repeats, args.out, machine(), versions())
+
+
+def report(runs, images, shard_size, date, repeats, out, mach, vers) -> dict:
+    """Projection + tables from the measured runs. Per-sample cost: the one-thread CPU seconds of the last
+    bench_synth run (the better estimate of an uncontended core than this run's wall clock on a shared machine),
+    divided by workers x the 2-worker efficiency measured here (held constant: shards are independent)."""
+    synth = OUT / "bench_synth.json"
+    t1 = json.loads(synth.read_text())["end_to_end"]["s_per_image_cpu"] if synth.is_file() else \
+        runs["workers=1"]["s_per_sample"]
+    eff = {name: r["efficiency"] for name, r in runs.items() if name != "workers=1"}
+    e_local = eff["workers=2"]
+    e_dask = next((v for k, v in eff.items() if k.startswith("dask")), e_local)
+    hours = lambda cores, e: GYROBLUR_SYNTH * t1 / (cores * e) / 3600  # noqa: E731
     proj = {
-        "one_worker_hours": GYROBLUR_SYNTH * t1 / 3600,
-        "16_cores_hours": GYROBLUR_SYNTH * t1 / (16 * eff) / 3600,
-        "dask_4x16_cores_hours": GYROBLUR_SYNTH * t1 / (64 * eff) / 3600,
-        "assumes": "per-sample time of one worker here, measured 2-worker efficiency held at 16 and 64 workers; "
-                   "shards are independent (no communication); source images on a shared file system",
+        "cpu_s_per_sample_one_thread": t1,
+        "one_core_hours": hours(1, 1.0),
+        "16_cores_hours_ideal": hours(16, 1.0),
+        "16_cores_hours_at_measured_efficiency": hours(16, e_local),
+        "dask_4x16_cores_hours_ideal": hours(64, 1.0),
+        "dask_4x16_cores_hours_at_measured_efficiency": hours(64, e_dask),
+        "assumes": "bench_synth's one-thread CPU s per sample; shards are independent (no communication, so the "
+                   "ideal is linear); the 'measured' variant holds the efficiency measured here (local workers for "
+                   "16 cores, the dask LocalCluster for 4 x 16) constant: on this shared, overloaded 2-core machine "
+                   "it mostly measures the other jobs, a pessimistic bound",
     }
-    result = {"benchmark": "bench_synth_scaling", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "images": args.images, "shard_size": args.shard_size, "cpus": os.cpu_count(), "runs": runs,
-              "projection_gyroblur_synth": proj, "machine": machine(), "versions": versions()}
-    lines = [f"# bench_synth_scaling ({result['date']}; {args.images} full-HD samples in shards of "
-             f"{args.shard_size}; {os.cpu_count()} CPUs shared with other jobs, best of {args.repeats})", "",
+    result = {"benchmark": "bench_synth_scaling", "date": date, "images": images, "shard_size": shard_size,
+              "repeats": repeats, "cpus": os.cpu_count(), "runs": runs, "projection_gyroblur_synth": proj,
+              "machine": mach, "versions": vers}
+    lines = [f"# bench_synth_scaling ({date}; {images} full-HD samples in shards of "
+             f"{shard_size}; {os.cpu_count()} CPUs shared with other jobs, best of {repeats})", "",
              "| configuration | wall s | s / sample | speed-up | efficiency | same bytes | load avg at end |",
              "|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         lines.append(f"| {name} | {r['s']:.1f} | {r['s_per_sample']:.2f} | {r['speedup']:.2f}x | "
                      f"{100 * r['efficiency']:.0f} % | {'yes' if r['same_bytes_as_workers_1'] else 'NO'} | "
                      f"{r['loadavg_at_end'][0]:.1f} |")
-    lines += ["", f"GyroBlur-Synth ({GYROBLUR_SYNTH} samples) projected: {proj['one_worker_hours']:.1f} h on one "
-              f"worker, {proj['16_cores_hours']:.2f} h on 16 cores, {proj['dask_4x16_cores_hours']:.2f} h on a dask "
-              f"cluster of 4 x 16 cores ({proj['assumes']})."]
+    lines += ["", f"GyroBlur-Synth ({GYROBLUR_SYNTH} samples) projected from {t1:.2f} CPU s per sample: "
+              f"{proj['one_core_hours']:.1f} h on one core; 16 cores: {proj['16_cores_hours_ideal']:.2f} h "
+              f"(linear) to {proj['16_cores_hours_at_measured_efficiency']:.2f} h (at the efficiency measured here); "
+              f"dask cluster of 4 x 16 cores: {proj['dask_4x16_cores_hours_ideal']:.2f} h to "
+              f"{proj['dask_4x16_cores_hours_at_measured_efficiency']:.2f} h ({proj['assumes']})."]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = Path(args.out)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_synth_scaling.json").write_text(json.dumps(result, indent=1))
     (out / "bench_synth_scaling.md").write_text(text)

@@ -90,9 +90,9 @@ def _field_torch(Hc, c, uc, vc, layout, dtype, out, rows: int | None = None):
     """Torch kernel: per block of grid rows, all poses at once.
 
     ``q[k, r, i, j] = Hc[k, r, 0] * u_j + (Hc[k, r, 1] * v_i + Hc[k, r, 2])`` (outer sums, r = x/y/denominator
-    rows), ``p = q[:, :2] / q[:, 2]``, segments ``p[1:] - p[:-1]``. CHW is written in place; HWC is computed with
-    the poses on the innermost axis, so the differences are written contiguously in HWC order (same arithmetic,
-    bit-identical values; issue 11: ~2x faster than the former transposing copy).
+    rows), ``p = q[:, :2] / q[:, 2]``, segments ``p[1:] - p[:-1]``. CHW is written in place; HWC goes through a
+    small CHW scratch block and one transposing copy per block (cache-resident), which is several times faster
+    than 16 strided channel writes over the whole 14.7 MB array.
     """
     import torch
 
@@ -116,18 +116,17 @@ def _field_torch(Hc, c, uc, vc, layout, dtype, out, rows: int | None = None):
             pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
             torch.sub(pxy[1:], pxy[:-1], out=ov[:, :, r0:r1])
         return out
-    # HWC: poses on the innermost axis, so the segment differences land in (h', w', M, 2) = HWC order directly
-    an = au[:, :2].permute(2, 0, 1).contiguous()  # (w', P, 2) numerators' u terms
-    ad = au[:, 2].t().contiguous()  # (w', P) denominator's u term
-    bn = bvc[:, :2].permute(2, 0, 1).contiguous()  # (h', P, 2)
-    bd = bvc[:, 2].t().contiguous()  # (h', P)
-    oh = o.view(h, wd, M, 2)
-    R = rows or 16
+    o2 = o.view(h * wd, 2 * M)
+    R = rows or 8
+    scratch = torch.empty((M, 2, R, wd), dtype=tdt)
     for r0 in range(0, h, R):
         r1 = min(h, r0 + R)
-        rec = torch.reciprocal(ad[None] + bd[r0:r1, None])  # (R, w', P)
-        pxy = (an[None] + bn[r0:r1, None]).mul_(rec[..., None])  # (R, w', P, 2)
-        torch.sub(pxy[:, :, 1:], pxy[:, :, :-1], out=oh[r0:r1])
+        n = r1 - r0
+        q = au[:, :, None, :] + bvc[:, :, r0:r1, None]
+        pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
+        s = scratch[:, :, :n]
+        torch.sub(pxy[1:], pxy[:-1], out=s)
+        o2[r0 * wd : r1 * wd].copy_(s.reshape(2 * M, n * wd).t())
     return out
 
 

@@ -8,8 +8,9 @@ new images (procedural dead leaves, or files of a folder / the packaged Kodak im
 
 Same code as the stored path (``gyrobench synth``), from the recipe named by ``recipe`` (camera, exposure samples,
 sub-steps, error model, field segments M, gyro source): gyro window -> camera axes -> ``substeps_for_max_step``
-on the *full* frame -> ``pose_homographies`` (anchor mid-exposure) -> :func:`gyrobench.synth.blur.render_blur`
-with the saturation mask (threshold 1.0, rsblur.md D3) -> ``camera_motion_field`` and the error-model draw with
+on the *full* frame -> ``pose_homographies`` (anchor mid-exposure) -> the stored path's CPU renderer
+(:func:`gyrobench.synth.render_cpu.render_blur_cpu` through ``build.pipeline._render``) with the saturation mask
+(threshold 1.0, rsblur.md D3) -> ``camera_motion_field`` and the error-model draw with
 ``noisy_camera_motion_field``. The degradation (noise etc.) is applied per batch by the trainer, exactly as for an
 ``on_the_fly`` stored split. Differences: no uint16 quantisation of the images; images are rendered from a patch.
 
@@ -45,8 +46,9 @@ from ..gyro.cmf import camera_motion_field
 from ..gyro.error_model import GyroErrorModel, noisy_camera_motion_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger
-from ..synth.blur import blur_extent_px, render_blur
+from ..synth.blur import blur_extent_px
 from ..synth.deadleaves import DeadLeavesParams, dead_leaves_linear
+from .pipeline import _render
 from .recipe import load_recipe
 from .sources import GyroWindowSource, load_linear_image
 
@@ -243,10 +245,10 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         K2 = shifted_K(self.K, px, py)
         crop = (ox - px, oy - py, c, c)
         H, _ = pose_homographies(win.t_ns, w_cam, K2, substeps=n_sub, anchor="mid", M=self.M)
-        frame = torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1)))[None]
-        out = render_blur(frame, torch.from_numpy(H)[None], crop=crop, sat_threshold=1.0)
-        sample: dict[str, Any] = {"blurred": out["blurred"][0].float(), "sharp": out["sharp"][0].float(),
-                                  "sat_mask": out["sat_mask"][0].float()}
+        out = _render(np.ascontiguousarray(patch, dtype=np.float32), H, crop, "opencv", "cpu")
+        chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))  # noqa: E731
+        sample: dict[str, Any] = {"blurred": chw(out["blurred"]), "sharp": chw(out["sharp"]),
+                                  "sat_mask": chw(out["sat_mask"])}
         if self.fields:
             self._gyro_source()
             opts = dict(crop=crop, M=self.M, layout="chw", dtype=np.float32)

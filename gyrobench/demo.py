@@ -8,8 +8,9 @@ Stages (one log line each, progress bars inside):
 2. **train**: the small CPU-study configurations (:mod:`gyrobench.models.small`, 1.3-1.5 M parameters, about
    the same GMACs, so equal steps are about equal time): GyroDeblurNet small (official layout, gyro through the
    deformable offsets at 1/8 resolution), NAFNet small (blind) and DeepGyro small (input residual, Keras init),
-   each for the same number of steps on random crops of ``crop`` px at lr 3e-3 after a 20-step warm-up (issue 9's
-   diagnosis: lr 3e-4 barely moves these models in minutes; DeepGyro under PyTorch's default init hardly learns).
+   each for the same number of steps on random crops of ``crop`` px at lr 3e-3 (DeepGyro 1e-3: at 3e-3 its ReLU
+   U-Net collapsed to the identity) after a 20-step warm-up (issue 9's diagnosis: lr 3e-4 barely moves these
+   models in minutes; DeepGyro under PyTorch's default init hardly learns).
    ``train_seconds`` caps the wall-clock time per model on a loaded machine. The configs are
    :data:`DEMO_MODELS`, also shipped as ``configs/demo_*.yaml`` for ``gyrobench train``.
 3. **eval**: every checkpoint plus the classical per-tile Wiener reference and the blurred input itself on the
@@ -45,7 +46,7 @@ DEMO_MODELS: dict[str, dict] = {
     "nafnet": {"model": {"name": "nafnet", "options": small_options("nafnet")},
                "label": "NAFNet small (1.5 M, blind)", "steps": 400},
     "deepgyro": {"model": {"name": "deepgyro", "options": small_options("deepgyro", init="glorot")},
-                 "label": "DeepGyro small (1.3 M, Keras init)", "steps": 400},
+                 "label": "DeepGyro small (1.3 M, Keras init)", "steps": 400, "lr": 1e-3},
 }
 
 # Fixed step counts per model (about 80 s each on an idle 2-core CPU, data loading and degradation included):
@@ -68,7 +69,7 @@ def demo_config(name: str, data_root: str | Path, *, crop: int = 64, batch: int 
         "name": f"demo-{name}",
         "model": copy.deepcopy(spec["model"]),
         "data": {"root": str(data_root), "split": "train", "crop": crop, "workers": 0},
-        "schedule": {"batch_size": batch, "steps": steps, "lr": 3e-3, "lr_min": 1e-6, "warmup_steps": min(20, steps // 2),
+        "schedule": {"batch_size": batch, "steps": steps, "lr": spec.get("lr", 3e-3), "lr_min": 1e-6, "warmup_steps": min(20, steps // 2),
                      **({"max_seconds": seconds} if seconds else {})},
         "degradation": "gyrodeblurnet_official",
         "curriculum": False,  # a few minutes of training: train on the noisy field (alpha = 1), as at test time

@@ -116,7 +116,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     checkpoints = {}
     for name in names:
         cfg = demo_config(name, data, crop=p["crop"], batch=p["batch"], steps=p["steps"], seconds=p["seconds"])
-        res = train(cfg, out / "runs" / name, show_progress=show_progress)
+        # OUT is the demo's scratch folder: each demo run retrains from scratch (the old run is replaced)
+        res = train(cfg, out / "runs" / name, overwrite=True, show_progress=show_progress)
         checkpoints[name] = res["checkpoint"]
         summary["train"][name] = {k: res[k] for k in ("steps", "first_loss", "last_loss", "last_psnr", "seconds",
                                                       "checkpoint")}

@@ -15,7 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run folder (default: runs/<config name>); holds config, checkpoints, logs")
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="CKPT",
                         help="continue from OUT/checkpoints/last.pt (or the checkpoint given)")
-    parser.add_argument("--steps", type=int, default=None, help="override schedule.steps")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a run already in OUT (without it such a folder is refused)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="override schedule.steps (with --resume: extend the run; not below its step)")
     parser.add_argument("--data", type=str, default=None, help="override data.root")
     parser.add_argument("--device", type=str, default=None, help="override device (auto, cpu, cuda, cuda:1)")
 
@@ -35,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / cfg.name
     resume = args.resume if args.resume is True or args.resume is False else Path(args.resume)
     text = None if overrides else args.config.read_text(encoding="utf-8")
-    train(cfg, out, resume=resume, config_text=text)
+    train(cfg, out, resume=resume, overwrite=args.overwrite, config_text=text)
     return 0

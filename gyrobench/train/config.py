@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
 
-__all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config"]
+__all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
+           "RESUME_MAY_CHANGE", "resume_differences"]
 
 
 @dataclass
@@ -50,6 +51,11 @@ class DataSection:
             raise ValueError(f"workers={self.workers}: must be >= 0")
 
 
+#: upper bound on steps, epochs and batch size: far above any real run (the official one is 300 epochs of 914
+#: steps), low enough that a typo (an extra few zeros) is an error rather than a run that never ends
+_MAX_COUNT = 100_000_000
+
+
 @dataclass
 class ScheduleSection:
     """Optimisation schedule. Give exactly one of ``steps`` (optimizer steps) or ``epochs``.
@@ -74,8 +80,13 @@ class ScheduleSection:
             raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of 'steps' or 'epochs'")
-        if (self.steps or 1) <= 0 or (self.epochs or 1) <= 0 or self.batch_size <= 0:
-            raise ValueError("steps, epochs and batch_size must be positive")
+        for key in ("steps", "epochs", "batch_size"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"{key}={value}: must be at least 1 (a run of no steps would write an untrained "
+                                 "checkpoint)")
+            if value is not None and value > _MAX_COUNT:
+                raise ValueError(f"{key}={value}: above the limit of {_MAX_COUNT:,}; give a realistic value")
         if not 0 <= self.lr_min <= self.lr:
             raise ValueError(f"need 0 <= lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
 
@@ -112,6 +123,40 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     if overrides:
         data = _merge(data, overrides)
     return from_dict(TrainConfig, data, source=str(path))
+
+
+#: dotted config keys that may differ between a checkpoint and the config that resumes it (docs/training.md):
+#: the run's length (to extend it), the wall-clock budget, where and how data is read (the dataset itself is
+#: checked by its manifest sha256), the device and DDP options, logging, and the run's name. Every other key
+#: (model, data.split/crop/cmf_options, schedule.batch_size/lr/lr_min, degradation, curriculum, seed, amp) sets
+#: the trajectory and must match.
+RESUME_MAY_CHANGE = frozenset({
+    "name", "schedule.steps", "schedule.epochs", "schedule.max_seconds", "data.root", "data.workers",
+    "data.multiprocessing_context", "data.verify", "device", "find_unused_parameters", "logging",
+})
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict) and d and not prefix.startswith(("model.options", "data.cmf_options")):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def resume_differences(saved: dict, current: dict) -> list[str]:
+    """The keys (``"key: old -> new"``) where ``current`` (a config as :func:`gyrobench.config.to_dict` gives it)
+    differs from ``saved`` (the checkpoint's ``config``) outside :data:`RESUME_MAY_CHANGE`. Keys present on one
+    side only (a config written by another gyrobench version) are compared only when the other side has them."""
+    a, b = _flatten(saved), _flatten(current)
+    diffs = []
+    for key in sorted(set(a) & set(b)):
+        if key in RESUME_MAY_CHANGE or key.split(".")[0] in RESUME_MAY_CHANGE:
+            continue
+        if a[key] != b[key]:
+            diffs.append(f"{key}: {a[key]!r} -> {b[key]!r}")
+    return diffs
 
 
 def _merge(base: dict, extra: dict) -> dict:

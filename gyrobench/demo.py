@@ -136,20 +136,10 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     summary["stages"]["eval_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if publish:
-        # a published board must stand on its own (out/ is scratch): copy each evaluation folder (record,
-        # per-image CSV, crops) beside the tables and publish from the copies, so every row links to its record
-        import shutil
-
-        copies = []
-        for path in records:
-            dest = board / "records" / Path(path).parent.name
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(Path(path).parent, dest)
-            copies.append(dest / Path(path).name)
-        records = copies
-    written = publish_board(records, board, title="gyrobench demo (CPU, minutes of training: not a benchmark)")
+    # a published board must stand on its own (out/ is scratch): each evaluation folder (record, per-image CSV,
+    # crops) is copied beside the tables, inside the folder that is swapped in at once
+    written = publish_board(records, board, title="gyrobench demo (CPU, minutes of training: not a benchmark)",
+                            bundle_records=bool(publish))
     summary["stages"]["leaderboard_s"] = time.perf_counter() - t0
     summary["leaderboard"] = {k: str(v) for k, v in written.items()}
     summary["total_s"] = time.perf_counter() - t_all

@@ -69,10 +69,18 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gyrobench: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a path the user gave: missing, a file in the way, too long, not writable, disk full
         if args.traceback:
             raise
-        print(f"gyrobench: error: {exc.filename or ''}: {exc.strerror or exc}; check the path", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gyrobench: error: {where}{exc.strerror or exc}; check the path (and that its folder is writable)",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        if args.traceback:
+            raise
+        print("gyrobench: error: out of memory; lower the sizes or counts given (or use a machine with more memory)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gyrobench: interrupted", file=sys.stderr)

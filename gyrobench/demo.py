@@ -108,7 +108,9 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
 
     t0 = time.perf_counter()
     recipe = load_recipe(p["recipe"])
-    synthesize(recipe, data, workers=workers, limit=p["limit"], command=f"gyrobench demo (recipe {p['recipe']})")
+    # OUT is the demo's scratch folder: shards of the same recipe are kept, another recipe's (--quick) replaced
+    synthesize(recipe, data, workers=workers, limit=p["limit"], command=f"gyrobench demo (recipe {p['recipe']})",
+               overwrite=True)
     summary["stages"]["synth_s"] = time.perf_counter() - t0
     log.info("demo: synth done in %.1f s -> %s", summary["stages"]["synth_s"], data)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import from_dict, load_mapping
+from ..config import differences, from_dict, load_mapping
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
            "RESUME_MAY_CHANGE", "resume_differences"]
@@ -136,27 +136,13 @@ RESUME_MAY_CHANGE = frozenset({
 })
 
 
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(d, dict) and d and not prefix.startswith(("model.options", "data.cmf_options")):
-        out: dict[str, Any] = {}
-        for k, v in d.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: d}
-
-
 def resume_differences(saved: dict, current: dict) -> list[str]:
     """The keys (``"key: old -> new"``) where ``current`` (a config as :func:`gyrobench.config.to_dict` gives it)
     differs from ``saved`` (the checkpoint's ``config``) outside :data:`RESUME_MAY_CHANGE`. Keys present on one
-    side only (a config written by another gyrobench version) are compared only when the other side has them."""
-    a, b = _flatten(saved), _flatten(current)
-    diffs = []
-    for key in sorted(set(a) & set(b)):
-        if key in RESUME_MAY_CHANGE or key.split(".")[0] in RESUME_MAY_CHANGE:
-            continue
-        if a[key] != b[key]:
-            diffs.append(f"{key}: {a[key]!r} -> {b[key]!r}")
-    return diffs
+    side only (a config written by another gyrobench version) are not compared."""
+    shared = {k: v for k, v in current.items() if k in saved}
+    saved = {k: v for k, v in saved.items() if k in current}
+    return differences(saved, shared, skip=RESUME_MAY_CHANGE, opaque=("model.options", "data.cmf_options"))
 
 
 def _merge(base: dict, extra: dict) -> dict:

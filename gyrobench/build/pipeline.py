@@ -295,14 +295,17 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
 
 
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
-               device: str = "cpu") -> dict:
-    """Write one shard (or keep a complete, matching one) and return its manifest entry."""
+               device: str = "cpu", on_sample=None) -> dict:
+    """Write one shard (or keep a complete, matching one) and return its manifest entry. ``on_sample(n)`` is
+    called as samples are done (progress; in-process runs only)."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
     if threads:
         torch.set_num_threads(int(threads))
     if _existing_ok(path, recipe, task):
         status = "kept"
+        if on_sample is not None:
+            on_sample(task["count"])
     else:
         sp = next(s for s in recipe.splits if s.name == task["split"])
         st = recipe.storage
@@ -310,6 +313,8 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
                          compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
                 wr.add(synthesize_sample(recipe, sp, i, run_id, device))
+                if on_sample is not None:
+                    on_sample(1)
         status = "written"
     return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
             "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
@@ -320,7 +325,7 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", on_sample=None):
     run_id = uuid.uuid4().hex
     jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device)
             for t in tasks]
@@ -342,7 +347,7 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
             if own:
                 client.close()
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir, None, run_id, device) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id, device, on_sample=on_sample) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
 
 
@@ -440,11 +445,15 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     t0 = time.perf_counter()
     entries = []
     kept = 0
-    bar = progress(total=len(tasks), desc=f"synth {recipe.name}", unit="shard")
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device):
+    # progress in samples: per sample in this process, per finished shard from worker processes or a cluster
+    bar = progress(total=sum(t["count"] for t in tasks), desc=f"synth {recipe.name}", unit="sample")
+    live = int(workers) <= 1 and scheduler is None
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device,
+                            on_sample=bar.update if live else None):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
-        bar.update(1)
+        if not live:
+            bar.update(entry["samples"])
     bar.close()
     entries.sort(key=lambda e: e["file"])
     if kept == len(entries) and isinstance(previous, dict) and previous.get("shards") == entries \

@@ -47,8 +47,10 @@ class DataSection:
     def __post_init__(self):
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):
             raise ValueError(f"crop={self.crop}: must be a positive multiple of 8 (model padding, field stride 2)")
-        if self.workers < 0:
-            raise ValueError(f"workers={self.workers}: must be >= 0")
+        if self.crop is not None and self.crop > 16384:
+            raise ValueError(f"crop={self.crop}: above the limit of 16384 px; give the crop side in pixels")
+        if not 0 <= self.workers <= 1024:
+            raise ValueError(f"workers={self.workers}: must be 0..1024")
 
 
 #: upper bound on steps, epochs and batch size: far above any real run (the official one is 300 epochs of 914
@@ -93,11 +95,20 @@ class ScheduleSection:
 
 @dataclass
 class LoggingSection:
+    """Intervals in optimizer steps (``image_every: 0``: no TensorBoard images)."""
+
     log_every: int = 10
     checkpoint_every: int = 1000
     keep_checkpoints: bool = False
     tensorboard: bool = True
     image_every: int = 500
+
+    def __post_init__(self):
+        for key in ("log_every", "checkpoint_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}={getattr(self, key)}: must be at least 1 (steps)")
+        if self.image_every < 0:
+            raise ValueError(f"image_every={self.image_every}: must be >= 0 (0: no images)")
 
 
 @dataclass

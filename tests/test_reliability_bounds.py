@@ -38,7 +38,6 @@ def test_image_range_past_the_images_is_an_error_not_a_clamp(tmp_path, capsys):
 
 @pytest.mark.parametrize("over,words", [
     ({"data": {"crop": 1 << 20}}, "above the limit of 16384"),
-    ({"data": {"workers": -1}}, "workers=-1"),
     ({"schedule": {"steps": 0}}, "steps=0: must be at least 1"),
     ({"schedule": {"steps": None, "epochs": 0}}, "epochs=0: must be at least 1"),
     ({"schedule": {"batch_size": 0}}, "batch_size=0: must be at least 1"),

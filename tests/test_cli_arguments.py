@@ -30,6 +30,7 @@ REQUIRED = {
     ("eval",): ["--model", "identity", "--data", "d"],
     ("leaderboard",): ["r.json", "--out", "o"],
     ("demo",): [],
+    ("study",): ["s.yaml"],
 }
 
 

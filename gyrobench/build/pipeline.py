@@ -11,9 +11,11 @@ Per sample (split ``s``, index ``n``):
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
-5. Blur: every pose's warp of the full frame averaged in linear light, then cropped
-   (:func:`gyrobench.synth.blur.render_blur`); the saturation mask is the same average of the binary
-   clipped-pixel mask of the sharp frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
+5. Blur: every pose's warp of the full frame averaged in linear light, computed over the crop only
+   (``renderer``: :func:`gyrobench.synth.render_cpu.render_blur_cpu` with OpenCV on the CPU, the torch
+   :func:`gyrobench.synth.blur.render_blur` on a GPU; they agree to <= 1e-4; the renderer is recorded in every
+   shard and the manifest); the saturation mask is the same average of the binary clipped-pixel mask of the
+   sharp frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
 6. Error-model draw (:class:`gyrobench.gyro.error_model.GyroErrorModel`), stored as ``err_*`` so the noisy
    field is recomputable.
 7. ``offline`` splits: the degradation preset (:class:`gyrobench.synth.degrade.Degradation`) applied once with
@@ -27,6 +29,7 @@ written atomically; on rerun, complete shards whose attributes match the recipe 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -54,6 +57,7 @@ from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import blur_extent_px, render_blur
 from ..synth.degrade import Degradation
+from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq, split_key
 from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
@@ -62,14 +66,74 @@ log = get_logger("build.pipeline")
 
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
-__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample"]
+__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "resolve_renderer", "renderer_label",
+           "StageTimer", "RENDERERS", "sample_poses"]
 
 
 # ------------------------------------------------------------------------------------------------ renderer
-def _render_blur(sharp_lin, homs, crop):
-    """Blur + saturation mask in one pass: :func:`gyrobench.synth.blur.render_blur` with ``sat_threshold=1.0``
-    (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
-    return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+RENDERERS = ("auto", "opencv", "torch")
+
+
+def resolve_renderer(renderer: str, device: str) -> str:
+    """``auto`` -> ``opencv`` on the CPU, ``torch`` on an accelerator; ``opencv`` needs the CPU."""
+    if renderer not in RENDERERS:
+        raise GyrobenchError(f"renderer {renderer!r} unknown; use one of {', '.join(RENDERERS)}")
+    if renderer == "auto":
+        return "opencv" if str(device).startswith("cpu") else "torch"
+    if renderer == "opencv" and not str(device).startswith("cpu"):
+        raise GyrobenchError(f"renderer opencv runs on the CPU, not on {device}; use --renderer torch or auto")
+    return renderer
+
+
+def renderer_label(renderer: str) -> str:
+    """What is recorded in shards and the manifest: the renderer, its warp precision and library version."""
+    if renderer == "opencv":
+        import cv2
+
+        return f"{RENDERER_NAME} (uint16 warps, float32 sums; opencv {cv2.__version__})"
+    return f"torch-grid_sample (float32; torch {torch.__version__})"
+
+
+def _render(frame: np.ndarray, H: np.ndarray, crop, renderer: str, device: str) -> dict[str, np.ndarray]:
+    """Blur + saturation mask (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged
+    with the same poses) as numpy HWC: ``blurred``, ``sharp``, ``sat_mask`` float32 and ``valid`` bool.
+    ``opencv``: :func:`gyrobench.synth.render_cpu.render_blur_cpu`; ``torch``:
+    :func:`gyrobench.synth.blur.render_blur` (agree to <= 1e-4, tests/test_render_cpu.py)."""
+    if renderer == "opencv":
+        return render_blur_cpu(frame, H, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
+    out = render_blur(frame_t, torch.from_numpy(H)[None].to(device), crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+    hwc = lambda t: np.ascontiguousarray(t[0].cpu().numpy().transpose(1, 2, 0))  # noqa: E731
+    return {"blurred": hwc(out["blurred"]), "sharp": hwc(out["sharp"]), "sat_mask": hwc(out["sat_mask"]),
+            "valid": out["valid"][0, 0].cpu().numpy() > 0.5}
+
+
+class StageTimer:
+    """Accumulates wall and process-CPU seconds per stage (``with timer("warp"): ...``); a no-op when None."""
+
+    def __init__(self):
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer, name):
+        self.t, self.name = timer, name
+
+    def __enter__(self):
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.t.wall[self.name] = self.t.wall.get(self.name, 0.0) + time.perf_counter() - self.w0
+        self.t.cpu[self.name] = self.t.cpu.get(self.name, 0.0) + time.process_time() - self.c0
+        return False
+
+
+def _stage(timer: StageTimer | None, name: str):
+    return timer(name) if timer is not None else contextlib.nullcontext()
 
 
 # ------------------------------------------------------------------------------------------- context
@@ -149,23 +213,13 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- one sample
-def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu"
-                      ) -> dict[str, Any]:
-    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
-
-    ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
-    device type (INTERFACES.md §5)."""
+def sample_poses(recipe: Recipe, split: Split, index: int, run_id: str = ""):
+    """Gyro window and blur poses of sample ``index`` (steps 1, 3, 4 of the module): ``(window, w_cam (S, 3)
+    rad/s in camera axes, sub-steps per interval, H (P, 3, 3) anchor->pose homographies)``."""
     ctx = _context(recipe, run_id)
     cam = recipe.camera
-    x0, y0, cw, ch = cam.crop_box()
     K = cam.K()
-    ss = sample_seedseq(recipe.seed, split.name, index)
-    ss_gyro, ss_err, ss_deg = ss.spawn(3)
-
-    imgs = ctx.images[split.name]
-    img_path = imgs[index % len(imgs)]
-    frame = ctx.image(img_path)  # (H, W, 3) float32 linear
-
+    ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
     win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
     w_cam = win.w @ win.R_imu_to_cam.T
     sub = recipe.substeps
@@ -173,11 +227,35 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
                                   min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
                                   M=recipe.storage.cmf_segments)
     H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
+    return win, w_cam, n_sub, H
 
-    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
-    homs = torch.from_numpy(H)[None].to(device)
-    out = _render_blur(frame_t, homs, (x0, y0, cw, ch))
-    blurred, sat = out["blurred"], out["sat_mask"]
+
+def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu",
+                      renderer: str = "auto", timer: StageTimer | None = None) -> dict[str, Any]:
+    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
+
+    ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
+    device type and renderer (INTERFACES.md §5). ``renderer``: see :func:`resolve_renderer`. ``timer``: a
+    :class:`StageTimer` that receives the decode / poses / warp / degrade / pack seconds."""
+    renderer = resolve_renderer(renderer, device)
+    ctx = _context(recipe, run_id)
+    cam = recipe.camera
+    x0, y0, cw, ch = cam.crop_box()
+    K = cam.K()
+    ss = sample_seedseq(recipe.seed, split.name, index)
+    _, ss_err, ss_deg = ss.spawn(3)
+
+    imgs = ctx.images[split.name]
+    img_path = imgs[index % len(imgs)]
+    with _stage(timer, "decode"):
+        frame = ctx.image(img_path)  # (H, W, 3) float32 linear
+
+    with _stage(timer, "poses"):
+        win, w_cam, n_sub, H = sample_poses(recipe, split, index, run_id)
+
+    with _stage(timer, "warp"):
+        out = _render(frame, H, (x0, y0, cw, ch), renderer, device)
+    blurred = out["blurred"]
 
     sample: dict[str, Any] = {}
     if ctx.error_model is not None:
@@ -186,20 +264,24 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
             sample[f"err_{k}"] = v
 
     if split.degradation == "offline":
-        deg = _degradation(ctx).to(device)
-        gen = torch.Generator(device=device).manual_seed(int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
-        with torch.no_grad():
-            res = deg(blurred, sat_mask=sat, generator=gen)
-        blurred, ddraw = res if isinstance(res, tuple) else (res, None)
-        for k, v in _draw_arrays(ddraw).items():
-            sample[f"deg_{k}"] = v
+        with _stage(timer, "degrade"):
+            deg = _degradation(ctx).to(device)
+            gen = torch.Generator(device=device).manual_seed(
+                int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
+            chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(device)  # noqa: E731
+            with torch.no_grad():
+                res = deg(chw(blurred), sat_mask=chw(out["sat_mask"]), generator=gen)
+            deg_t, ddraw = res if isinstance(res, tuple) else (res, None)
+            blurred = deg_t[0].cpu().numpy().transpose(1, 2, 0)
+            for k, v in _draw_arrays(ddraw).items():
+                sample[f"deg_{k}"] = v
 
     dtype, bits = recipe.storage.dtype, recipe.storage.bits
-    to_hwc = lambda t: t[0].detach().cpu().numpy().transpose(1, 2, 0)  # noqa: E731
-    sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype, bits)
-    sample["blurred"] = quantize(to_hwc(blurred), dtype, bits)
-    sample["sat_mask"] = quantize(to_hwc(sat), "uint8")
-    sample["valid"] = (out["valid"][0, 0].cpu().numpy() > 0.5).astype(np.uint8)
+    with _stage(timer, "quantize"):
+        sample["sharp"] = quantize(out["sharp"], dtype, bits)
+        sample["blurred"] = quantize(blurred, dtype, bits)
+        sample["sat_mask"] = quantize(out["sat_mask"], "uint8")
+        sample["valid"] = out["valid"].astype(np.uint8)
     K_crop = K.copy()
     K_crop[0, 2] -= x0
     K_crop[1, 2] -= y0
@@ -223,7 +305,8 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         "source_sha256": file_sha256(str(img_path)),
     })
     if recipe.storage.store_cmf == "float16":
-        sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
+        with _stage(timer, "fields"):
+            sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
     return sample
 
 
@@ -256,9 +339,10 @@ def shard_tasks(recipe: Recipe, limit: int | None = None) -> list[dict]:
     return tasks
 
 
-def _shard_attrs(recipe: Recipe, task: dict) -> dict:
+def _shard_attrs(recipe: Recipe, task: dict, renderer: str = "opencv") -> dict:
     sp = next(s for s in recipe.splits if s.name == task["split"])
     return {
+        "renderer": renderer_label(renderer),
         "format": SHARD_FORMAT,
         "split": task["split"],
         "shard_index": task["shard"],
@@ -279,8 +363,9 @@ def _shard_attrs(recipe: Recipe, task: dict) -> dict:
     }
 
 
-def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
-    """A shard from an earlier run is kept only if complete, fully decodable and made by this recipe/task."""
+def _existing_ok(path: Path, recipe: Recipe, task: dict, renderer: str = "opencv") -> bool:
+    """A shard from an earlier run is kept only if complete, fully decodable and made by this recipe/task with
+    the same renderer (a resumed dataset never mixes renderers)."""
     if not path.is_file():
         return False
     try:
@@ -291,28 +376,35 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
         return False
     return (attrs.get("complete") == 1 and attrs.get("recipe_sha256") == recipe.sha256
             and int(attrs.get("samples", -1)) == task["count"] and int(attrs.get("first_index", -1)) == task["first"]
-            and attrs.get("split") == task["split"])
+            and attrs.get("split") == task["split"] and attrs.get("renderer") == renderer_label(renderer))
 
 
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
-               device: str = "cpu", on_sample=None) -> dict:
-    """Write one shard (or keep a complete, matching one) and return its manifest entry. ``on_sample(n)`` is
-    called as samples are done (progress; in-process runs only)."""
+               device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None,
+               on_sample=None) -> dict:
+    """Write one shard (or keep a complete, matching one) and return its manifest entry.
+
+    ``threads``: torch and OpenCV threads of this process (1 in every worker of a parallel run); the bytes
+    written do not depend on it. ``on_sample(n)`` is called as samples are done (progress; in-process runs)."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
+    renderer = resolve_renderer(renderer, device)
     if threads:
         torch.set_num_threads(int(threads))
-    if _existing_ok(path, recipe, task):
+    if _existing_ok(path, recipe, task, renderer):
         status = "kept"
         if on_sample is not None:
             on_sample(task["count"])
     else:
         sp = next(s for s in recipe.splits if s.name == task["split"])
         st = recipe.storage
-        with ShardWriter(path, task["count"], _shard_attrs(recipe, task), compression=st.compression,
-                         compression_level=st.compression_level) as wr:
+        with cv_threads(threads), ShardWriter(path, task["count"], _shard_attrs(recipe, task, renderer),
+                                              compression=st.compression,
+                                              compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
-                wr.add(synthesize_sample(recipe, sp, i, run_id, device))
+                sample = synthesize_sample(recipe, sp, i, run_id, device, renderer, timer)
+                with _stage(timer, "write"):
+                    wr.add(sample)
                 if on_sample is not None:
                     on_sample(1)
         status = "written"
@@ -325,9 +417,10 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", on_sample=None):
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None):
     run_id = uuid.uuid4().hex
-    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device)
+    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device,
+                                renderer)
             for t in tasks]
     if scheduler is not None:
         try:
@@ -347,7 +440,7 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", on_samp
             if own:
                 client.close()
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir, None, run_id, device, on_sample=on_sample) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id, device, renderer, on_sample=on_sample) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
 
 
@@ -361,19 +454,19 @@ def _recorded_recipe(out_dir: Path) -> tuple[dict | None, str]:
         except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             man = None
         if isinstance(man, dict):
-            return man, "a finished dataset"
+            return {**man, "renderer": (man.get("created") or {}).get("renderer")}, "a finished dataset"
     for shard in sorted(out_dir.glob("shard-*.h5")):
         try:
             attrs = read_shard_attrs(shard)
         except (ShardError, OSError):
             continue
-        return ({"recipe": attrs.get("recipe"), "recipe_sha256": attrs.get("recipe_sha256"), "limit": "unknown"},
-                "an interrupted run")
+        return ({"recipe": attrs.get("recipe"), "recipe_sha256": attrs.get("recipe_sha256"), "limit": "unknown",
+                 "renderer": attrs.get("renderer")}, "an interrupted run")
     return None, ""
 
 
-def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None) -> list[str]:
-    """How ``recipe`` (and ``limit``) differ from what made the folder's dataset (dotted recipe keys)."""
+def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None, renderer: str) -> list[str]:
+    """How ``recipe`` (and ``limit``, ``renderer``) differ from what made the folder's dataset (dotted keys)."""
     diffs = []
     if recorded.get("recipe_sha256") != recipe.sha256:
         try:
@@ -386,32 +479,36 @@ def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None) -> li
         diffs = diffs or [f"recipe_sha256: {str(recorded.get('recipe_sha256'))[:12]}... -> {recipe.sha256[:12]}..."]
     if recorded.get("limit", limit) not in ("unknown", limit):
         diffs.append(f"limit: {recorded.get('limit')!r} -> {limit!r}")
+    if recorded.get("renderer") and recorded["renderer"] != renderer_label(renderer):
+        diffs.append(f"renderer: {recorded['renderer']!r} -> {renderer_label(renderer)!r}")
     return diffs
 
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
                limit: int | None = None, command: str | None = None, device: str = "cpu",
-               overwrite: bool = False) -> dict:
+               renderer: str = "auto", overwrite: bool = False) -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
-    recorded in the manifest).
+    recorded in the manifest). ``renderer``: ``auto`` (OpenCV on the CPU, torch on a GPU), ``opencv`` or
+    ``torch``; recorded in every shard and in the manifest.
 
     The folder belongs to one dataset (issue 13): if it holds a dataset, finished or interrupted, made from
-    another recipe (or seed, or ``limit``), the run is refused with the differences, unless ``overwrite``. The
-    same recipe resumes, with or without ``overwrite``: complete shards are verified and kept, the rest redone; a
-    finished, intact dataset is left as it is (not even its manifest is rewritten). ``overwrite`` builds a
-    dataset of another recipe in a temporary folder beside ``out_dir`` and swaps it in at the end
-    (:func:`gyrobench.io.atomic_dir`), so a kill leaves the old dataset whole.
+    another recipe (or seed, ``limit`` or renderer), the run is refused with the differences, unless
+    ``overwrite``. The same recipe and renderer resume, with or without ``overwrite``: complete shards are verified
+    and kept, the rest redone; a finished, intact dataset is left as it is (not even its manifest is rewritten).
+    ``overwrite`` builds a dataset of another recipe in a temporary folder beside ``out_dir`` and swaps it in at
+    the end (:func:`gyrobench.io.atomic_dir`), so a kill leaves the old dataset whole.
     """
     device = str(resolve_device(device))
+    renderer = resolve_renderer(renderer, device)
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
     recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
     if recorded is not None:
-        diffs = _recipe_differences(recorded, recipe, limit)
+        diffs = _recipe_differences(recorded, recipe, limit, renderer)
         if diffs and not overwrite:
             raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
                              f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a new "
@@ -419,12 +516,13 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
         if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
             log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
             with atomic_dir(out_dir) as tmp:
-                manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, shown_as=out_dir)
+                manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
+                                            shown_as=out_dir)
             return manifest
-    return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, shown_as=out_dir)
+    return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer, shown_as=out_dir)
 
 
-def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device,
+def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device, renderer,
                      shown_as: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     _cleanup_tmp(out_dir)
@@ -439,8 +537,8 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
         previous = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         previous = None
-    log.info("synth %s: %d samples in %d shards -> %s (workers=%s%s)", recipe.name,
-             sum(t["count"] for t in tasks), len(tasks), shown_as, workers,
+    log.info("synth %s: %d samples in %d shards -> %s (workers=%s, renderer=%s%s)", recipe.name,
+             sum(t["count"] for t in tasks), len(tasks), shown_as, workers, renderer,
              f", scheduler={scheduler}" if scheduler is not None else "")
     t0 = time.perf_counter()
     entries = []
@@ -448,7 +546,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     # progress in samples: per sample in this process, per finished shard from worker processes or a cluster
     bar = progress(total=sum(t["count"] for t in tasks), desc=f"synth {recipe.name}", unit="sample")
     live = int(workers) <= 1 and scheduler is None
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device,
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer,
                             on_sample=bar.update if live else None):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
@@ -457,7 +555,8 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     bar.close()
     entries.sort(key=lambda e: e["file"])
     if kept == len(entries) and isinstance(previous, dict) and previous.get("shards") == entries \
-            and previous.get("recipe_sha256") == recipe.sha256 and previous.get("limit") == limit:
+            and previous.get("recipe_sha256") == recipe.sha256 and previous.get("limit") == limit \
+            and (previous.get("created") or {}).get("renderer") == renderer_label(renderer):
         log.info("synth %s: %s is already complete and intact (%d shards verified); nothing rewritten", recipe.name,
                  shown_as, len(entries))
         return previous
@@ -484,6 +583,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
         "shards": entries,
         "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                     "machine": machine(), "command": command or "", "workers": workers, "device": device,
+                    "renderer": renderer_label(renderer),
                     "seconds": round(dt, 3)},
     }
     write_json_atomic(out_dir / "manifest.json", manifest)

@@ -222,8 +222,10 @@ class Split:
     def __post_init__(self):
         if not re.fullmatch(r"[A-Za-z0-9_]+", self.name):
             raise ValueError(f"split name {self.name!r} must be letters, digits or '_'")
-        if not 1 <= self.size <= MAX_SPLIT_SIZE:
-            raise ValueError(f"split '{self.name}': size must be 1..{MAX_SPLIT_SIZE:,}, got {self.size}")
+        if self.size < 1:
+            raise ValueError(f"split '{self.name}': size must be >= 1, got {self.size}")
+        if self.size > MAX_SPLIT_SIZE:
+            raise ValueError(f"split '{self.name}': size must be <= {MAX_SPLIT_SIZE:,}, got {self.size}")
         if self.image_range is not None and not 0 <= self.image_range[0] < self.image_range[1]:
             raise ValueError(f"split '{self.name}': image_range must be [start, stop] with 0 <= start < stop")
 

@@ -128,7 +128,7 @@ def test_refuses_an_output_that_is_not_a_board(two_sets, tmp_path, capsys):
     a_file.write_text("x")
     assert main(["leaderboard", str(old[0]), "--out", str(a_file), "--no-plots"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not a folder" in err[0]
+    assert len(err) == 1 and "a folder is needed" in err[0]
 
 
 def test_swap_without_rename_exchange_still_replaces_the_whole_folder(two_sets, tmp_path, monkeypatch):

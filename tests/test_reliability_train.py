@@ -104,9 +104,13 @@ def test_resume_below_the_current_step_is_an_error_and_equal_is_a_no_op(tiny, tm
 def test_zero_or_negative_steps_are_refused(tiny, tmp_path, capsys, value):
     cfg = _write_cfg(tmp_path / "c.yaml", tiny_config(tiny))
     assert cli_main(["train", str(cfg), "--out", str(tmp_path / "o"), "--steps", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"argument --steps: '{value}'" in err[0]  # refused when the command line is parsed
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config(tiny, schedule={"steps": int(value)})))
+    assert cli_main(["train", str(cfg), "--out", str(tmp_path / "o")]) == 2  # and in the config file
     err = capsys.readouterr().err
     assert f"steps={value}: must be at least 1" in err and "c.yaml" in err
-    assert not (tmp_path / "o").exists()
     with pytest.raises(RecipeError, match="steps=0"):
         train(tiny_config(tiny, schedule={"steps": 0}), tmp_path / "o")
 

@@ -12,7 +12,6 @@ no noise (the checks are about the optimisation and the gyro path, not the degra
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -174,9 +174,15 @@ def test_mean_ci_t_and_bootstrap():
 
 
 def test_write_record_is_strict_json(tmp_path):
-    p = write_record(tmp_path / "r.json", {"model": "x", "metrics": {}, "v": float("nan"), "w": np.float32(2)})
+    rec = {"model": "x", "label": "x", "options": {}, "uses_gyro": False, "model_source": "none",
+           "checkpoint": None, "checkpoint_sha256": None, "dataset": "d", "dataset_manifest_sha256": "0" * 64,
+           "recipe_sha256": None, "split": "test", "protocol": "srgb8", "protocol_options": {}, "metrics": {},
+           "unavailable": {}, "per_image_csv": "per_image.csv", "crops": [], "n_images": 0,
+           "blur_extent_px": {}, "timing": {"v": float("nan"), "w": np.float32(2)}, "command": "gyrobench eval",
+           "versions": {}, "date": "2026-12-03", "machine": {}, "git_commit": None}
+    p = write_record(tmp_path / "r.json", rec)
     text = p.read_text()
-    assert "NaN" not in text and json.loads(text)["v"] is None and json.loads(text)["w"] == 2.0
+    assert "NaN" not in text and json.loads(text)["timing"]["v"] is None and json.loads(text)["timing"]["w"] == 2.0
 
 
 def test_blur_extent_hand_field():

@@ -31,6 +31,7 @@ Conventions:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import re
 import shlex
@@ -41,8 +42,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import from_dict
 from .device import resolve_device
 from .errors import GyrobenchError, ShapeError
+from .gyro.cmf import FieldSpec
 from .log import get_logger, progress
 from .metrics import create_metric, get_protocol
 from .metrics.registry import MetricUnavailable
@@ -157,50 +160,29 @@ def _centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return x[..., y0 : y0 + s_h, x0 : x0 + s_w]
 
 
-def _field_options(net, info: dict) -> dict:
-    """``camera_motion_field`` options the model was trained with: the checkpoint config's
-    ``data.cmf_options`` plus the model's ``M`` (segments; GyroDeblurNet) where it has one."""
-    opts: dict = {}
+def model_field_spec(net, info: dict) -> FieldSpec | None:
+    """The motion fields the model was trained on: the checkpoint config's ``data.motion_field`` with the model's
+    ``M`` (segments; GyroDeblurNet) where it has one; ``None`` (the dataset's own fields) when neither is known.
+    Checkpoints written before ``motion_field`` existed carry ``data.cmf_options`` (camera_motion_field keywords)."""
+    where = f"{info['checkpoint']}: field 'config.data"
     cfg = (info.get("train") or {}).get("config")
-    if isinstance(cfg, dict) and isinstance(cfg.get("data"), dict):
-        extra = cfg["data"].get("cmf_options") or {}
-        if not isinstance(extra, dict):
-            raise GyrobenchError(f"{info['checkpoint']}: field 'config.data.cmf_options' is "
-                                 f"{type(extra).__name__}, expected a mapping; re-save the checkpoint")
-        opts.update(extra)
+    data = cfg.get("data") if isinstance(cfg, dict) else None
+    spec = None
+    if isinstance(data, dict) and data.get("motion_field") is not None:
+        spec = from_dict(FieldSpec, data["motion_field"], source=str(info["checkpoint"]),
+                         prefix="config.data.motion_field")
+    elif isinstance(data, dict) and data.get("cmf_options"):
+        legacy = data["cmf_options"]
+        if not isinstance(legacy, dict):
+            raise GyrobenchError(f"{where}.cmf_options' is {type(legacy).__name__}, expected a mapping; "
+                                 "re-save the checkpoint")
+        renamed = {"interp": "interpolation"}
+        spec = from_dict(FieldSpec, {renamed.get(k, k): v for k, v in legacy.items()},
+                         source=str(info["checkpoint"]), prefix="config.data.cmf_options")
     M = getattr(net, "M", None)
     if isinstance(M, int) and not isinstance(M, bool):
-        opts["M"] = M
-    return opts
-
-
-def _manifest_dir(data_dir: str | Path, split: str | None) -> Path:
-    """Folder of the manifest ``ShardDataset(data_dir, split)`` reads (``<root>/<split>/`` if it has one)."""
-    root = Path(data_dir)
-    return root / split if split is not None and (root / split / "manifest.json").is_file() else root
-
-
-def _stored_fields_match(manifest: dict, cmf_options: dict) -> bool:
-    """Whether fields stored by the recipe (M = ``storage.cmf_segments``, other options at their defaults)
-    equal the fields ``cmf_options`` asks for; if not, the loader must recompute them from the gyro."""
-    import inspect
-
-    import yaml
-
-    from .gyro.cmf import camera_motion_field
-
-    try:
-        recipe = yaml.safe_load(manifest.get("recipe") or "") or {}
-        M = int(((recipe.get("storage") or {}) if isinstance(recipe, dict) else {}).get("cmf_segments", 8))
-    except (yaml.YAMLError, TypeError, ValueError, AttributeError):
-        M = 8
-    defaults = {k: p.default for k, p in inspect.signature(camera_motion_field).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    for key, value in cmf_options.items():
-        want = M if key == "M" else defaults.get(key, object())
-        if value != want:
-            return False
-    return True
+        spec = dataclasses.replace(spec or FieldSpec(), M=M)
+    return spec
 
 
 def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
@@ -229,13 +211,10 @@ def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
     options = dict(getattr(net, "options", {}) or {})
     label = label or (name if info["checkpoint"] is None else f"{name} ({Path(info['checkpoint']).stem})")
 
-    cmf_options = _field_options(net, info)
-    stored = not cmf_options or _stored_fields_match(read_manifest(_manifest_dir(data_dir, split)), cmf_options)
-    if cmf_options:
-        log.info("eval %s: motion fields with %s (%s)", label, cmf_options,
-                 "stored fields" if stored else "recomputed from the gyro")
-    ds = ShardDataset(data_dir, split=split, crop=None, verify=verify, fields=True, cmf_options=cmf_options,
-                      stored_fields=stored)
+    spec = model_field_spec(net, info)
+    if spec is not None:
+        log.info("eval %s: motion fields %s (stored ones are read only when they are the same)", label, spec)
+    ds = ShardDataset(data_dir, split=split, crop=None, verify=verify, fields=True, field=spec)
     n = len(ds) if limit is None else min(len(ds), int(limit))
     if n == 0:
         raise GyrobenchError(f"{data_dir}: split {split!r} has no samples to evaluate")

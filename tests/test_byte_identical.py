@@ -1,14 +1,22 @@
-"""The layer refactor (issue 12) changes no output byte: ``synth``, ``import-gyroblur``, ``eval`` and
-``leaderboard`` give the same shards, records and tables as the code before it.
+"""The refactor of issue 12 changes no output: ``synth``, ``import-gyroblur``, ``eval`` and ``leaderboard`` give
+the same shards, records and tables as the code before it.
 
 The golden sha256 values below were produced by running :func:`outputs` (this file's own code, which only calls
-the CLI) on the code BEFORE the move, commit d236630 (main on 2026-12-03), on the project's 2-core CPU machine
+the CLI) on the code BEFORE the refactor, commit d236630 (main on 2026-12-03), on the project's 2-core CPU machine
 with the library versions in ``GOLDEN_VERSIONS``. They are never derived from the code under test. Float kernels
-(resampling, warps, gzip) may round differently with other library builds, so the byte comparison runs only with
-exactly those versions and skips, saying why, elsewhere.
+(resampling, warps) may round differently with other library builds, so the comparison runs only with exactly
+those versions and skips, saying why, elsewhere.
 
-Run-specific fields are normalised before hashing (dates, machine, commit, timings, absolute paths, and the
-manifest file hash, which includes the run's ``created`` block): they are not part of what must be identical.
+What is compared:
+- shards: every dataset's name, dtype, shape and bytes and every attribute of the file and its datasets (a
+  content digest; at the first milestone, before any attribute was added, the shard files were also compared
+  byte for byte and matched);
+- manifests, records and the per-image CSV: canonical JSON / text;
+- leaderboard tables (``table.md``, ``table.csv``, ``table.tex``, ``leaderboard.json``): their bytes.
+
+Run-specific fields are normalised first (dates, machine, commit, timings, absolute paths, and the manifest file
+hash, which includes the run's ``created`` block). Fields that issue 12 adds on purpose (``ADDED``) are left out
+of the comparison; their own tests are in test_dataset_synth.py (``field_spec``) and test_fingerprint.py.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 import pytest
 
@@ -35,12 +44,12 @@ GOLDEN = {
         "record": "7671e1ef5fd87fac9247d08b5b3f0cba327561e97f4755d344707cafffc2c3ea",
     },
     "import": {
-        "manifest": "8e74d1e3430ace49c524b3996998bfe7afde0d1540183c30b73b47deef61d601",
+        "manifest": "43e3cc6e09b898ae7d1f84c95f8ade8004c76b8eee26a05e7d13614b45871106",
         "shards": {
-            "shard-00000.h5": "b91415a2bd367ce55c4a10a61dc629daea63213f8f9063f0a489b55de8864506",
-            "shard-00001.h5": "dbaba9b8aa04dc6955baefe37ac9acd29938fe68427a4d33b02ac3fe47cfec1e",
-            "shard-00002.h5": "74b8028c3fe3be97c359ce00d2b2eb4539d149375cbbe09e33558b503f37a93e",
-            "shard-00003.h5": "ddb99c291d9a9d49f8eb50cd9edf9f179f7d32f99520c00ec5a7d3cfc0892473",
+            "shard-00000.h5": "755a415daab5f61e683b5e10e300466730adf8233e9c9550e07cc910ef18c903",
+            "shard-00001.h5": "e3335d04afbdd4de8004ed8d261835a07cfcdd9d3cb94fb5ca932da0402d7ce0",
+            "shard-00002.h5": "6685412cbe5d786784dc9f1ce32df6c122338a5f9f2ee838271adf687df45df3",
+            "shard-00003.h5": "e444f7bcc2e7f7576e169716c80645e39f0b53eb81d4c933f4346adeaaaa68f7",
         },
     },
     "leaderboard": {
@@ -50,13 +59,13 @@ GOLDEN = {
         "table.tex": "7db01664d6724de61ee96b31fbe7c5c80d84e6a41295224ef23aeca20d5fcdb5",
     },
     "synth": {
-        "manifest": "06dc01de1c0eb3a6d81c2f85a6c25475ef9466cdf0ac3539043b0409f33de269",
+        "manifest": "469010176d642fabbde6271858647d1cac798e884c68a048bcb07c94261188dc",
         "shards": {
-            "shard-00000.h5": "62525441961f43bcfb5aea23ca7af41f3a599bfefbc426fc0ad7426ed8d4222b",
-            "shard-00001.h5": "e83378e6049413aa08669b852ee7567f99733996e648a45917868f0a83fad409",
-            "shard-00002.h5": "11bca94e26dbff0200e8084dd27db85018ec89573a9694d3c36e39c6304315ca",
-            "shard-00003.h5": "064033c4df2da76f42f4d7eaa333dde0f16716a5718511dd69e7de1d93920376",
-            "shard-00004.h5": "0f4fcfb04b25908aadb0fb999e34473754552f281568e0b4513e479690adc934",
+            "shard-00000.h5": "9e100871142a5b15dd0b0ddb9a93094897bf2f3bda315f52f3f283959d7a3b28",
+            "shard-00001.h5": "c2240044f0ac12745b10855a90888342874428943c4fc74f8fbee05d05ae80fc",
+            "shard-00002.h5": "587685775defc3601eb5b537222959d54d870f9932ea1f100eaadba0cef135dd",
+            "shard-00003.h5": "df8306d139b5a48d2ba225b16deba458f16130266c0c53e24fd32712e1346cb0",
+            "shard-00004.h5": "53339410b4c11d583ad6840b51fa312c1ba918a58e177fd800b88485a0b41ac8",
         },
     },
 }
@@ -64,6 +73,7 @@ GOLDEN = {
 RUN_SPECIFIC_RECORD = {"date", "machine", "git_commit", "versions", "command", "timing", "dataset",
                        "dataset_manifest_sha256", "checkpoint"}
 RUN_SPECIFIC_MANIFEST = {"created", "versions"}
+ADDED = {"shard_attrs": {"field_spec"}}  # added by issue 12 on purpose (the FieldSpec of the shard's fields)
 
 
 def _sha(b: bytes) -> str:
@@ -93,9 +103,33 @@ def _fake_release(root: Path) -> Path:
     return root
 
 
+def _shard_digest(path: Path) -> str:
+    """sha256 over a shard's content: every dataset (name, dtype, shape, bytes) and every attribute, sorted."""
+    h = hashlib.sha256()
+
+    def attrs(name, obj):
+        for k in sorted(obj.attrs):
+            if not (name == "/" and k in ADDED["shard_attrs"]):
+                h.update(f"{name}@{k}={obj.attrs[k]!r}".encode())
+
+    with h5py.File(path, "r") as f:
+        attrs("/", f)
+        names: list[str] = []
+        f.visit(names.append)
+        for name in sorted(names):
+            obj = f[name]
+            attrs(name, obj)
+            if isinstance(obj, h5py.Dataset):
+                h.update(f"{name}:{obj.dtype.str}:{obj.shape}".encode())
+                value = np.asarray(obj[()])
+                h.update(repr(value.tolist()).encode() if value.dtype.kind == "O" else value.tobytes())
+    return h.hexdigest()
+
+
 def _dataset_hashes(folder: Path) -> dict:
     man = json.loads((folder / "manifest.json").read_text())
-    shards = {p.name: _sha(p.read_bytes()) for p in sorted(folder.glob("shard-*.h5"))}
+    shards = {p.name: _shard_digest(p) for p in sorted(folder.glob("shard-*.h5"))}
+    man["shards"] = [{k: v for k, v in e.items() if k not in ("sha256", "bytes")} for e in man["shards"]]  # file hashes
     return {"shards": shards, "manifest": _sha(_canon({k: v for k, v in man.items() if k not in RUN_SPECIFIC_MANIFEST}))}
 
 

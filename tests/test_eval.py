@@ -268,8 +268,10 @@ def _register_probe():
             return batch["blurred"]
 
 
-def test_checkpoint_cmf_options_reach_the_fields(tmp_path):
-    """A model trained with data.cmf_options {interp: cubic} is evaluated on cubic fields, not stored linear ones."""
+@pytest.mark.parametrize("data_cfg", [{"motion_field": {"interpolation": "cubic"}},
+                                      {"cmf_options": {"interp": "cubic"}}])  # checkpoints from before FieldSpec
+def test_checkpoint_field_spec_reaches_the_fields(tmp_path, data_cfg):
+    """A model trained on cubic fields (data.motion_field) is evaluated on cubic fields, not stored linear ones."""
     import h5py
     from test_train_support import write_tiny_dataset
 
@@ -279,7 +281,7 @@ def test_checkpoint_cmf_options_reach_the_fields(tmp_path):
     _register_probe()
     data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1)  # stores linear M=8 fields
     ckpt = save_checkpoint(tmp_path / "p.pt", model="cmf_probe_test", options={}, state_dict={}, step=1,
-                           config={"data": {"cmf_options": {"interp": "cubic"}}})
+                           config={"data": data_cfg})
     _SEEN_FIELDS.clear()
     evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0)
     with h5py.File(data / "shard-00001.h5", "r") as f:  # the test split's shard, straight from HDF5

@@ -33,7 +33,7 @@ from ..config import from_dict
 from ..data.manifest import FORMAT, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter
 from ..errors import GyroFormatError, ImageError, ShardError
-from ..gyro.cmf import cmf_shape
+from ..gyro.cmf import FieldSpec, cmf_shape
 from ..gyro.error_model import GyroErrorModel
 from ..gyro.recording import load_gyro
 from ..gyro.trajectory import pose_homographies
@@ -160,7 +160,8 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                      "recipe_name": "import-gyroblur", "recipe_sha256": recipe_sha, "recipe": recipe_text,
                      "seed": int(seed), "colour_space": "linear sRGB primaries (Rec. 709), D65 white", "transfer": "linear",
                      "image_dtype": dtype, "degradation": degradation,
-                     "anchor": "mid-exposure pose (official generator)", "versions": versions()}
+                     "anchor": "mid-exposure pose (official generator)", "field_spec": FieldSpec().to_dict(),
+                     "versions": versions()}
             with ShardWriter(out_dir / name, count, attrs, compression=compression,
                              compression_level=compression_level) as wr:
                 for i in range(first, first + count):

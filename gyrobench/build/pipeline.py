@@ -45,7 +45,7 @@ from ..data.manifest import FORMAT, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
-from ..gyro.cmf import camera_motion_field
+from ..gyro.cmf import FieldSpec, camera_motion_field
 from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger, progress
@@ -225,14 +225,19 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     return sample
 
 
+def field_spec(recipe: Recipe) -> FieldSpec:
+    """The spec of the recipe's motion fields (stored, or recomputed by loaders): official, M = cmf_segments."""
+    return FieldSpec(M=recipe.storage.cmf_segments)
+
+
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
-    M = recipe.storage.cmf_segments
-    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, M=M, layout="hwc", dtype=np.float32)
+    kw = field_spec(recipe).kwargs()
+    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, layout="hwc", dtype=np.float32, **kw)
     out = {"cmf_clean": clean.astype(np.float16)}
     draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
     if draws:
-        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, M=M,
-                                          layout="hwc", dtype=np.float32)
+        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, layout="hwc",
+                                          dtype=np.float32, **kw)
         out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
     else:
         out["cmf_noisy"] = out["cmf_clean"].copy()
@@ -273,6 +278,7 @@ def _shard_attrs(recipe: Recipe, task: dict) -> dict:
         "degradation_note": ("applied and stored (draws in deg_*)" if sp.degradation == "offline" else
                              "clean blur stored; apply the preset on the fly with sat_mask"),
         "anchor": "mid-exposure pose (sharp = motion-field anchor frame)",
+        "field_spec": field_spec(recipe).to_dict(),
         "versions": versions(),
     }
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShardError
+from ..gyro.cmf import FieldSpec
 from ..log import get_logger
 from ..provenance import sha256_file
 from .manifest import read_manifest
@@ -223,6 +224,19 @@ def _open(path: Path):
     except OSError as exc:
         raise ShardError(f"{path}: not a readable HDF5 file ({exc}); the shard is truncated or corrupt, "
                          "delete it and rerun 'gyrobench synth' with the same --out") from exc
+
+
+def field_spec_of(attrs: dict[str, Any], stored_channels: int | None = None) -> FieldSpec:
+    """The :class:`FieldSpec` of a shard's motion fields, from its ``field_spec`` attribute. Shards written before
+    that attribute existed used the official options with M = stored channels / 2 (or 8 without stored fields)."""
+    spec = attrs.get("field_spec")
+    if isinstance(spec, bytes):
+        spec = spec.decode()
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    if isinstance(spec, dict):
+        return FieldSpec.from_dict(spec)
+    return FieldSpec(M=stored_channels // 2 if stored_channels else 8)
 
 
 def read_shard_attrs(path: str | Path) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
+from ..gyro.cmf import FieldSpec
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config"]
 
@@ -41,7 +42,7 @@ class DataSection:
     workers: int = 0
     multiprocessing_context: Literal["spawn", "fork", "forkserver"] | None = None
     verify: bool = True
-    cmf_options: dict[str, Any] = field(default_factory=dict)
+    motion_field: FieldSpec | None = None  # the fields to train on; None: the dataset's own (shards' field_spec)
 
     def __post_init__(self):
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):

@@ -102,7 +102,7 @@ class Trainer:
         self.model_info = info(cfg.model.name)
         self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
                                     verify=cfg.data.verify, fields=self.model_info.uses_gyro,
-                                    cmf_options=cfg.data.cmf_options)
+                                    field=cfg.data.motion_field)
         self.sampler = ddp.ResumableDistributedSampler(self.dataset, num_replicas=world, rank=self.dist.rank,
                                                        seed=cfg.seed)
         self.steps_per_epoch = len(self.dataset) // world // self.batch_per_rank

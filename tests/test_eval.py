@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -14,7 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from gyrobench.cli import main as cli_main
 from gyrobench.errors import GyrobenchError
-from gyrobench.evaluate import blur_extent_px, evaluate
+from gyrobench.evaluate import EvalConfig, blur_extent_px, evaluate
 from gyrobench.results import mean_ci, read_record, summarize_metric, write_record
 
 RECORD_FIELDS = ("model", "label", "options", "checkpoint", "checkpoint_sha256", "dataset",
@@ -54,8 +55,8 @@ def _shard_pairs(root, split="test"):
 
 
 def test_identity_record_matches_skimage_and_schema(smoke_data, tmp_path):
-    path = evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "ev", metrics=("psnr", "ssim", "niqe",
-                    "topiq_nr"), command="pytest")
+    path = evaluate(EvalConfig(model="identity", data=str(smoke_data), out=str(tmp_path / "ev"),
+                               metrics=("psnr", "ssim", "niqe", "topiq_nr"), command="pytest"))
     rec = read_record(path)
     for key in RECORD_FIELDS:
         assert key in rec, key
@@ -96,16 +97,16 @@ def test_identity_record_matches_skimage_and_schema(smoke_data, tmp_path):
 
 
 def test_srgb8_protocol_changes_scores(smoke_data, tmp_path):
-    a = read_record(evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "a", metrics=("psnr",)))
-    b = read_record(evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "b", metrics=("psnr",),
-                             protocol="srgb8"))
+    cfg = EvalConfig(model="identity", data=str(smoke_data), out=str(tmp_path / "a"), metrics=("psnr",))
+    a = read_record(evaluate(cfg))
+    b = read_record(evaluate(dataclasses.replace(cfg, out=str(tmp_path / "b"), protocol="srgb8")))
     assert b["protocol"] == "srgb8" and b["protocol_options"]["fr_transfer"] == "srgb"
     assert a["metrics"]["psnr"]["mean"] != pytest.approx(b["metrics"]["psnr"]["mean"], abs=1e-3)
 
 
 def test_nr_metrics_on_big_images(big_data, tmp_path):
-    rec = read_record(evaluate(None, big_data, model="identity", out_dir=tmp_path / "ev",
-                               metrics=("psnr", "niqe", "topiq_nr"), save_images=True))
+    rec = read_record(evaluate(EvalConfig(model="identity", data=str(big_data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr", "niqe", "topiq_nr"), save_images=True)))
     assert rec["metrics"]["niqe"]["lower_better"] is True and rec["metrics"]["niqe"]["n"] == rec["n_images"]
     assert rec["metrics"]["niqe"]["full_reference"] is False
     assert "topiq_nr" in rec["unavailable"]
@@ -120,7 +121,8 @@ def test_checkpoint_evaluation(smoke_data, tmp_path):
     net = build("nafnet", width=8, enc_blk_nums=[1, 1, 1, 1])
     ckpt = save_checkpoint(tmp_path / "tiny.pt", model="nafnet", options=dict(net.options),
                            state_dict=net.state_dict(), step=7, config={"name": "tiny"})
-    rec = read_record(evaluate(ckpt, smoke_data, out_dir=tmp_path / "ev", metrics=("psnr", "ssim")))
+    rec = read_record(evaluate(EvalConfig(checkpoint=str(ckpt), data=str(smoke_data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr", "ssim"))))
     assert rec["model"] == "nafnet" and rec["options"]["width"] == 8
     assert rec["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert rec["train"]["step"] == 7 and rec["model_source"] == "checkpoint"
@@ -228,7 +230,8 @@ def test_m4_checkpoint_gets_m4_fields(smoke_data, tmp_path, stored):
 
     data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1) if stored else smoke_data
     ckpt = _gdn_checkpoint(tmp_path / "m4.pt")
-    rec = read_record(evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0, limit=1))
+    rec = read_record(evaluate(EvalConfig(checkpoint=str(ckpt), data=str(data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr",), crops=0, limit=1)))
     assert rec["options"]["M"] == 4 and math.isfinite(rec["metrics"]["psnr"]["mean"])
     from gyrobench.models.dcn import torchvision_available
 
@@ -283,7 +286,7 @@ def test_checkpoint_field_spec_reaches_the_fields(tmp_path, data_cfg):
     ckpt = save_checkpoint(tmp_path / "p.pt", model="cmf_probe_test", options={}, state_dict={}, step=1,
                            config={"data": data_cfg})
     _SEEN_FIELDS.clear()
-    evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0)
+    evaluate(EvalConfig(checkpoint=str(ckpt), data=str(data), out=str(tmp_path / "ev"), metrics=("psnr",), crops=0))
     with h5py.File(data / "shard-00001.h5", "r") as f:  # the test split's shard, straight from HDF5
         t, w, K = f["gyro_t_ns"][0], f["gyro_w"][0], f["K"][0]
     kw = dict(crop=(4, 6, 64, 48), M=8, layout="chw")

@@ -86,7 +86,7 @@ class ResultsRecord:
     dataset: str
     dataset_manifest_sha256: str
     recipe_sha256: str | None
-    split: str
+    split: str | None  # None: every sample ('--split all')
     protocol: str
     protocol_options: dict[str, Any]
     metrics: dict[str, MetricSummary]

@@ -43,7 +43,8 @@ class Record:
         """Rows are ranked together only on the same dataset manifest, split, protocol and gyro field
         (``protocol_options.gyro_field``: clean or noisy motion fields at test time)."""
         rec = self.record
-        return (rec.dataset_manifest_sha256, rec.split, rec.protocol, str(rec.protocol_options.get("gyro_field") or ""))
+        return (rec.dataset_manifest_sha256, rec.split or "", rec.protocol,
+                str(rec.protocol_options.get("gyro_field") or ""))
 
     def get(self, key: str, default=None):
         """Field ``key`` of the record (a :class:`ResultsRecord` field name), ``default`` when None."""

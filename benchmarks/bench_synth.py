@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from gyrobench.color import srgb_to_linear
-from gyrobench.synth.blur import blur_homographies, centre_crop_box, max_step_px, render_blur
+from gyrobench.gyro.camera import center_crop_box
+from gyrobench.synth.blur import blur_homographies, max_step_px, render_blur
 from gyrobench.synth.degrade import Degradation
 from gyrobench.synth.presets import PRESETS
 
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     imgs = kodak_fullhd(args.images)
     wins, gyro_src = gyro_windows(args.images)
-    crop = centre_crop_box(FRAME_HW, CROP_HW)
+    crop = center_crop_box(FRAME_HW[::-1], CROP_HW[::-1])
     times = {"decode": [], "poses": [], "warp": [], "degrade": {k: [] for k in PRESETS}}
     poses, steps = [], []
     # warm-up (allocator, kernels)

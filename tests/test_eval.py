@@ -15,7 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from gyrobench.cli import main as cli_main
 from gyrobench.errors import GyrobenchError
-from gyrobench.evaluate import EvalConfig, blur_extent_px, evaluate
+from gyrobench.evaluate import EvalConfig, evaluate, field_path_length_px
 from gyrobench.results import mean_ci, read_record, summarize_metric, write_record
 
 RECORD_FIELDS = ("model", "label", "options", "checkpoint", "checkpoint_sha256", "dataset",
@@ -191,9 +191,9 @@ def test_blur_extent_hand_field():
     # M = 2 segments: (3, 4) then (0, -5) at the centre grid point -> 5 + 5 = 10 px
     cmf = torch.zeros(4, 6, 8)
     cmf[:, 3, 4] = torch.tensor([3.0, 4.0, 0.0, -5.0])
-    assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
+    assert field_path_length_px(cmf, height=12, width=16) == pytest.approx(10.0)
     cmf[:, 2, 4] = 100.0  # another grid point does not count
-    assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
+    assert field_path_length_px(cmf, height=12, width=16) == pytest.approx(10.0)
 
 
 def test_official_nafnet_file(smoke_data, tmp_path):

@@ -39,7 +39,7 @@ from ..gyro.recording import load_gyro
 from ..gyro.trajectory import pose_homographies
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, sha256_json, versions
-from ..synth.blur import blur_extent_px
+from ..synth.blur import pose_path_length_px
 from .seeding import sample_seedseq
 from .sources import load_starting_points
 
@@ -221,7 +221,7 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
         "crop": np.array(crop, dtype=np.int64), "exposure_ns": np.int64(t[-1] - t[0]),
         "window_start": np.int64(s), "sample_id": f"{split}-{i:06d}", "sample_index": np.int64(i),
         "source_image": blur_path.name, "source_sha256": sha256_file(blur_path),
-        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "blur_extent_px": np.float32(pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
     }
     if cmf_dir is not None:
         npy = cmf_dir / (blur_path.stem + ".npy")

@@ -50,7 +50,7 @@ from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_fi
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
-from ..synth.blur import blur_extent_px, render_blur
+from ..synth.blur import pose_path_length_px, render_blur
 from ..synth.degrade import Degradation
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq
@@ -213,7 +213,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         "n_poses": np.int32(H.shape[0]),
         "substeps": np.int32(n_sub),
         "window_start": np.int64(win.start),
-        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "blur_extent_px": np.float32(pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
         "sample_id": f"{split.name}-{index:06d}",
         "sample_index": np.int64(index),
         "rng_key": np.array(ss.entropy, dtype=np.uint64),

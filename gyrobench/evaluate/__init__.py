@@ -12,8 +12,8 @@ The rule that drops a metric for the whole run when one image cannot be scored b
 
 from .config import DEFAULT_METRICS, EvalConfig, load_eval_config
 from .model import BlurredInput, build_eval_model, model_field_spec
-from .outputs import blur_extent_px
+from .outputs import field_path_length_px
 from .run import evaluate
 
 __all__ = ["evaluate", "EvalConfig", "load_eval_config", "DEFAULT_METRICS", "BlurredInput", "build_eval_model",
-           "model_field_spec", "blur_extent_px"]
+           "model_field_spec", "field_path_length_px"]

@@ -1,9 +1,10 @@
 """What an evaluation writes besides its record: visual crops (8-bit sRGB display PNGs), restored images (16-bit
 linear PNGs), and the per-image blur extent.
 
-``blur_extent_px``: path length of the image-centre trajectory, the sum over the M segments of ``|(dx, dy)|`` of
-the **clean** field at the centre grid point (full-resolution pixels): the blur that was actually rendered,
-whatever the gyro input.
+The record's and per-image CSV's ``blur_extent_px`` is :func:`field_path_length_px`: the path length of the
+image-centre trajectory, the sum over the M segments of ``|(dx, dy)|`` of the **clean** field at the centre grid
+point (full-resolution pixels): the blur that was actually rendered, whatever the gyro input. (The shards'
+``blur_extent_px`` is :func:`gyrobench.synth.blur.pose_path_length_px`, the same path over every blur pose.)
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import torch
 from ..color import linear_to_srgb
 from ..errors import GyrobenchError
 
-__all__ = ["blur_extent_px", "save_png", "centre_crop", "slug"]
+__all__ = ["field_path_length_px", "save_png", "centre_crop", "slug"]
 
 
-def blur_extent_px(cmf: torch.Tensor, height: int, width: int) -> float:
+def field_path_length_px(cmf: torch.Tensor, height: int, width: int) -> float:
     """Length in full-resolution pixels of the trajectory of the image centre.
 
     ``cmf`` (2M, hf, wf): channel pair m = (dx, dy) of segment m at grid point (row i, col j) = image pixel
@@ -29,7 +30,7 @@ def blur_extent_px(cmf: torch.Tensor, height: int, width: int) -> float:
     width // 4)``. Returns ``sum_m sqrt(dx_m^2 + dy_m^2)``.
     """
     if cmf.ndim != 3 or cmf.shape[0] % 2:
-        raise GyrobenchError(f"blur_extent_px: expected a (2M, h, w) field, got {tuple(cmf.shape)}")
+        raise GyrobenchError(f"field_path_length_px: expected a (2M, h, w) field, got {tuple(cmf.shape)}")
     i = min((height // 2) // 2, cmf.shape[1] - 1)
     j = min((width // 2) // 2, cmf.shape[2] - 1)
     seg = cmf[:, i, j].to(torch.float64).reshape(-1, 2)

@@ -48,7 +48,7 @@ from ..provenance import git_commit, machine, sha256_file, versions
 from ..results import ResultsRecord, write_per_image_csv, write_record
 from .config import EvalConfig
 from .model import build_eval_model, model_field_spec
-from .outputs import blur_extent_px, centre_crop, save_png, slug
+from .outputs import centre_crop, field_path_length_px, save_png, slug
 
 __all__ = ["evaluate", "prepare", "restore_and_score", "make_record", "Run", "Images"]
 
@@ -169,7 +169,7 @@ def restore_and_score(run: Run, metrics: MetricSet) -> Images:
         out.seconds += dt
         sharp = batch.get("sharp")
         metrics.score(sid, restored, sharp)
-        out.rows.append({"sample_id": sid, "blur_extent_px": blur_extent_px(sample["cmf_clean"], h, w),
+        out.rows.append({"sample_id": sid, "blur_extent_px": field_path_length_px(sample["cmf_clean"], h, w),
                          "inference_s": dt, "height": int(h), "width": int(w)})
         if idx in crop_at:
             out.crops.append(save_crops(run, sid, {"blurred": batch["blurred"][0], "restored": restored[0],

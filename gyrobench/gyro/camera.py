@@ -31,7 +31,22 @@ import numpy as np
 
 from ..errors import ShapeError
 
-__all__ = ["Intrinsics", "FOURKRD", "FOURKRD_CROP", "DEMO", "DEMO_CROP", "homography", "as_K", "intrinsics_by_name"]
+__all__ = ["Intrinsics", "center_crop_box", "FOURKRD", "FOURKRD_CROP", "DEMO", "DEMO_CROP", "homography", "as_K", "intrinsics_by_name"]
+
+
+def center_crop_box(frame_wh: tuple[int, int], crop_wh: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(x0, y0, w, h)`` in pixels of the centred ``crop_wh = (w, h)`` crop of a ``frame_wh = (W, H)`` frame
+    (width first, like the result). Odd margins round the offset down.
+
+    >>> center_crop_box((1920, 1080), (1280, 720))
+    (320, 180, 1280, 720)
+    """
+    (W, H), (w, h) = frame_wh, crop_wh
+    if w <= 0 or h <= 0:
+        raise ShapeError(f"center crop: size must be positive, got {w}x{h}")
+    if w > W or h > H:
+        raise ShapeError(f"center crop {w}x{h} does not fit in the {W}x{H} frame; use a smaller crop")
+    return ((int(W) - int(w)) // 2, (int(H) - int(h)) // 2, int(w), int(h))
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,9 @@ class Intrinsics:
         return Intrinsics(self.fx, self.fy, self.cx - x0, self.cy - y0, int(w), int(h))
 
     def center_crop(self, w: int, h: int) -> tuple[int, int, int, int]:
-        """``(x0, y0, w, h)`` of the centred ``w`` x ``h`` crop (4KRD: (320, 180, 1280, 720))."""
-        if w > self.width or h > self.height:
-            raise ValueError(f"center_crop: {w}x{h} does not fit in {self.width}x{self.height}")
-        return ((self.width - w) // 2, (self.height - h) // 2, int(w), int(h))
+        """``(x0, y0, w, h)`` of the centred ``w`` x ``h`` crop (4KRD: (320, 180, 1280, 720)); see
+        :func:`center_crop_box`."""
+        return center_crop_box((self.width, self.height), (w, h))
 
     def resize(self, new_w: int, new_h: int) -> Intrinsics:
         """Intrinsics after resizing the whole frame to ``new_w`` x ``new_h`` (pixel-centre convention)."""

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict, to_dict
-from ..errors import CheckpointError, RecipeError
+from ..errors import CheckpointError, RecipeError, TrainingError
 from ..io import write_text_atomic
 from ..log import get_logger, progress
 from ..models.dcn import dcn_backends
@@ -309,7 +309,7 @@ class Trainer:
             for batch in self._loader(epoch, pos):
                 loss, psnr = self.train_step(batch)
                 if not math.isfinite(loss):
-                    raise RecipeError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
+                    raise TrainingError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
                 first_loss = loss if first_loss is None else first_loss
                 self.step += 1
                 window_n += self.batch_per_rank * self.dist.world_size

@@ -84,7 +84,8 @@ class ResultsRecord:
     checkpoint: str | None
     checkpoint_sha256: str | None
     dataset: str
-    dataset_manifest_sha256: str
+    dataset_manifest_sha256: str  # of the manifest file's bytes: provenance (it includes the run's date)
+    dataset_fingerprint: str | None = None  # the dataset's content identity (gyrobench.data.manifest); ranks rows
     recipe_sha256: str | None
     split: str | None  # None: every sample ('--split all')
     protocol: str
@@ -104,7 +105,7 @@ class ResultsRecord:
     dcn_backend: str | None = None
     train: dict[str, Any] | None = field(default=None)
 
-    OPTIONAL = ("dcn_backend", "train")  # omitted from the JSON when None
+    OPTIONAL = ("dataset_fingerprint", "dcn_backend", "train")  # omitted from the JSON when None (older records)
 
     @classmethod
     def from_json(cls, data: Any, source: str = "<record>") -> ResultsRecord:

@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from ..config import from_dict
-from ..data.manifest import FORMAT, write_json_atomic
+from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter
 from ..errors import GyroFormatError, ImageError, ShardError
 from ..gyro.cmf import FieldSpec, cmf_shape
@@ -189,9 +189,10 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                 "seed": int(seed), "limit": limit, "versions": versions(),
                 "image": {"dtype": dtype, "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
                           "transfer": "linear", "layout": "HWC"},
-                "splits": split_info, "shards": entries,
+                "splits": split_info, "shards": entries, "fingerprint": None,
                 "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                             "machine": machine(), "command": command}}
+    manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
 

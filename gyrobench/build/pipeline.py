@@ -41,7 +41,7 @@ import torch
 from joblib import Parallel, delayed
 
 from ..config import from_dict
-from ..data.manifest import FORMAT, write_json_atomic
+from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
@@ -406,10 +406,12 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
                   "transfer": "linear", "layout": "HWC"},
         "splits": splits,
         "shards": entries,
+        "fingerprint": None,
         "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                     "machine": machine(), "command": command or "", "workers": workers, "device": device,
                     "seconds": round(dt, 3)},
     }
+    manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
     log.info("manifest: %s (%s)", out_dir / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
     return manifest

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from ..data.dataset import ShardDataset, collate
-from ..data.manifest import read_manifest
+from ..data.manifest import content_fingerprint, read_manifest
 from ..device import resolve_device
 from ..errors import GyrobenchError
 from ..log import get_logger, progress
@@ -199,6 +199,7 @@ def make_record(run: Run, metrics: MetricSet, summaries: dict, images: Images, c
         "checkpoint_sha256": info["checkpoint_sha256"],
         "dataset": str(cfg.data),
         "dataset_manifest_sha256": sha256_file(Path(run.dataset.data_dir) / "manifest.json"),
+        "dataset_fingerprint": content_fingerprint(manifest),
         "recipe_sha256": manifest.get("recipe_sha256"),
         "split": cfg.dataset_split,
         "protocol": run.protocol.name,

@@ -40,10 +40,11 @@ class Record:
 
     @property
     def group(self) -> tuple[str, str, str, str]:
-        """Rows are ranked together only on the same dataset manifest, split, protocol and gyro field
+        """Rows are ranked together only on the same dataset content (``dataset_fingerprint``; records written
+        before it existed: the manifest file's sha256), split, protocol and gyro field
         (``protocol_options.gyro_field``: clean or noisy motion fields at test time)."""
         rec = self.record
-        return (rec.dataset_manifest_sha256, rec.split or "", rec.protocol,
+        return (rec.dataset_fingerprint or rec.dataset_manifest_sha256, rec.split or "", rec.protocol,
                 str(rec.protocol_options.get("gyro_field") or ""))
 
     def get(self, key: str, default=None):

@@ -39,6 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     "leaderboard": BASE | {"results"},
     "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
     "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color"},
+    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",
+                     "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
 BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets"}

@@ -19,7 +19,7 @@ from ..errors import GyrobenchError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..evaluate import DEFAULT_METRICS
+    from ..evaluate.config import DEFAULT_METRICS, GYRO_FIELDS
     from ..metrics.protocols import PROTOCOLS
 
     # Every default is None: a flag that was not given leaves the config file's key (or EvalConfig's default).
@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="split to evaluate ('all' for every sample; default: test)")
     parser.add_argument("--metrics", default=None,
                         help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)})")
-    parser.add_argument("--gyro-field", default=None, choices=("noisy", "clean"),
-                        help="field given to gyro models: the stored perturbed one (official, default) or the clean one")
+    parser.add_argument("--gyro-field", default=None, choices=GYRO_FIELDS,
+                        help="field given to gyro models: the stored perturbed one (official, default), the clean "
+                             "one, another test image's (shuffled) or zeros")
     parser.add_argument("--ci", default=None, choices=("t", "bootstrap"), help="95%% interval method (default: t)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
     parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1; default: cpu)")

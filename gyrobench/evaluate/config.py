@@ -19,9 +19,10 @@ from typing import Any, Literal
 from ..config import from_dict, load_mapping
 from ..metrics import PROTOCOLS
 
-__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS"]
+__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS", "GYRO_FIELDS"]
 
 DEFAULT_METRICS = ("psnr", "ssim", "niqe", "topiq_nr")
+GYRO_FIELDS = ("noisy", "clean", "shuffled", "zero")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class EvalConfig:
     split: str = "test"  # "all": every sample
     protocol: str = "gyrodeblurnet_official"
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    gyro_field: Literal["noisy", "clean"] = "noisy"  # the stored perturbed field (official) or the clean one
+    gyro_field: Literal["noisy", "clean", "shuffled", "zero"] = "noisy"  # see gyrobench.evaluate.run
     ci: Literal["t", "bootstrap"] = "t"  # 95 % interval method
     seed: int = 0  # of the bootstrap interval
     limit: int | None = None  # evaluate at most this many images

@@ -18,8 +18,10 @@ Conventions:
 - Images come from ``ShardDataset(root, split, crop=None)``: whole stored images, linear, the field covering the
   image padded to a multiple of 8 (the model crops its output back; spec §9.9). Batch size 1.
 - Gyro input (``gyro_field``): ``"noisy"`` (default, as test.py: the perturbed field from the stored
-  error-model draw in *both* slots, alpha = 1) or ``"clean"`` (the field of the clean gyro in both slots:
-  an oracle-gyro upper bound). Recorded in ``protocol_options``.
+  error-model draw in *both* slots, alpha = 1), ``"clean"`` (the field of the clean gyro in both slots:
+  an oracle-gyro upper bound), ``"shuffled"`` (the noisy field of the *next* test image, ``(i + 1) mod n``:
+  a derangement, so every image gets a real but wrong field; tests whether a model uses its gyro) or
+  ``"zero"`` (all-zero fields: no motion). Recorded in ``protocol_options``.
 - ``blur_extent_px``: see :mod:`gyrobench.evaluate.outputs`.
 - Restored images are clamped to [0, 1] before scoring (the protocol's encoding clamps anyway).
 """
@@ -116,12 +118,28 @@ def prepare(cfg: EvalConfig) -> Run:
                n=n, out_dir=cfg.out_dir())
 
 
-def gyro_input(batch: dict, gyro_field: str) -> dict:
-    """Put the chosen field in both slots (alpha = 1, as test.py): the stored perturbed one or the clean one."""
-    if gyro_field == "noisy":
-        batch["cmf_clean"] = batch["cmf_noisy"]
-    else:
+def shuffled_field(ds, idx: int, n: int, own: torch.Tensor) -> torch.Tensor:
+    """The noisy field of sample ``(idx + 1) mod n`` shaped like ``own`` (1, 2M, h, w): a wrong but real field."""
+    if n < 2:
+        raise GyrobenchError("gyro_field='shuffled' needs at least 2 test images (each gets another's field)")
+    other = ds[(idx + 1) % n]["cmf_noisy"][None]
+    if other.shape != own.shape:
+        raise GyrobenchError(f"gyro_field='shuffled': fields of samples {idx} and {(idx + 1) % n} differ in shape "
+                             f"({tuple(own.shape)} vs {tuple(other.shape)}); use a split of equal-sized images")
+    return other.to(own.dtype)
+
+
+def gyro_input(run: Run, batch: dict, idx: int) -> dict:
+    """Put the chosen field (``cfg.gyro_field``, module docstring) in both slots, alpha = 1 (as test.py)."""
+    gyro_field = run.cfg.gyro_field
+    if gyro_field == "shuffled":
+        batch["cmf_noisy"] = shuffled_field(run.dataset, idx, run.n, batch["cmf_noisy"])
+    elif gyro_field == "zero":
+        batch["cmf_noisy"] = torch.zeros_like(batch["cmf_noisy"])
+    if gyro_field == "clean":
         batch["cmf_noisy"] = batch["cmf_clean"]
+    else:
+        batch["cmf_clean"] = batch["cmf_noisy"]
     batch["alpha"] = 1.0
     return batch
 
@@ -161,7 +179,7 @@ def restore_and_score(run: Run, metrics: MetricSet) -> Images:
     out = Images()
     for idx in progress(range(n), desc=f"eval {run.label}"):
         sample = run.dataset[idx]
-        batch = gyro_input(collate([sample]), cfg.gyro_field)
+        batch = gyro_input(run, collate([sample]), idx)
         sid = batch["meta"]["sample_id"][0]
         batch = {k: v.to(run.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         h, w = batch["blurred"].shape[-2:]

@@ -1,4 +1,4 @@
-"""The end-to-end demo behind ``gyrobench demo`` / ``make demo`` (issue 6 item 6; INTERFACES.md §9).
+"""The end-to-end demo behind ``gyrobench demo`` / ``make demo`` (issue 6 item 6; docs/conventions.md §9).
 
 Stages (one log line each, progress bars inside):
 

@@ -1,10 +1,10 @@
-"""Dataset synthesis: recipe -> HDF5 shards + manifest (issue 4 items 1, 5, 6; INTERFACES.md §5).
+"""Dataset synthesis: recipe -> HDF5 shards + manifest (issue 4 items 1, 5, 6; docs/conventions.md §5).
 
 Per sample (split ``s``, index ``n``):
 
 1. RNG: ``np.random.SeedSequence([recipe.seed, split_key(s), n])`` spawns independent streams for the gyro
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
-   never on the worker count, scheduling or resume (INTERFACES.md §5).
+   never on the worker count, scheduling or resume (docs/conventions.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
    (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
@@ -152,7 +152,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
 
     ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
-    device type (INTERFACES.md §5)."""
+    device type (docs/conventions.md §5)."""
     ctx = _context(recipe, run_id)
     cam = recipe.camera
     x0, y0, cw, ch = cam.crop_box()

@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` over gyrobench shards (INTERFACES.md §2, §5; spec ``gyrodeblurnet.md`` §3.1, §6.1).
+"""A torch ``Dataset`` over gyrobench shards (docs/conventions.md §2, §5; spec ``gyrodeblurnet.md`` §3.1, §6.1).
 
 ``ShardDataset(root, split=..., crop=256, seed=...)`` yields one dict per sample:
 
@@ -15,7 +15,7 @@ key                     shape / type           meaning
                                                ``K``, ``seed``
 ======================  =====================  ==========================================================
 
-and :func:`collate` stacks a list of them into the batch dict of INTERFACES.md §2 (``meta``: dict of lists).
+and :func:`collate` stacks a list of them into the batch dict of docs/conventions.md §2 (``meta``: dict of lists).
 
 Conventions
 -----------
@@ -155,7 +155,7 @@ class ShardDataset(torch.utils.data.Dataset):
     # ------------------------------------------------------------------ manifest
     @staticmethod
     def _resolve(root: Path, split: str | None, verify: bool):
-        """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (INTERFACES.md §5)."""
+        """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (docs/conventions.md §5)."""
         if split is not None and (root / split / "manifest.json").is_file():
             root = root / split
             index = open_dataset(root, verify=verify)
@@ -312,7 +312,7 @@ class ShardDataset(torch.utils.data.Dataset):
         try:
             t_ns = np.asarray(f["gyro_t_ns"][i], dtype=np.int64)
             w = np.asarray(f["gyro_w"][i], dtype=np.float64)
-            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (INTERFACES.md §1)
+            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (docs/conventions.md §1)
                 w = w @ np.asarray(f["R_imu_to_cam"][i], dtype=np.float64).T
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
@@ -340,7 +340,7 @@ class ShardDataset(torch.utils.data.Dataset):
 
 
 def collate(samples: list[dict]) -> dict:
-    """Stack per-sample dicts into the batch dict of INTERFACES.md §2; ``meta`` becomes a dict of lists."""
+    """Stack per-sample dicts into the batch dict of docs/conventions.md §2; ``meta`` becomes a dict of lists."""
     if not samples:
         raise ValueError("collate: empty list of samples")
     batch: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""The dataset manifest (INTERFACES.md §5): ``manifest.json`` beside the shards.
+"""The dataset manifest (docs/conventions.md §5): ``manifest.json`` beside the shards.
 
 Layout::
 

@@ -1,6 +1,6 @@
 """Pinhole intrinsics that follow crops and resizes, and rotation homographies ``H = K R K^-1``.
 
-Conventions (INTERFACES.md §1, spec ``gyrodeblurnet.md`` §1.1, §3.1 step 4):
+Conventions (docs/conventions.md §1, spec ``gyrodeblurnet.md`` §1.1, §3.1 step 4):
 
 - Pixel coordinates ``(x, y)``: x = column to the right, y = row down, in **pixels**; the integer coordinate
   ``(j, i)`` is the *centre* of pixel row i, column j (the convention of the official generator, whose grid
@@ -98,7 +98,7 @@ class Intrinsics:
     def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
         """Square-pixel intrinsics with horizontal FOV ``hfov_deg`` and the principal point at the image centre.
 
-        The centre is ``(W/2, H/2)``, matching the official 4KRD choice (960, 540) and INTERFACES.md §9's demo
+        The centre is ``(W/2, H/2)``, matching the official 4KRD choice (960, 540) and docs/conventions.md §9's demo
         camera ((250, 250) for 500x500; 48 deg gives fx = 561.5 px).
         """
         if not 0 < hfov_deg < 180:
@@ -111,7 +111,7 @@ class Intrinsics:
 FOURKRD = Intrinsics(2139.03493, 2133.82853, 960.0, 540.0, 1920, 1080)
 #: The stored 1280x720 centre crop of the 4KRD frame: (x0, y0, w, h) in full-frame pixels.
 FOURKRD_CROP = (320, 180, 1280, 720)
-#: Embedded demo camera for the 500x500 Kodak images (INTERFACES.md §9).
+#: Embedded demo camera for the 500x500 Kodak images (docs/conventions.md §9).
 DEMO = Intrinsics(561.5, 561.5, 250.0, 250.0, 500, 500)
 #: The demo data's stored window: the 480x480 centre crop of the 500x500 frame (recipe ``demo``, field 240x240).
 DEMO_CROP = (10, 10, 480, 480)

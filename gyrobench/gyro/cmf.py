@@ -12,7 +12,7 @@ For a gyro window ``t_ns`` (S,) int64 ns, ``w`` (S, 3) rad/s (camera axes) and i
    the trajectory segments in forward time of the scene point that sits at x at the anchor time, in
    **full-resolution pixels** (not divided by the stride). x = columns right, y = rows down.
 5. Output ``(ceil(height/stride), ceil(width/stride), 2M)`` HWC (``layout="hwc"``, the .npy file layout) or
-   ``(2M, h, w)`` (``layout="chw"``, the tensor layout of INTERFACES.md §1); float32 by default.
+   ``(2M, h, w)`` (``layout="chw"``, the tensor layout of docs/conventions.md §1); float32 by default.
 
 The official generator builds the "pre" half by inverting right-accumulated homographies and the "pro" half by
 left accumulation, then differences and negates (spec §3.1 steps 3, 5); that equals the closed form above

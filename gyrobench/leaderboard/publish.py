@@ -1,4 +1,4 @@
-"""Publish results records as a leaderboard folder (issue 6 item 5; INTERFACES.md §8).
+"""Publish results records as a leaderboard folder (issue 6 item 5; docs/conventions.md §8).
 
 ``publish(records, out_dir)`` writes::
 

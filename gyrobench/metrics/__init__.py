@@ -1,4 +1,4 @@
-"""Image-quality metrics behind one registry (INTERFACES.md §7).
+"""Image-quality metrics behind one registry (docs/conventions.md §7).
 
 >>> import torch
 >>> from gyrobench.metrics import create_metric

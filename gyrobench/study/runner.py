@@ -90,7 +90,7 @@ def _data_sha256(manifest: dict) -> str:
 def finalize_checkpoint(last: Path, dest: Path, out_dir: Path, data_sha256: str | None = None) -> str:
     """Write the publishable checkpoint of a finished run and return its sha256.
 
-    Keeps what evaluation and traceability need (INTERFACES.md §4 fields ``model``, ``options``,
+    Keeps what evaluation and traceability need (docs/conventions.md §4 fields ``model``, ``options``,
     ``state_dict``, plus ``step``, ``config``, ``data``, ``train``, ``git_commit``, ``versions``); drops the
     optimizer, scheduler and RNG states; paths inside ``out_dir`` are rewritten as ``<study>/...`` and the
     training data's manifest sha256 (which hashes the synthesis date too) is replaced by ``data_sha256`` (the

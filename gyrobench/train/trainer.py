@@ -56,7 +56,7 @@ def _to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def _linear_degradation(preset: str):
-    """``Degradation(preset)`` with linear output, as the linear targets and metrics need (INTERFACES.md §1).
+    """``Degradation(preset)`` with linear output, as the linear targets and metrics need (docs/conventions.md §1).
 
     The RSBlur presets end in sRGB (B10) or the A7R3 CRF (B12); the trainer compares the degraded input with the
     linear ``sharp`` target, so those presets are built with ``domain="linear", crf="none"`` (the same pipeline
@@ -188,7 +188,7 @@ class Trainer:
                                            pin_memory=self.device.type == "cuda", **kw)
 
     def state(self) -> dict:
-        """The checkpoint dict of INTERFACES.md §4 at the current step."""
+        """The checkpoint dict of docs/conventions.md §4 at the current step."""
         from ..provenance import git_commit, versions
 
         return {

@@ -14,9 +14,15 @@ What is compared:
 - manifests, records and the per-image CSV: canonical JSON / text;
 - leaderboard tables (``table.md``, ``table.csv``, ``table.tex``, ``leaderboard.json``): their bytes.
 
-Run-specific fields are normalised first (dates, machine, commit, timings, absolute paths, and the manifest file
-hash, which includes the run's ``created`` block). Fields that issue 12 adds on purpose (``ADDED``) are left out
-of the comparison; their own tests are in test_dataset_synth.py (``field_spec``) and test_fingerprint.py.
+Run-specific fields are normalised first (dates, machine, commit, timings, library versions, absolute paths, and
+the manifest file hash, which includes the run's ``created`` block). Fields added on purpose since (``ADDED``) are
+left out of the comparison; their own tests are in test_dataset_synth.py (``field_spec``), test_fingerprint.py and
+test_render_cpu.py (``renderer``).
+
+Issue 11 made OpenCV the CPU renderer (its blurs agree with the torch renderer to <= 1e-4 before quantisation,
+tested elsewhere), so ``synth`` runs here with ``--renderer torch``, the pre-refactor code path. The golden values
+were recorded by running this file (``python tests/test_byte_identical.py DIR``) on a checkout of d236630, whose
+CLI has no ``--renderer`` flag and only the torch renderer.
 """
 
 from __future__ import annotations
@@ -46,10 +52,10 @@ GOLDEN = {
     "import": {
         "manifest": "43e3cc6e09b898ae7d1f84c95f8ade8004c76b8eee26a05e7d13614b45871106",
         "shards": {
-            "shard-00000.h5": "755a415daab5f61e683b5e10e300466730adf8233e9c9550e07cc910ef18c903",
-            "shard-00001.h5": "e3335d04afbdd4de8004ed8d261835a07cfcdd9d3cb94fb5ca932da0402d7ce0",
-            "shard-00002.h5": "6685412cbe5d786784dc9f1ce32df6c122338a5f9f2ee838271adf687df45df3",
-            "shard-00003.h5": "e444f7bcc2e7f7576e169716c80645e39f0b53eb81d4c933f4346adeaaaa68f7",
+            "shard-00000.h5": "2d4cb9615672fee5267c0e9985171d4a693b8ef0f5ff79e6f6bf04dec1a397e2",
+            "shard-00001.h5": "883a729cfa0824cc0b58ec27535f86db5e3ea775aa37a16bd78f2271b0506aa4",
+            "shard-00002.h5": "6be8b2af528a130196528ddc257200edc1a4b1e943c1a627686c69b7762fad04",
+            "shard-00003.h5": "251a6dcf881227d4a9e08ccc1f14842ddceea59cdc080b23520af147b0e372e1",
         },
     },
     "leaderboard": {
@@ -61,11 +67,11 @@ GOLDEN = {
     "synth": {
         "manifest": "469010176d642fabbde6271858647d1cac798e884c68a048bcb07c94261188dc",
         "shards": {
-            "shard-00000.h5": "9e100871142a5b15dd0b0ddb9a93094897bf2f3bda315f52f3f283959d7a3b28",
-            "shard-00001.h5": "c2240044f0ac12745b10855a90888342874428943c4fc74f8fbee05d05ae80fc",
-            "shard-00002.h5": "587685775defc3601eb5b537222959d54d870f9932ea1f100eaadba0cef135dd",
-            "shard-00003.h5": "df8306d139b5a48d2ba225b16deba458f16130266c0c53e24fd32712e1346cb0",
-            "shard-00004.h5": "53339410b4c11d583ad6840b51fa312c1ba918a58e177fd800b88485a0b41ac8",
+            "shard-00000.h5": "d1599bc3810aefcc3b47013101795b2a8d52283e412f39041e1a7947f4599ed8",
+            "shard-00001.h5": "a4562340b0ff4491515f3848e48e7b15af5e6a601f6401dca55a0beea8853226",
+            "shard-00002.h5": "03694d5cca6992cdacfa7ea6fe6bd14a1acd12936a143dabd96ec26051b2ee8d",
+            "shard-00003.h5": "c1aec05025268032b0561e78f2843dc8616a549042273146aaa2b89c7b635a4a",
+            "shard-00004.h5": "a061271a18f8b547b99548ed05faa25a18cf981eaaf13a66c61f2ec5b9a1c160",
         },
     },
 }
@@ -73,9 +79,10 @@ GOLDEN = {
 RUN_SPECIFIC_RECORD = {"date", "machine", "git_commit", "versions", "command", "timing", "dataset",
                        "dataset_manifest_sha256", "checkpoint"}
 RUN_SPECIFIC_MANIFEST = {"created", "versions"}
-# Added by issue 12 on purpose, left out of the comparison: the FieldSpec of a shard's fields (item 4) and the
-# dataset's content fingerprint (item 7), tested in test_dataset_synth.py and test_fingerprint.py.
-ADDED = {"shard_attrs": {"field_spec"}, "manifest": {"fingerprint"}, "record": {"dataset_fingerprint"}}
+# Added on purpose, left out of the comparison: the FieldSpec of a shard's fields (issue 12 item 4), the dataset's
+# content fingerprint (issue 12 item 7) and the renderer that made a shard (issue 11).
+ADDED = {"shard_attrs": {"field_spec", "renderer"}, "manifest": {"fingerprint"}, "record": {"dataset_fingerprint"}}
+RUN_SPECIFIC_SHARD_ATTRS = {"versions"}  # library versions: provenance of the environment
 # Item 7 also changes, on purpose, what the leaderboard groups by (the fingerprint, not the manifest file's hash):
 # these exact replacements turn the new tables' wording back into the old one before the comparison, so any
 # other difference still fails.
@@ -119,7 +126,7 @@ def _shard_digest(path: Path) -> str:
 
     def attrs(name, obj):
         for k in sorted(obj.attrs):
-            if not (name == "/" and k in ADDED["shard_attrs"]):
+            if not (name == "/" and k in ADDED["shard_attrs"] | RUN_SPECIFIC_SHARD_ATTRS):
                 h.update(f"{name}@{k}={obj.attrs[k]!r}".encode())
 
     with h5py.File(path, "r") as f:
@@ -164,10 +171,10 @@ def _record_hash(folder: Path) -> dict:
     return res
 
 
-def outputs(tmp: Path) -> dict:
+def outputs(tmp: Path, synth_flags=("--renderer", "torch")) -> dict:
     """Run the CLI end to end in ``tmp`` and return the sha256 of every output that must stay identical."""
     data, imp = tmp / "smoke", tmp / "imported"
-    assert cli_main(["synth", "smoke", "--out", str(data)]) == 0
+    assert cli_main(["synth", "smoke", "--out", str(data), *synth_flags]) == 0
     src = _fake_release(tmp / "GyroBlur-Synth")
     assert cli_main(["import-gyroblur", str(src), "--out", str(imp), "--shard-size", "1", "--frame", "64x48",
                      "--K", "60,60,32,24", "--crop", "8,8,48,32", "--seed", "5"]) == 0
@@ -200,7 +207,7 @@ def test_outputs_byte_identical_to_the_code_before_the_move(tmp_path):
     assert outputs(tmp_path) == GOLDEN
 
 
-if __name__ == "__main__":  # how the golden values were recorded (on the pre-move code)
-    out = outputs(Path(sys.argv[1]))
+if __name__ == "__main__":  # how the golden values were recorded: on d236630, with no synth flags
+    out = outputs(Path(sys.argv[1]), synth_flags=tuple(sys.argv[2:]))
     out["versions"] = _versions()
     print(json.dumps(out, indent=1, sort_keys=True))

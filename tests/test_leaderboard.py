@@ -1,4 +1,4 @@
-"""Leaderboard publishing from hand-written results records (INTERFACES.md §8)."""
+"""Leaderboard publishing from hand-written results records (docs/conventions.md §8)."""
 
 from __future__ import annotations
 

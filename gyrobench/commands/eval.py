@@ -16,10 +16,11 @@ import json
 from pathlib import Path
 
 from ..errors import GyrobenchError
+from .args import COUNT, check_out, int_in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..evaluate.config import DEFAULT_METRICS, GYRO_FIELDS
+    from ..evaluate.config import DEFAULT_METRICS, GYRO_FIELDS, MAX_CROPS
     from ..metrics.protocols import PROTOCOLS
 
     # Every default is None: a flag that was not given leaves the config file's key (or EvalConfig's default).
@@ -47,13 +48,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="field given to gyro models: the stored perturbed one (official, default), the clean "
                              "one, another test image's (shuffled) or zeros")
     parser.add_argument("--ci", default=None, choices=("t", "bootstrap"), help="95%% interval method (default: t)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    parser.add_argument("--limit", type=COUNT, default=None, help="evaluate at most N images")
     parser.add_argument("--device", default=None, help="torch device (cpu, cuda, cuda:1; default: cpu)")
     parser.add_argument("--save-images", action="store_true", default=None,
                         help="also save every restored image (16-bit linear PNG)")
     parser.add_argument("--topiq-weights", default=None, metavar="PATH",
                         help="file or folder with cfanet_nr_koniq_res50-9a73138b.pth (never downloaded)")
-    parser.add_argument("--crops", type=int, default=None, help="number of images with saved visual crops (default: 3)")
+    parser.add_argument("--crops", type=int_in(0, MAX_CROPS), default=None,
+                        help="number of images with saved visual crops (default: 3)")
     parser.add_argument("--no-verify", action="store_true", default=None,
                         help="skip the sha256 check of every shard against the manifest (faster on big sets)")
 
@@ -82,5 +84,7 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, load_eval_config
 
-    evaluate(load_eval_config(args.config, flag_overrides(args)))
+    cfg = load_eval_config(args.config, flag_overrides(args))
+    check_out(cfg.out_dir(), "--out", folder=True)
+    evaluate(cfg)
     return 0

@@ -19,10 +19,12 @@ from typing import Any, Literal
 from ..config import from_dict, load_mapping
 from ..metrics import PROTOCOLS
 
-__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS", "GYRO_FIELDS"]
+__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS", "GYRO_FIELDS", "MAX_CROPS", "MAX_LIMIT"]
 
 DEFAULT_METRICS = ("psnr", "ssim", "niqe", "topiq_nr")
 GYRO_FIELDS = ("noisy", "clean", "shuffled", "zero")
+MAX_CROPS = 1000  # the same bounds for a config file's values as for the flags (gyrobench.commands.args)
+MAX_LIMIT = 10**9
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,10 @@ class EvalConfig:
             raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(sorted(PROTOCOLS))}")
         if not self.metrics:
             raise ValueError("metrics: give at least one metric name")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"limit={self.limit}: must be at least 1 (or omitted for every image)")
-        if self.crops < 0:
-            raise ValueError(f"crops={self.crops}: must be >= 0")
+        if self.limit is not None and not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit={self.limit}: must be in [1, {MAX_LIMIT}] (or omitted for every image)")
+        if not 0 <= self.crops <= MAX_CROPS:
+            raise ValueError(f"crops={self.crops}: must be in [0, {MAX_CROPS}]")
         if self.crop_size < 2:
             raise ValueError(f"crop_size={self.crop_size}: must be at least 2 pixels")
 

@@ -1,6 +1,6 @@
 """Sources of a synthesized dataset: sharp images and hand-shake gyro windows (issue 4 items 3-4).
 
-- Images: ``builtin:kodak`` (the packaged Kodak PNGs, INTERFACES.md §9), ``builtin:deadleaves`` (procedural
+- Images: ``builtin:kodak`` (the packaged Kodak PNGs, docs/conventions.md §9), ``builtin:deadleaves`` (procedural
   dead-leaves images, :mod:`gyrobench.synth.deadleaves`: image k is generated at the frame size from the seed
   ``SeedSequence([recipe seed, "deadleaves", k])``, 10,000 of them; no file), a folder (files matching the
   recipe's patterns, sorted by name) or an explicit list. Image n of a split is ``images[(start + n) % count]``

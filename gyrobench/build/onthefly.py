@@ -46,7 +46,7 @@ from ..gyro.cmf import camera_motion_field
 from ..gyro.error_model import GyroErrorModel, noisy_camera_motion_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger
-from ..synth.blur import blur_extent_px
+from ..synth.blur import pose_path_length_px
 from ..synth.deadleaves import DeadLeavesParams, dead_leaves_linear
 from .pipeline import _render
 from .recipe import load_recipe
@@ -263,7 +263,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         sample["meta"] = {
             "sample_id": f"otf-{self.epoch}-{int(index):09d}", "shard": "on-the-fly", "index": int(index), "K": K2,
             "exposure_ns": int(win.t_ns[-1] - win.t_ns[0]), "crop": crop, "seed": self.seed,
-            "blur_extent_px": float(blur_extent_px(H, (crop[0] + (c - 1) / 2, crop[1] + (c - 1) / 2))),
+            "blur_extent_px": float(pose_path_length_px(H, (crop[0] + (c - 1) / 2, crop[1] + (c - 1) / 2))),
             "draws": info,
         }
         return sample

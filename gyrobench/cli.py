@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("eval", "evaluate a checkpoint on a dataset and write a results record"),
     "leaderboard": ("leaderboard", "publish results records as Markdown/CSV/LaTeX/HTML tables"),
     "demo": ("demo", "end-to-end demo on the embedded Kodak data: synth, train, eval, leaderboard"),
+    "capture": ("capture", "real captures: import photos + gyro logs, blur fields, time-offset calibration"),
+    "infer": ("infer", "restore one capture (a photo with its gyro) with a checkpoint or the classical model"),
 }
 
 

@@ -30,8 +30,8 @@ import cv2
 import numpy as np
 import torch
 
+from gyrobench.color import srgb_to_linear
 from gyrobench.synth.blur import blur_homographies, centre_crop_box, max_step_px, render_blur
-from gyrobench.synth.color import srgb_to_linear
 from gyrobench.synth.degrade import Degradation
 from gyrobench.synth.presets import PRESETS
 

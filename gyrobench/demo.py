@@ -82,10 +82,10 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     """Run the four stages (module docstring); returns the summary also written to ``OUT/demo.json``."""
     import os
 
-    from .data.recipe import load_recipe
+    from .build.pipeline import synthesize
+    from .build.recipe import load_recipe
     from .evaluate import evaluate
     from .leaderboard.publish import publish as publish_board
-    from .synth.pipeline import synthesize
     from .train.trainer import train
 
     p = dict(_QUICK if quick else _FULL)

@@ -138,7 +138,7 @@ def _save_png(path: Path, chw: torch.Tensor, *, linear16: bool) -> None:
     """(3, H, W) linear [0, 1] -> PNG: 8-bit sRGB (display) or 16-bit linear."""
     import cv2
 
-    from .synth.color import linear_to_srgb
+    from .color import linear_to_srgb
 
     x = chw.detach().to("cpu", torch.float64).clamp(0, 1)
     if linear16:

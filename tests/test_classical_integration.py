@@ -15,11 +15,11 @@ def test_wiener_on_rendered_handshake_blur():
     import cv2
 
     from gyrobench.assets import kodak_paths
+    from gyrobench.color import srgb_to_linear
     from gyrobench.gyro.camera import DEMO
     from gyrobench.gyro.handshake import load_default_handshake
     from gyrobench.gyro.trajectory import pose_homographies
     from gyrobench.models.classical import deconvolve
-    from gyrobench.synth.color import srgb_to_linear
 
     img = cv2.imread(str(kodak_paths()[3]))[:, :, ::-1].astype(np.float64) / 255
     lin = torch.from_numpy(np.ascontiguousarray(srgb_to_linear(img))).permute(2, 0, 1)[None].float()

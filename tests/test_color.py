@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gyrobench.synth.color import a7r3_crf, linear_to_srgb, srgb_to_linear
+from gyrobench.color import a7r3_crf, linear_to_srgb, srgb_to_linear
 
 
 def _decode_ref(v: float) -> float:  # IEC 61966-2-1, written out independently

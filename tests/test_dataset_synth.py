@@ -12,7 +12,7 @@ from gyrobench.data.dataset import ShardDataset, collate
 
 @pytest.fixture(scope="module")
 def smoke_cmf(tmp_path_factory, repo_root):
-    from gyrobench.synth.pipeline import synthesize
+    from gyrobench.build.pipeline import synthesize
 
     tmp = tmp_path_factory.mktemp("smoke")
     recipe = yaml.safe_load((repo_root / "recipes" / "smoke.yaml").read_text())

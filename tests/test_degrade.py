@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from gyrobench.color import linear_to_srgb, srgb_to_linear
 from gyrobench.errors import RecipeError, ShapeError
-from gyrobench.synth.color import linear_to_srgb, srgb_to_linear
 from gyrobench.synth.degrade import (
     Degradation,
     DegradationDraw,

@@ -7,9 +7,9 @@ import json
 import cv2
 import pytest
 
+from gyrobench.build.pipeline import synthesize
 from gyrobench.cli import main as cli_main
 from gyrobench.data.inspect import summarize
-from gyrobench.synth.pipeline import synthesize
 
 
 @pytest.fixture(scope="module")

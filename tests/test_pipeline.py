@@ -18,11 +18,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gyrobench.build.pipeline import shard_tasks, synthesize
+from gyrobench.build.recipe import load_recipe
+from gyrobench.build.seeding import sample_seedseq
 from gyrobench.cli import main as cli_main
-from gyrobench.data.recipe import load_recipe
 from gyrobench.data.shards import open_dataset, read_sample, verify_dataset
 from gyrobench.errors import ImageError
-from gyrobench.synth.pipeline import sample_seedseq, shard_tasks, synthesize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -331,7 +332,7 @@ def test_starting_points_file_used_and_checked(tmp_path):
 @settings(max_examples=60, deadline=None)
 def test_valid_window_starts_property(dts_ms, samples, exclude):
     """Vectorised gap exclusion == brute force over every window (any timestamps, any window length)."""
-    from gyrobench.data.sources import valid_window_starts
+    from gyrobench.build.sources import valid_window_starts
 
     t = np.concatenate([[0], np.cumsum(np.asarray(dts_ms, dtype=np.int64) * 1_000_000)])
     med = np.median(np.diff(t))
@@ -341,7 +342,7 @@ def test_valid_window_starts_property(dts_ms, samples, exclude):
 
 
 def test_random_windows_avoid_gaps(tmp_path):
-    from gyrobench.data.sources import valid_window_starts
+    from gyrobench.build.sources import valid_window_starts
 
     t = np.arange(30, dtype=np.int64) * 5_000_000
     t[15:] += 20_000_000  # one 25 ms gap between samples 14 and 15

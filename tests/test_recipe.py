@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gyrobench.build.recipe import builtin_recipes, load_recipe
 from gyrobench.cli import main as cli_main
-from gyrobench.data.recipe import builtin_recipes, load_recipe
 from gyrobench.errors import RecipeError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,7 +112,7 @@ def test_overrides_apply_and_are_recorded():
 
 
 def test_unset_environment_variable_is_named(monkeypatch, tmp_path):
-    from gyrobench.data.sources import list_images
+    from gyrobench.build.sources import list_images
 
     monkeypatch.delenv("GYROBENCH_4KRD", raising=False)
     r = load_recipe(ROOT / "recipes" / "gyroblur-synth.yaml")

@@ -187,7 +187,7 @@ def test_uint16_full_hd_sample_fits_size_budget(tmp_path):
     import cv2
 
     from gyrobench.assets import kodak_paths
-    from gyrobench.synth.color import srgb_to_linear
+    from gyrobench.color import srgb_to_linear
 
     img = cv2.imread(str(kodak_paths()[0]))[..., ::-1].astype(np.float64) / 255
     lin = cv2.resize(srgb_to_linear(img), (1280, 720), interpolation=cv2.INTER_CUBIC).clip(0, 1)

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.importer import FOURKRD, import_gyroblur
+    from ..build.importer import FOURKRD, import_gyroblur
     from ..errors import RecipeError
 
     W, H = _ints(args.frame, 2, "--frame")

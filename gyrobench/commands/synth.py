@@ -19,9 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.recipe import load_recipe
+    from ..build.pipeline import synthesize
+    from ..build.recipe import load_recipe
     from ..errors import RecipeError
-    from ..synth.pipeline import synthesize
 
     if args.workers < 1:
         raise RecipeError(f"--workers {args.workers}: give a positive number of worker processes")

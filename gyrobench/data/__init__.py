@@ -1,14 +1,15 @@
-"""Datasets: recipes, HDF5 shards and manifests, sources, import of the official layout, inspection.
+"""Datasets on disk: HDF5 shards and manifests (the file format), readers, the torch Dataset, inspection.
+
+Building a dataset (recipes, sources, synthesis, import) is :mod:`gyrobench.build`.
 
 Lazy re-exports (importing this package does not import torch or h5py)::
 
-    from gyrobench.data import load_recipe, open_dataset, read_sample, verify_dataset
+    from gyrobench.data import open_dataset, read_sample, verify_dataset
 """
 
 from __future__ import annotations
 
 _EXPORTS = {
-    "load_recipe": "recipe", "Recipe": "recipe", "builtin_recipes": "recipe",
     "ShardWriter": "shards", "open_dataset": "shards", "read_sample": "shards", "verify_dataset": "shards",
     "DatasetIndex": "shards", "read_manifest": "manifest",
 }

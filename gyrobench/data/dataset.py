@@ -48,6 +48,7 @@ exists, else the manifest shard entries whose ``"split"`` equals it. The manifes
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,10 @@ import numpy as np
 import torch
 
 from ..errors import ShardError
+from ..gyro.cmf import camera_motion_field
+from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
 from ..log import get_logger
+from .shards import open_dataset
 
 __all__ = ["ShardDataset", "collate", "random_crop_offset"]
 
@@ -149,8 +153,6 @@ class ShardDataset(torch.utils.data.Dataset):
     @staticmethod
     def _resolve(root: Path, split: str | None, verify: bool):
         """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (INTERFACES.md §5)."""
-        from .shards import open_dataset
-
         if split is not None and (root / split / "manifest.json").is_file():
             root = root / split
             index = open_dataset(root, verify=verify)
@@ -301,9 +303,6 @@ class ShardDataset(torch.utils.data.Dataset):
                 out[n] = _hwc_to_chw(np.pad(arr, pad, mode="edge"))
         if len(out) == 2:
             return out
-        from ..gyro.cmf import camera_motion_field
-        from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
-
         try:
             t_ns = np.asarray(f["gyro_t_ns"][i], dtype=np.int64)
             w = np.asarray(f["gyro_w"][i], dtype=np.float64)
@@ -337,10 +336,6 @@ class ShardDataset(torch.utils.data.Dataset):
 def _stored_options_match(channels: int, opts: dict) -> bool:
     """Whether fields stored with ``channels`` = 2M channels and ``camera_motion_field``'s default options (what
     synthesis and import write) are the fields that ``opts`` (M + extra keyword arguments) ask for."""
-    import inspect
-
-    from ..gyro.cmf import camera_motion_field
-
     defaults = {k: p.default for k, p in inspect.signature(camera_motion_field).parameters.items()
                 if p.default is not inspect.Parameter.empty}
     for key, value in opts.items():

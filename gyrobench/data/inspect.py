@@ -13,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..color import linear_to_srgb
 from ..errors import GyrobenchError, ShardError
+from ..gyro.cmf import camera_motion_field
+from ..viz.cmf_plot import render_cmf
 from .manifest import MANIFEST, read_manifest
 from .shards import read_sample, read_shard_attrs, verify_dataset, verify_shard
 
@@ -131,8 +134,6 @@ def format_summary(s: dict[str, Any]) -> str:
 
 def _to_display(x: np.ndarray) -> np.ndarray:
     """Linear float [0,1] HWC -> sRGB uint8 for viewing."""
-    from ..synth.color import linear_to_srgb
-
     y = linear_to_srgb(np.clip(np.asarray(x, dtype=np.float64), 0, 1))
     return np.clip(np.rint(y * 255), 0, 255).astype(np.uint8)
 
@@ -140,8 +141,6 @@ def _to_display(x: np.ndarray) -> np.ndarray:
 def _field_for(sample: dict[str, Any]) -> np.ndarray:
     if "cmf_clean" in sample:
         return np.asarray(sample["cmf_clean"], dtype=np.float64)
-    from ..gyro.cmf import camera_motion_field
-
     R = np.asarray(sample.get("R_imu_to_cam", np.eye(3)))
     w = np.asarray(sample["gyro_w"]) @ R.T
     return camera_motion_field(sample["gyro_t_ns"], w, sample["K"], crop=tuple(int(v) for v in sample["crop"]),
@@ -155,8 +154,6 @@ def contact_sheet(path: str | Path, out_png: str | Path, *, n: int = 6, tile: in
     Tiles are resized to ``tile`` px height. Images are shown sRGB-encoded (display only); on small crops the
     field's displacements are magnified (factor printed in the tile) so the glyphs are visible."""
     import cv2
-
-    from ..viz.cmf_plot import render_cmf
 
     path = Path(path)
     root, man, shards = _shard_list(path)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import ShardError
 from ..io import atomic_open
+from ..provenance import sha256_json
 
 FORMAT = "gyrobench-dataset/1"
 MANIFEST = "manifest.json"
@@ -67,6 +68,4 @@ def read_manifest(root: str | Path) -> dict:
 
 def shards_sha256(manifest: dict) -> str:
     """Hash of the manifest's ``shards`` list (the content identity of a dataset)."""
-    from ..provenance import sha256_json
-
     return sha256_json(manifest["shards"])

@@ -41,9 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
+from ..assets import handshake_dir
 from ..errors import GyroFormatError
 from ..io import write_text_atomic
 from ..log import get_logger
+from ..provenance import sha256_file
 from .recording import GyroRecording, load_gyro, validate_gyro
 
 log = get_logger("handshake")
@@ -290,8 +293,6 @@ def fit_handshake(
     S = np.conj(S)
     eps = 1e-12 * float(np.real(np.trace(S, axis1=1, axis2=2)).max())
     chol = np.linalg.cholesky(S + eps * np.eye(3))
-    from .. import __version__
-
     prov = {
         "source_file": Path(source).name,
         "source_sha256": source_sha256,
@@ -322,8 +323,6 @@ def fit_handshake(
 
 def fit_handshake_file(path: str | Path, **kw) -> HandshakeModel:
     """Load a ``timestamp_ns wx wy wz`` file (:func:`gyrobench.gyro.recording.load_gyro`) and fit it."""
-    from ..provenance import sha256_file
-
     path = Path(path)
     rec = load_gyro(path)
     kw.setdefault("name", path.stem)
@@ -332,8 +331,6 @@ def fit_handshake_file(path: str | Path, **kw) -> HandshakeModel:
 
 def load_default_handshake() -> HandshakeModel:
     """The shipped model fitted to the first 80 % of ``gyro_train.txt`` (see ``docs/handshake.md``)."""
-    from ..assets import handshake_dir
-
     return HandshakeModel.load(handshake_dir() / DEFAULT_MODEL_FILE)
 
 

@@ -30,8 +30,8 @@ from typing import Literal
 
 import torch
 
+from ..color import linear_to_srgb
 from ..errors import GyrobenchError
-from ..synth.color import linear_to_srgb
 
 __all__ = ["Protocol", "PROTOCOLS", "get_protocol", "encode_8bit"]
 

@@ -19,7 +19,7 @@ Conventions:
   more than hand-shake blur needs, so ``valid`` is normally all ones.
 - Sharp output = the anchor pose (identity homography), i.e. the crop of the unwarped input, pixel-exact.
 - Images are linear light, float32 ``(B, 3, H, W)``; decode sRGB sources with
-  :func:`gyrobench.synth.color.srgb_to_linear` first (rsblur.md §3.1).
+  :func:`gyrobench.color.srgb_to_linear` first (rsblur.md §3.1).
 - Memory: poses are processed in chunks so that one chunk's grid + samples stay below ``max_chunk_bytes``;
   each chunk is ONE ``grid_sample`` call (the chunk's grids are stacked along the height axis).
 """
@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from gyrobench.errors import ShapeError
+from gyrobench.gyro.trajectory import pose_homographies
 from gyrobench.log import get_logger
 
 __all__ = [
@@ -323,8 +324,6 @@ def blur_homographies(
     exact subset of the blur poses. ``kw`` (``anchor``, ``rotation``, ``interp``, ``n_intervals``, ``scheme``,
     ``M``) passes through. Returns ``(H (P,3,3) float64, tau_s (P,), substeps)``.
     """
-    from gyrobench.gyro.trajectory import pose_homographies
-
     n = int(kw.get("n_intervals") or (np.asarray(t_ns).shape[-1] - 1))
     big_m = int(kw.get("M", 8))
     mult = big_m // math.gcd(n, big_m) if kw.get("scheme", "cmf") == "cmf" else 1

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gyrobench.color import a7r3_crf, linear_to_srgb, srgb_to_linear
 from gyrobench.errors import GyrobenchError, ShapeError
 from gyrobench.log import get_logger
-from gyrobench.synth.color import a7r3_crf, linear_to_srgb, srgb_to_linear
 from gyrobench.synth.presets import (
     BAYER_PATTERNS,
     PresetParams,
@@ -227,7 +227,7 @@ class Degradation(torch.nn.Module):
     ``forward(blurred (B,3,H,W), sat_mask=None (B,1|3,H,W), generator=None, draw=None) -> (degraded, draw)``.
 
     Input: ``blurred`` is **linear light** in [0, 1] (INTERFACES.md §1; RSBlur's B1 decode of its sRGB PNGs is
-    therefore already done: decode sRGB data with :func:`~gyrobench.synth.color.srgb_to_linear` first), and
+    therefore already done: decode sRGB data with :func:`~gyrobench.color.srgb_to_linear` first), and
     ``sat_mask`` a fraction in [0, 1]. A missing ``sat_mask`` means no saturated pixels (alpha is still drawn and
     recorded). ``generator``: int seed, ``numpy.random.Generator`` or ``torch.Generator``; ignored when
     ``draw`` is given.

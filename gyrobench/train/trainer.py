@@ -48,8 +48,8 @@ _TENSOR_KEYS = ("blurred", "sharp", "sat_mask", "cmf_clean", "cmf_noisy")
 
 
 def _to_srgb(x: torch.Tensor) -> torch.Tensor:
-    """Display encoding for TensorBoard images (:func:`gyrobench.synth.color.linear_to_srgb`)."""
-    from ..synth.color import linear_to_srgb
+    """Display encoding for TensorBoard images (:func:`gyrobench.color.linear_to_srgb`)."""
+    from ..color import linear_to_srgb
 
     return linear_to_srgb(x.clamp(0, 1))
 

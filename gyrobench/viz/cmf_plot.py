@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..color import linear_to_srgb
 from ..errors import ImageError, ShapeError
 
 _SHIFT = 4  # cv2 sub-pixel bits for anti-aliased drawing
@@ -61,8 +62,6 @@ def _background(image, H: int, W: int, linear: bool) -> np.ndarray:
     if img.dtype != np.uint8:
         x = np.clip(img.astype(np.float64), 0.0, 1.0)
         if linear:
-            from ..synth.color import linear_to_srgb
-
             x = linear_to_srgb(x)
         img = np.round(x * 255.0).astype(np.uint8)
     if img.shape[:2] != (H, W):

@@ -6,7 +6,7 @@ Per sample (split ``s``, index ``n``):
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
    never on the worker count, scheduling or resume (INTERFACES.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
-   (:func:`gyrobench.data.sources.load_linear_image`; too small -> ImageError naming the file).
+   (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
@@ -27,46 +27,46 @@ written atomically; on rerun, complete shards whose attributes match the recipe 
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
+import torch
+from joblib import Parallel, delayed
 
+from ..config import from_dict
 from ..data.manifest import FORMAT, write_json_atomic
-from ..data.recipe import Recipe, Split, load_recipe
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
+from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
+from ..gyro.cmf import camera_motion_field
+from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
+from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
-from .blur import blur_extent_px
+from ..synth.blur import blur_extent_px, render_blur
+from ..synth.degrade import Degradation
+from .recipe import Recipe, Split, load_recipe
+from .seeding import sample_seedseq, split_key
+from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
 
-log = get_logger("synth.pipeline")
+log = get_logger("build.pipeline")
 
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
-__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "split_key", "sample_seedseq"]
-
-
-def split_key(name: str) -> int:
-    """Stable 32-bit key of a split name (first 4 bytes of its sha256)."""
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
-
-
-def sample_seedseq(seed: int, split: str, index: int) -> np.random.SeedSequence:
-    """The sample's root SeedSequence: f(recipe seed, split, index) only."""
-    return np.random.SeedSequence([int(seed), split_key(split), int(index)])
+__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample"]
 
 
 # ------------------------------------------------------------------------------------------------ renderer
 def _render_blur(sharp_lin, homs, crop):
     """Blur + saturation mask in one pass: :func:`gyrobench.synth.blur.render_blur` with ``sat_threshold=1.0``
     (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
-    from .blur import render_blur
-
     return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
 
 
@@ -83,8 +83,6 @@ class _Context:
     _img_cache: dict = field(default_factory=dict)
 
     def image(self, path: Path) -> np.ndarray:
-        from ..data.sources import load_linear_image
-
         key = str(path)
         if key not in self._img_cache:
             cam = self.recipe.camera
@@ -100,8 +98,6 @@ _CONTEXTS: dict[str, _Context] = {}
 
 def _context(recipe: Recipe, run_id: str = "") -> _Context:
     """The cached context of ``recipe`` for run ``run_id`` (a new run re-reads its sources: files may change)."""
-    from ..data.sources import GyroWindowSource, images_for_split, list_images
-
     key = f"{recipe.sha256}:{run_id}"
     ctx = _CONTEXTS.get(key)
     if ctx is None:
@@ -111,9 +107,6 @@ def _context(recipe: Recipe, run_id: str = "") -> _Context:
             ctx.images[sp.name] = images_for_split(recipe, sp, all_imgs)
             ctx.gyro[sp.name] = GyroWindowSource(recipe, sp)
         if recipe.error_model is not None:
-            from ..config import from_dict
-            from ..gyro.error_model import GyroErrorModel
-
             ctx.error_model = from_dict(GyroErrorModel, dict(recipe.error_model),
                                         source=recipe.source_path or "<recipe>", prefix="error_model")
         _CONTEXTS.clear()
@@ -123,15 +116,11 @@ def _context(recipe: Recipe, run_id: str = "") -> _Context:
 
 def _degradation(ctx: _Context):
     if ctx.degradation is None:
-        from .degrade import Degradation
-
         ctx.degradation = Degradation(ctx.recipe.degradation.preset)
     return ctx.degradation
 
 
 def _draw_arrays(draw) -> dict[str, np.ndarray]:
-    import dataclasses
-
     if draw is None:
         return {}
     if hasattr(draw, "to_arrays"):
@@ -164,11 +153,6 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
 
     ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
     device type (INTERFACES.md §5)."""
-    import torch
-
-    from ..data.sources import file_sha256
-    from ..gyro.trajectory import pose_homographies, substeps_for_max_step
-
     ctx = _context(recipe, run_id)
     cam = recipe.camera
     x0, y0, cw, ch = cam.crop_box()
@@ -242,15 +226,11 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
 
 
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
-    from ..gyro.cmf import camera_motion_field
-
     M = recipe.storage.cmf_segments
     clean = camera_motion_field(t_ns, w_cam, K, crop=crop, M=M, layout="hwc", dtype=np.float32)
     out = {"cmf_clean": clean.astype(np.float16)}
     draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
     if draws:
-        from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
-
         noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, M=M,
                                           layout="hwc", dtype=np.float32)
         out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
@@ -318,8 +298,6 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
     if threads:
-        import torch
-
         torch.set_num_threads(int(threads))
     if _existing_ok(path, recipe, task):
         status = "kept"
@@ -341,10 +319,6 @@ def _cleanup_tmp(out_dir: Path) -> None:
 
 
 def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
-    import uuid
-
-    from joblib import Parallel, delayed
-
     run_id = uuid.uuid4().hex
     jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device)
             for t in tasks]
@@ -353,8 +327,6 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
             from dask.distributed import Client
         except ImportError as exc:
             raise GyrobenchError("--scheduler needs dask.distributed: pip install 'gyrobench[dist]'") from exc
-        import joblib
-
         own = not isinstance(scheduler, Client)
         try:
             client = Client(scheduler, timeout="10s") if own else scheduler
@@ -380,8 +352,6 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
     recorded in the manifest). Complete shards of an earlier (interrupted) run with the same recipe are kept.
     """
-    from ..device import resolve_device
-
     device = str(resolve_device(device))
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import kodak_paths
+from ..color import srgb_to_linear
 from ..errors import GyroFormatError, ImageError, RecipeError
+from ..gyro import handshake
+from ..gyro.recording import load_gyro
 from ..provenance import sha256_file
 from .recipe import GyroSource, Recipe, Split, expand_path
 
@@ -31,8 +35,6 @@ def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> lis
     """All source images of the recipe (or of ``images``), sorted by name; errors name the key or folder."""
     images = recipe.sources.images if images is None else images
     if isinstance(images, str) and images == "builtin:kodak":
-        from ..assets import kodak_paths
-
         return list(kodak_paths())
     if isinstance(images, list):
         paths = [expand_path(p, recipe, key) for p in images]
@@ -100,7 +102,6 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
     """
     import cv2
 
-    from ..synth.color import srgb_to_linear
 
     path = Path(path)
     lin = srgb_to_linear(_decode(path)).astype(np.float32)
@@ -191,8 +192,6 @@ class GyroWindowSource:
         key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
         if self.cfg.kind == "files":
             path = expand_path(self.cfg.file, recipe, f"{key}.file")
-            from ..gyro.recording import load_gyro
-
             self._rec = load_gyro(path)
             t = np.asarray(self._rec.t_ns)
             self._starts = valid_window_starts(t, self.samples, self.cfg.exclude_gaps, self.cfg.gap_factor)
@@ -216,8 +215,6 @@ class GyroWindowSource:
             self._model = self._load_model()
 
     def _load_model(self):
-        from ..gyro import handshake
-
         if self.cfg.model:
             path = expand_path(self.cfg.model, self.recipe, "sources.gyro.model")
             loader = getattr(handshake, "load_handshake", None) or getattr(handshake.HandshakeModel, "load", None)

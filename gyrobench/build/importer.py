@@ -29,14 +29,21 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..config import from_dict
+from ..data.manifest import FORMAT, write_json_atomic
+from ..data.shards import SHARD_FORMAT, ShardWriter
 from ..errors import GyroFormatError, ImageError, ShardError
+from ..gyro.cmf import cmf_shape
+from ..gyro.error_model import GyroErrorModel
+from ..gyro.recording import load_gyro
+from ..gyro.trajectory import pose_homographies
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, sha256_json, versions
-from .manifest import FORMAT, write_json_atomic
-from .shards import SHARD_FORMAT, ShardWriter
+from ..synth.blur import blur_extent_px
+from .seeding import sample_seedseq
 from .sources import load_starting_points
 
-log = get_logger("data.importer")
+log = get_logger("build.importer")
 
 FOURKRD = dict(fx=2139.03493, fy=2133.82853, cx=960.0, cy=540.0, width=1920, height=1080)
 FOURKRD_CROP = (320, 180, 1280, 720)
@@ -103,7 +110,6 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
     (seeded by ``seed``, split and index) for every image of a split without supplied fields.
     Raises ImageError / GyroFormatError / ShardError naming the offending file.
     """
-    from ..gyro.recording import load_gyro
 
     src, out_dir = Path(src), Path(out_dir)
     if not src.is_dir():
@@ -190,7 +196,6 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
 
 
 def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf_dir, dtype):
-    from ..gyro.cmf import cmf_shape
 
     x0, y0, cw, ch = crop
     imgs = {}
@@ -206,8 +211,6 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
     t = np.asarray(rec.t_ns[s:s + S], dtype=np.int64)
     w = np.asarray(rec.w[s:s + S], dtype=np.float64)
     R = np.asarray(rec.R_imu_to_cam, dtype=np.float64)
-    from ..gyro.trajectory import pose_homographies
-    from ..synth.blur import blur_extent_px
 
     H, _ = pose_homographies(t, w @ R.T, K, substeps=8, anchor="mid")
     sample = {
@@ -237,8 +240,6 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
 
 def _error_model(spec):
     """``True`` / ``False`` / dict of :class:`GyroErrorModel` fields / a model -> model or ``None``."""
-    from ..config import from_dict
-    from ..gyro.error_model import GyroErrorModel
 
     if spec is False or spec is None:
         return None
@@ -251,7 +252,6 @@ def _error_model(spec):
 
 def _error_draw(model, seed: int, split: str, index: int, n_samples: int, K) -> dict[str, np.ndarray]:
     """The sample's error-model draw as ``err_*`` arrays, from the same RNG stream as synthesis uses."""
-    from ..synth.pipeline import sample_seedseq
 
     _ss_gyro, ss_err, _ss_deg = sample_seedseq(seed, split, index).spawn(3)
     draw = model.draw(np.random.default_rng(ss_err), n_samples, K=K)

@@ -24,16 +24,19 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 
 from ..config import from_dict, to_dict
 from ..errors import RecipeError
+from ..gyro.error_model import GyroErrorModel
 from ..provenance import sha256_json
 
 __all__ = [
@@ -140,16 +143,12 @@ class Camera:
     def intrinsics(self) -> tuple[float, float, float, float]:
         """``(fx, fy, cx, cy)`` of the full frame in pixels."""
         if self.hfov_deg is not None:
-            import math
-
             f = (self.width / 2.0) / math.tan(math.radians(self.hfov_deg) / 2.0)
             return (f, f, self.width / 2.0, self.height / 2.0)
         return (float(self.fx), float(self.fy), float(self.cx), float(self.cy))
 
     def K(self):
         """Full-frame intrinsic matrix, float64 (3, 3)."""
-        import numpy as np
-
         fx, fy, cx, cy = self.intrinsics()
         return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
@@ -385,8 +384,6 @@ def _check_error_model(recipe: Recipe, source: str) -> None:
     """Validate ``error_model`` keys against :class:`gyrobench.gyro.error_model.GyroErrorModel`."""
     if not recipe.error_model:  # {} = default magnitudes, null = no error model
         return
-    from ..gyro.error_model import GyroErrorModel
-
     names = {f.name for f in dataclasses.fields(GyroErrorModel)}
     for key in recipe.error_model:
         if key not in names:

@@ -13,7 +13,7 @@ from gyrobench.capture import load_capture
 from gyrobench.capture.fields import capture_motion_field, linear_photo
 from gyrobench.capture.synthetic import make_synthetic_capture
 from gyrobench.cli import main
-from gyrobench.synth.color import srgb_to_linear
+from gyrobench.color import srgb_to_linear
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def _check_outputs(out, cap_dir, model):
     assert s8.dtype == np.uint8 and l16.dtype == np.uint16 and s8.shape == l16.shape == (500, 500, 3)
     # the two outputs are the same image in two encodings
     enc = np.round(np.clip(
-        __import__("gyrobench.synth.color", fromlist=["x"]).linear_to_srgb(l16.astype(np.float64) / 65535), 0, 1)
+        __import__("gyrobench.color", fromlist=["x"]).linear_to_srgb(l16.astype(np.float64) / 65535), 0, 1)
         * 255)
     assert np.abs(enc - s8).max() <= 1
     assert cv2.imread(str(out / "field.png")).shape == (500, 500, 3)

@@ -11,6 +11,9 @@ The layers (each may import only the layers listed for it, and itself):
 - ``models``: base; ``metrics``: color, base; ``results``: base; ``leaderboard``: results, base;
 - ``train``: build, synth, data, models, gyro, color, base; ``evaluate``: train, metrics, models, results, data,
   build, synth, gyro, color, base;
+- ``capture`` (real captures: format, importers, fields, synthetic captures): synth, gyro, color, base;
+  ``restore`` (infer, time calibration, no-reference scoring of captures): capture, train, metrics, models,
+  results, viz, synth, gyro, color, base;
 - ``demo``, ``commands``, ``cli``: anything.
 """
 
@@ -39,6 +42,8 @@ ALLOWED: dict[str, set[str]] = {
     "leaderboard": BASE | {"results"},
     "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
     "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color"},
+    "capture": BASE | {"synth", "gyro", "color"},
+    "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
 BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets"}

@@ -137,7 +137,7 @@ def test_niqe_colour_space_changes_the_score():
     import cv2
 
     from gyrobench.assets import kodak_paths
-    from gyrobench.synth.color import srgb_to_linear
+    from gyrobench.color import srgb_to_linear
 
     img = cv2.imread(str(kodak_paths()[0]))[:192, :192, ::-1].astype(np.float64) / 255
     x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]

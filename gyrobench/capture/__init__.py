@@ -1,7 +1,7 @@
 """Real captures: one photo with its gyro, intrinsics and timing; importers; motion fields of a capture.
 
-Layer: imports only :mod:`gyrobench.gyro`, :mod:`gyrobench.synth.color` and the package's utilities (config,
-errors, io, log). Conventions in ``docs/captures.md``.
+Layer ``capture`` (docs/architecture.md): imports gyro, synth (rendering synthetic captures), color and the base
+modules. Conventions in ``docs/captures.md``.
 """
 
 from .calibration import BUILTIN_CALIBRATIONS, Calibration, load_calibration, scale_K

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..gyro.deepgyro_field import deepgyro_blur_vectors
 from ..gyro.rolling_shutter import DEFAULT_WINDOW_SAMPLES, exposure_motion_field
-from ..synth.color import srgb_to_linear
+from ..color import srgb_to_linear
 from .calibration import scale_K
 from .format import Capture, CaptureError, check_gyro_covers, read_image
 

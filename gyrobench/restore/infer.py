@@ -32,7 +32,7 @@ from ..errors import GyrobenchError
 from ..io import write_text_atomic
 from ..log import get_logger
 from ..provenance import git_commit, sha256_file, versions
-from ..synth.color import linear_to_srgb
+from ..color import linear_to_srgb
 from ..viz.cmf_plot import render_cmf, save_png
 from .models import load_restorer
 

@@ -7,6 +7,7 @@ Examples::
     gyrobench eval --model identity --data data/demo            # the blurred-input row
     gyrobench eval --official gyrodeblurnet --checkpoint ckpt_gyroblur_synth_epoch_300.pt --data DIR
     gyrobench eval --config baselines/classical/eval.yaml      # keys mirror the flags; flags given override
+    gyrobench eval --model classical --captures captures/ --out runs/eval-captures/classical   # NIQE/TOPIQ only
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluation config whose keys mirror these flags (e.g. baselines/*/eval.yaml); "
                              "flags given on the command line override it")
     parser.add_argument("--data", type=Path, default=None, help="dataset folder (manifest.json + shards)")
+    parser.add_argument("--captures", type=Path, default=None,
+                        help="instead of --data: a folder of capture folders (real photos, no reference): "
+                             "NIQE/TOPIQ on the display-encoded outputs (docs/captures.md)")
     parser.add_argument("--protocol", default="gyrodeblurnet_official", choices=sorted(PROTOCOLS),
                         help="metric protocol (INTERFACES.md §7; default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None,
@@ -91,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.config is not None:
         _apply_config(args, _DEFAULTS)
+    if args.captures is not None:
+        return _run_captures(args)
     if args.data is None:
         raise GyrobenchError("give --data DIR (a dataset folder with manifest.json), or 'data:' in --config")
     if args.checkpoint is None and args.model is None:
@@ -112,4 +118,24 @@ def run(args: argparse.Namespace) -> int:
              model_options=options, label=args.label, split=None if args.split == "all" else args.split,
              gyro_field=args.gyro_field, ci=args.ci, n_crops=args.crops, metric_options=metric_options,
              verify=not args.no_verify)
+    return 0
+
+
+def _run_captures(args: argparse.Namespace) -> int:
+    """``--captures DIR``: no-reference scoring of real (or synthetic) captures (gyrobench.restore.score)."""
+    from ..restore.score import NR_METRICS, evaluate_captures
+
+    if args.data is not None:
+        raise GyrobenchError("give either --data (a dataset) or --captures (a folder of captures), not both")
+    if args.checkpoint is None and args.model not in ("classical", "identity"):
+        raise GyrobenchError("with --captures give --checkpoint PATH or --model classical|identity")
+    metrics = NR_METRICS if args.metrics == _DEFAULTS.get("metrics") else tuple(
+        m.strip() for m in args.metrics.split(",") if m.strip())
+    options = json.loads(args.options) if args.options else None
+    label = args.label or args.model or (args.checkpoint.stem if args.checkpoint else "model")
+    out = args.out or Path("runs") / "eval-captures" / label
+    metric_options = {"topiq_nr": {"weights": args.topiq_weights}} if args.topiq_weights else None
+    evaluate_captures(args.captures, out, checkpoint=args.checkpoint, model=args.model, model_options=options,
+                      label=args.label, metrics=metrics, metric_options=metric_options, ci=args.ci,
+                      n_crops=args.crops, device=args.device)
     return 0

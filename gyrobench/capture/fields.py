@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..color import srgb_to_linear
 from ..gyro.deepgyro_field import deepgyro_blur_vectors
 from ..gyro.rolling_shutter import DEFAULT_WINDOW_SAMPLES, exposure_motion_field
-from ..color import srgb_to_linear
 from .calibration import scale_K
 from .format import Capture, CaptureError, check_gyro_covers, read_image
 

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from ..assets import kodak_paths
+from ..color import linear_to_srgb, srgb_to_linear
 from ..gyro.camera import DEMO
 from ..gyro.handshake import load_default_handshake
 from ..gyro.recording import GyroRecording
 from ..provenance import sha256_file
 from ..synth.blur import render_rolling_shutter
-from ..color import linear_to_srgb, srgb_to_linear
 from .format import Capture, read_image, write_capture
 
 __all__ = ["make_synthetic_capture", "GYRO_T0_NS"]

@@ -28,15 +28,15 @@ import torch
 
 from ..capture.fields import capture_motion_field, linear_photo
 from ..capture.format import load_capture
+from ..color import linear_to_srgb
 from ..errors import GyrobenchError
 from ..io import write_text_atomic
 from ..log import get_logger
 from ..provenance import git_commit, sha256_file, versions
-from ..color import linear_to_srgb
 from ..viz.cmf_plot import render_cmf, save_png
 from .models import load_restorer
 
-__all__ = ["infer_capture", "restore_capture", "write_png16_linear", "srgb8"]
+__all__ = ["infer_capture", "restore_capture", "write_png16_linear", "srgb8", "field_picture_scale"]
 
 log = get_logger("infer")
 
@@ -45,6 +45,16 @@ def srgb8(lin_hwc: np.ndarray) -> np.ndarray:
     """(H, W, 3) linear [0, 1] -> uint8 display sRGB (rounded)."""
     x = np.clip(np.asarray(lin_hwc, dtype=np.float64), 0, 1)
     return np.round(np.clip(linear_to_srgb(x), 0, 1) * 255).astype(np.uint8)
+
+
+def field_picture_scale(hwc: np.ndarray, side: int) -> int:
+    """Integer magnification so that the 90th-percentile trajectory spans ~80 % of the glyph spacing (>= 1)."""
+    from ..viz.cmf_plot import trajectories
+
+    tr = trajectories(hwc[::4, ::4])
+    span = float(np.percentile(np.linalg.norm(tr.max(axis=2) - tr.min(axis=2), axis=-1), 90))
+    step = max(16, side // 10)
+    return int(max(1, min(20, np.floor(0.8 * step / max(span, 1e-6)))))
 
 
 def write_png16_linear(path: Path, lin_hwc: np.ndarray) -> Path:
@@ -95,7 +105,10 @@ def infer_capture(capture_dir: str | Path, out_dir: str | Path, *, checkpoint: s
     save_png(out / "input_srgb.png", srgb8(lin_in))
     H, W = cap.height, cap.width
     hwc = np.ascontiguousarray(np.transpose(field, (1, 2, 0))[: -(-H // 2), : -(-W // 2)])
-    save_png(out / "field.png", render_cmf(hwc, srgb8(lin_in)[: hwc.shape[0] * 2, : hwc.shape[1] * 2])[:H, :W])
+    glyph_scale = field_picture_scale(hwc, min(H, W))
+    save_png(out / "field.png", render_cmf(hwc, srgb8(lin_in)[: hwc.shape[0] * 2, : hwc.shape[1] * 2],
+                                           scale=glyph_scale, step=max(16, min(H, W) // 10),
+                                           thickness=2)[:H, :W])
     record = {
         "format": "gyrobench-infer/1",
         "capture": str(folder),
@@ -114,7 +127,9 @@ def infer_capture(capture_dir: str | Path, out_dir: str | Path, *, checkpoint: s
                   "pad_multiple": 8, "slots": "both field slots, alpha = 1", **field_opts},
         "outputs": {"restored_srgb": "restored_srgb.png (8-bit display sRGB)",
                     "restored_linear16": "restored_linear16.png (16-bit linear light)",
-                    "input_srgb": "input_srgb.png", "field_picture": "field.png"},
+                    "input_srgb": "input_srgb.png",
+                    "field_picture": f"field.png (trajectory glyphs magnified x{glyph_scale}, blue = exposure "
+                                     "start, red = end)"},
         "inference_s": dt,
         "device": str(device),
         "command": command or " ".join(shlex.quote(a) for a in ["gyrobench", *sys.argv[1:]]),

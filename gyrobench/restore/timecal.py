@@ -9,11 +9,13 @@ trajectory_psf` of the field's trajectory at the tile centre); the cost is the s
 two log spectra after removing each tile's mean, summed over tiles and over the band 0.02-0.45 cycles/px. The
 offset minimising it is refined with a parabola through the best grid point and its neighbours.
 
-- tiles: ``T x T`` (T = 64, or larger so the longest predicted blur fits in a quarter of a tile; up to 256),
+- tiles: ``T x T`` (T = 64, or larger so the longest blur predicted at the capture's offset fits in a third of a
+  tile; up to 256),
   half-overlapping, Hann window, luminance of the **linear** photo, forward differences;
 - floors: ``1e-3`` x the tile's mean power (noise and quantisation) and ``1e-3`` under ``|K|^2``;
 - search: offsets ``capture offset +- range_ms`` every ``step_ms`` (default 1 ms); with ``search_readout``,
-  readouts ``0 .. readout_max_ms`` every 2 ms at the best offset, then the offset again (coordinate descent).
+  readouts ``0 .. readout_max_ms`` every 2 ms along the line of constant mid-row timing (``offset - readout / 2``,
+  which the first search pins down), then the offset again at the chosen readout.
 
 Measured on synthetic captures (``benchmarks/bench_timecal.py``, results in ``benchmarks/results/``).
 """
@@ -90,7 +92,7 @@ def _tile_size(cap, folder, rec, offsets_ns, readout) -> int:
         p = cmf_poses(torch.from_numpy(f)[None].double())[0]
         longest = max(longest, float(p.abs().amax()) * 2)
     t = 64
-    while t < 4 * longest + 8 and t < 256:
+    while t < 3 * longest + 8 and t < 256:
         t *= 2
     return t
 
@@ -131,7 +133,7 @@ def calibrate_capture(cap: Capture, folder, *, range_ms: float = 30.0, step_ms: 
     if len(offsets) < 3:
         raise CaptureError(f"{folder / 'capture.json'}: the gyro log does not cover the photo over +-{range_ms} ms"
                            "; import with a longer log or search a smaller --range-ms")
-    tile = _tile_size(cap, folder, rec, offsets[[0, len(offsets) // 2, -1]], readout)
+    tile = _tile_size(cap, folder, rec, [base], readout)
     spectra = gradient_spectra(lin, tile)
 
     def cost(o, r):
@@ -145,8 +147,12 @@ def calibrate_capture(cap: Capture, folder, *, range_ms: float = 30.0, step_ms: 
     best_o, c_off = search_offset(readout)
     curves = {"offset_ms": ((offsets - base) / 1e6 + base / 1e6).tolist(), "offset_cost": c_off.tolist()}
     if search_readout:
+        # offset and readout trade off: the mid row is exposed at gyro time start + readout / 2 - offset, so
+        # g = offset - readout / 2 is what the first search pins down; search the readout along constant g,
+        # then the offset again at the chosen readout
+        g = best_o - readout * 1e9 / 2
         rs = np.arange(0.0, readout_max_ms + 1e-9, readout_step_ms) * 1e-3
-        c_r = np.array([cost(int(round(best_o)), r) for r in progress(rs, desc="readout")])
+        c_r = np.array([cost(int(round(g + r * 1e9 / 2)), r) for r in progress(rs, desc="readout")])
         readout = max(0.0, _refine(rs, c_r))
         best_o, c_off = search_offset(readout)
         curves.update(readout_ms=(rs * 1e3).tolist(), readout_cost=c_r.tolist(), offset_cost=c_off.tolist())

@@ -293,3 +293,26 @@ def test_implausible_rates_warn_naming_the_window(tmp_path, caplog):
                         photos=[parse_photo_arg(f"{fx['image']},1.5s,30ms")])
     assert any("implausible for a hand-held photo" in r.message and "exposure window" in r.message
                for r in caplog.records)
+
+
+def test_recipe_hand_shake_from_captures(tmp_path):
+    """A recipe whose gyro windows come from imported captures' logs (sources.gyro.kind: capture)."""
+    import h5py
+
+    from gyrobench.build.pipeline import synthesize
+    from gyrobench.build.recipe import load_recipe
+
+    fx = write_csv(tmp_path / "log")
+    import_captures(tmp_path / "log/log.csv", "csv", tmp_path / "caps", calibration=tmp_path / "log/calib.yaml",
+                    photos=[parse_photo_arg(f"{fx['image']},1.5s,30ms")])
+    recipe = load_recipe("smoke", overrides=["sources.gyro.kind=capture", f"sources.gyro.capture={tmp_path / 'caps'}"])
+    synthesize(recipe, tmp_path / "ds", limit=1)
+    cap, f = load_capture(tmp_path / "caps" / "p1")
+    rec = cap.recording(f)
+    shard = sorted((tmp_path / "ds").rglob("*.h5"))[0]
+    with h5py.File(shard, "r") as h:
+        t, w = h["gyro_t_ns"][0], h["gyro_w"][0]
+    i = int(np.searchsorted(rec.t_ns, t[0]))
+    assert np.array_equal(rec.t_ns[i:i + len(t)], t) and np.allclose(rec.w[i:i + len(t)], w)
+    with pytest.raises(GyrobenchError, match="kind 'capture' needs 'capture'"):
+        load_recipe("smoke", overrides=["sources.gyro.kind=capture"])

@@ -7,7 +7,7 @@ The layers (each may import only the layers listed for it, and itself):
   package root) imports only ``base``;
 - ``gyro``: base; ``synth`` (render and degrade) and ``viz``: gyro, color, base;
 - ``data`` (file format, readers): gyro, color, viz, base; ``build`` (recipes, sources, seeding, synthesis,
-  import): synth, data, gyro, color, base;
+  import): synth, data, gyro, color, capture (hand-shake from captures), base;
 - ``models``: base; ``metrics``: color, base; ``results``: base; ``leaderboard``: results, base;
 - ``train``: build, synth, data, models, gyro, color, base; ``evaluate``: train, metrics, models, results, data,
   build, synth, gyro, color, base;
@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "synth": BASE | {"gyro", "color"},
     "viz": BASE | {"gyro", "color"},
     "data": BASE | {"gyro", "color", "viz"},
-    "build": BASE | {"synth", "data", "gyro", "color"},
+    "build": BASE | {"synth", "data", "gyro", "color", "capture"},
     "models": BASE,
     "metrics": BASE | {"color"},
     "results": BASE,

@@ -75,6 +75,7 @@ def test_infer_classical_end_to_end(capture, tmp_path):
     assert np.abs(np.diff(lin_out, axis=1)).mean() > 1.05 * np.abs(np.diff(lin_in, axis=1)).mean()
 
 
+@pytest.mark.slow
 def test_infer_with_trained_checkpoint(capture, tiny_checkpoint, tmp_path):
     out = tmp_path / "inf"
     assert main(["infer", "--checkpoint", str(tiny_checkpoint), "--capture", str(capture), "--out", str(out)]) == 0
@@ -91,6 +92,7 @@ def test_infer_errors_are_one_line(capture, tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "capture.json" in err[0] and "gyrobench capture import" in err[0]
 
 
+@pytest.mark.slow
 def test_time_offset_calibration_on_a_synthetic_capture(tmp_path):
     """The offset is stored as 0 but is really 6.5 ms; the photo's blur recovers it to <= 2 ms."""
     d = make_synthetic_capture(tmp_path / "c", image=5, seed=3, exposure_ms=20, offset_ms=6.5, store_offset=False,

@@ -305,7 +305,7 @@ def test_recipe_hand_shake_from_captures(tmp_path):
     fx = write_csv(tmp_path / "log")
     import_captures(tmp_path / "log/log.csv", "csv", tmp_path / "caps", calibration=tmp_path / "log/calib.yaml",
                     photos=[parse_photo_arg(f"{fx['image']},1.5s,30ms")])
-    recipe = load_recipe("smoke", overrides=["sources.gyro.kind=capture", f"sources.gyro.capture={tmp_path / 'caps'}"])
+    recipe = load_recipe("smoke", overrides=["sources.gyro.kind=capture", f"sources.gyro.file={tmp_path / 'caps'}"])
     synthesize(recipe, tmp_path / "ds", limit=1)
     cap, f = load_capture(tmp_path / "caps" / "p1")
     rec = cap.recording(f)
@@ -314,5 +314,5 @@ def test_recipe_hand_shake_from_captures(tmp_path):
         t, w = h["gyro_t_ns"][0], h["gyro_w"][0]
     i = int(np.searchsorted(rec.t_ns, t[0]))
     assert np.array_equal(rec.t_ns[i:i + len(t)], t) and np.allclose(rec.w[i:i + len(t)], w)
-    with pytest.raises(GyrobenchError, match="kind 'capture' needs 'capture'"):
+    with pytest.raises(GyrobenchError, match="kind 'capture' needs 'file'"):
         load_recipe("smoke", overrides=["sources.gyro.kind=capture"])

@@ -54,7 +54,7 @@ class GyroSource:
 
     - ``kind: fitted``: the synthetic hand-shake generator (``gyrobench.gyro.handshake.load_default_handshake()``
       or the model JSON in ``model``), one independent draw of ``samples`` gyro samples per image.
-    - ``kind: capture``: windows of the gyro logs of the capture folders under ``capture`` (one capture or a
+    - ``kind: capture``: windows of the gyro logs of the capture folders under ``file`` (one capture folder or a
       folder of them, written by ``gyrobench capture import`` from any device log, ``docs/captures.md``): the
       start is drawn uniformly from the per-sample RNG among the gap-free windows of all logs; rates on each
       capture's camera axes (its ``R_imu_to_cam``).
@@ -66,7 +66,6 @@ class GyroSource:
 
     kind: Literal["fitted", "files", "capture"] = "fitted"
     file: str | None = None
-    capture: str | None = None
     model: str | None = None
     starting_points: str | None = None
     starting_point_base: int = 0
@@ -78,10 +77,8 @@ class GyroSource:
     def __post_init__(self):
         if self.kind == "files" and not self.file:
             raise ValueError("kind 'files' needs 'file' (a gyro recording: t_ns wx wy wz per line)")
-        if self.kind == "capture" and not self.capture:
-            raise ValueError("kind 'capture' needs 'capture' (a capture folder or a folder of them)")
-        if self.capture and self.kind != "capture":
-            raise ValueError("'capture' needs kind 'capture'")
+        if self.kind == "capture" and not self.file:
+            raise ValueError("kind 'capture' needs 'file' (a capture folder or a folder of them)")
         if self.starting_points and self.kind != "files":
             raise ValueError("'starting_points' needs kind 'files'")
         if self.starting_point_base not in (0, 1):

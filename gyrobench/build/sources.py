@@ -230,7 +230,7 @@ class GyroWindowSource:
                                           "starting_point_base")
                 self._sp_path = sp_path
         elif self.cfg.kind == "capture":
-            self._captures = _capture_windows(expand_path(self.cfg.capture, recipe, f"{key}.capture"), self.samples,
+            self._captures = _capture_windows(expand_path(self.cfg.file, recipe, f"{key}.file"), self.samples,
                                               self.cfg.exclude_gaps, self.cfg.gap_factor)
         else:
             self._model = self._load_model()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..assets import kodak_paths
-from ..capture.format import list_captures, load_capture
+from ..capture.format import list_captures, load_capture, read_image
 from ..color import srgb_to_linear
 from ..errors import GyroFormatError, ImageError, RecipeError
 from ..gyro import handshake
@@ -73,24 +73,10 @@ def images_for_split(recipe: Recipe, split: Split, all_images: list[Path] | None
 
 
 def _decode(path: Path) -> np.ndarray:
-    import cv2
-
+    """(H, W, 3) float32 RGB in [0, 1], no transfer function (:func:`gyrobench.capture.format.read_image`)."""
     if not path.is_file():
         raise ImageError(f"{path}: image not found; fix sources.images in the recipe")
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
-    if img is None:
-        raise ImageError(f"{path}: cannot decode the image (unsupported or corrupt file); replace it")
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    elif img.shape[2] == 4:
-        img = img[..., :3]
-    img = img[..., ::-1]  # BGR -> RGB
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / 65535.0
-    raise ImageError(f"{path}: pixel type {img.dtype} not supported; use 8- or 16-bit sRGB images")
+    return read_image(path)[0]
 
 
 def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tuple[int, int],

@@ -20,7 +20,7 @@ from ..format import Capture, CaptureError, read_image, write_capture
 from ..units import TIME_UNITS, parse_quantity_ns, time_unit_from_name
 
 __all__ = ["PhotoSpec", "read_photo_list", "parse_photo_arg", "make_capture", "fail", "HANDHELD_MAX_RATE",
-           "GYRO_MARGIN_NS"]
+           "GYRO_MARGIN_NS", "require_calibration_and_photos"]
 
 log = get_logger("capture.import")
 
@@ -102,6 +102,15 @@ def read_photo_list(path: str | Path) -> list[PhotoSpec]:
     if not out:
         fail(path, None, "lists no photo; add one row per photo under the header", CaptureError)
     return out
+
+
+def require_calibration_and_photos(src: Path, fmt: str, calibration, photos) -> None:
+    """The gcsv and csv formats need a calibration file and at least one photo; one-line errors otherwise."""
+    if calibration is None:
+        raise CaptureError(f"{src}: the {fmt} format needs --calibration FILE (K, image_size, R_imu_to_cam)")
+    if not photos:
+        raise CaptureError(f"{src}: no photo given; pass --photos FILE (image,start_s,exposure_ms) or "
+                           "--photo IMAGE,START,EXPOSURE (e.g. shot.jpg,12.5s,20ms)")
 
 
 def _to_ns(text: str, unit: str) -> int:

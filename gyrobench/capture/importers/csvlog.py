@@ -28,7 +28,7 @@ from ..units import (
     rate_unit_from_name,
     time_unit_from_name,
 )
-from .common import PhotoSpec, fail, log, make_capture
+from .common import PhotoSpec, fail, log, make_capture, require_calibration_and_photos
 
 __all__ = ["import_csv", "read_csv_gyro", "parse_column_map"]
 
@@ -158,11 +158,7 @@ def import_csv(src: Path, out: Path, *, calibration: Calibration | None = None, 
                image_encoding: str | None = None, columns: str | dict | None = None, time_unit: str | None = None,
                rate_unit: str | None = None, **_ignored) -> list[Path]:
     src = Path(src)
-    if calibration is None:
-        raise CaptureError(f"{src}: the csv format needs --calibration FILE (K, image_size, R_imu_to_cam)")
-    if not photos:
-        raise CaptureError(f"{src}: no photo given; pass --photos FILE (image,start_s,exposure_ms) or "
-                           "--photo IMAGE,START,EXPOSURE (e.g. shot.jpg,12.5s,20ms)")
+    require_calibration_and_photos(src, "csv", calibration, photos)
     cmap = parse_column_map(columns) if isinstance(columns, str) or columns is None else dict(columns)
     try:
         rec, decided = read_csv_gyro(src, columns=cmap, time_unit=time_unit, rate_unit=rate_unit)

@@ -19,8 +19,7 @@ import numpy as np
 
 from ...gyro.recording import GyroRecording, validate_gyro
 from ..calibration import Calibration
-from ..format import CaptureError
-from .common import PhotoSpec, fail, make_capture
+from .common import PhotoSpec, fail, make_capture, require_calibration_and_photos
 
 __all__ = ["import_gcsv", "read_gcsv"]
 
@@ -87,11 +86,7 @@ def read_gcsv(path: Path) -> tuple[GyroRecording, dict]:
 def import_gcsv(src: Path, out: Path, *, calibration: Calibration | None = None, photos: list[PhotoSpec] = (),
                 image_encoding: str | None = None, **_ignored) -> list[Path]:
     src = Path(src)
-    if calibration is None:
-        raise CaptureError(f"{src}: the gcsv format needs --calibration FILE (K, image_size, R_imu_to_cam)")
-    if not photos:
-        raise CaptureError(f"{src}: no photo given; pass --photos FILE (image,start_s,exposure_ms) or "
-                           "--photo IMAGE,START,EXPOSURE (e.g. shot.jpg,12.5s,20ms)")
+    require_calibration_and_photos(src, "gcsv", calibration, photos)
     rec, header = read_gcsv(src)
     readout = calibration.readout_time_s
     if readout is None and "frame_readout_time" in header:

@@ -21,8 +21,10 @@ Conventions:
 - Images come from ``ShardDataset(root, split, crop=None)``: whole stored images, linear, the field covering the
   image padded to a multiple of 8 (the model crops its output back; spec §9.9). Batch size 1.
 - Gyro input (``gyro_field``): ``"noisy"`` (default, as test.py: the perturbed field from the stored
-  error-model draw in *both* slots, alpha = 1) or ``"clean"`` (the field of the clean gyro in both slots:
-  an oracle-gyro upper bound). Recorded in ``protocol_options``.
+  error-model draw in *both* slots, alpha = 1), ``"clean"`` (the field of the clean gyro in both slots:
+  an oracle-gyro upper bound), ``"shuffled"`` (the noisy field of the *next* test image, ``(i + 1) mod n``:
+  a derangement, so every image gets a real but wrong field; tests whether a model uses its gyro) or
+  ``"zero"`` (all-zero fields: no motion). Recorded in ``protocol_options``.
 - ``blur_extent_px``: path length of the image-centre trajectory, the sum over the M segments of
   ``|(dx, dy)|`` of the **clean** field at the centre grid point (full-resolution pixels): the blur that
   was actually rendered, whatever the gyro input.
@@ -54,6 +56,7 @@ __all__ = ["evaluate", "BlurredInput", "blur_extent_px", "build_eval_model", "DE
 log = get_logger("evaluate")
 
 DEFAULT_METRICS = ("psnr", "ssim", "niqe", "topiq_nr")
+GYRO_FIELDS = ("noisy", "clean", "shuffled", "zero")
 
 
 class BlurredInput(torch.nn.Module):
@@ -174,6 +177,17 @@ def _field_options(net, info: dict) -> dict:
     return opts
 
 
+def _shuffled_field(ds, idx: int, n: int, own: torch.Tensor) -> torch.Tensor:
+    """The noisy field of sample ``(idx + 1) mod n`` shaped like ``own`` (1, 2M, h, w): a wrong but real field."""
+    if n < 2:
+        raise GyrobenchError("gyro_field='shuffled' needs at least 2 test images (each gets another's field)")
+    other = ds[(idx + 1) % n]["cmf_noisy"][None]
+    if other.shape != own.shape:
+        raise GyrobenchError(f"gyro_field='shuffled': fields of samples {idx} and {(idx + 1) % n} differ in shape "
+                             f"({tuple(own.shape)} vs {tuple(other.shape)}); use a split of equal-sized images")
+    return other.to(own.dtype)
+
+
 def _manifest_dir(data_dir: str | Path, split: str | None) -> Path:
     """Folder of the manifest ``ShardDataset(data_dir, split)`` reads (``<root>/<split>/`` if it has one)."""
     root = Path(data_dir)
@@ -218,8 +232,9 @@ def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
     from .data.dataset import ShardDataset, collate
     from .data.manifest import read_manifest
 
-    if gyro_field not in ("noisy", "clean"):
-        raise GyrobenchError(f"gyro_field={gyro_field!r}: use 'noisy' (official test protocol) or 'clean'")
+    if gyro_field not in GYRO_FIELDS:
+        raise GyrobenchError(f"gyro_field={gyro_field!r}: use 'noisy' (official test protocol), 'clean', "
+                             "'shuffled' or 'zero'")
     device = str(resolve_device(device))
     out_dir = Path(out_dir)
     proto = get_protocol(protocol)
@@ -260,10 +275,14 @@ def evaluate(checkpoint_path: str | Path | None, data_dir: str | Path, *,
         sample = ds[idx]
         batch = collate([sample])
         sid = batch["meta"]["sample_id"][0]
-        if gyro_field == "noisy":
-            batch["cmf_clean"] = batch["cmf_noisy"]
-        else:
+        if gyro_field == "shuffled":
+            batch["cmf_noisy"] = _shuffled_field(ds, idx, n, batch["cmf_noisy"])
+        elif gyro_field == "zero":
+            batch["cmf_noisy"] = torch.zeros_like(batch["cmf_noisy"])
+        if gyro_field == "clean":
             batch["cmf_noisy"] = batch["cmf_clean"]
+        else:
+            batch["cmf_clean"] = batch["cmf_noisy"]
         batch["alpha"] = 1.0
         for k, v in list(batch.items()):
             if torch.is_tensor(v):

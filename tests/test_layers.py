@@ -44,6 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color"},
     "capture": BASE | {"synth", "gyro", "color"},
     "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
+    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",
+                     "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
 BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets"}

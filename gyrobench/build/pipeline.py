@@ -53,7 +53,7 @@ from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import blur_extent_px, render_blur
 from ..synth.degrade import Degradation
 from .recipe import Recipe, Split, load_recipe
-from .seeding import sample_seedseq
+from .seeding import sample_seedseq, split_key
 from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
 
 log = get_logger("build.pipeline")

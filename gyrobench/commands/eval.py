@@ -46,8 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", help="split to evaluate ('all' for every sample)")
     parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                         help="comma-separated metric names (default: %(default)s)")
-    parser.add_argument("--gyro-field", default="noisy", choices=("noisy", "clean"),
-                        help="field given to gyro models: the stored perturbed one (official) or the clean one")
+    parser.add_argument("--gyro-field", default="noisy", choices=("noisy", "clean", "shuffled", "zero"),
+                        help="field given to gyro models: the stored perturbed one (official), the clean one, "
+                             "another test image's (shuffled) or zeros")
     parser.add_argument("--ci", default="t", choices=("t", "bootstrap"), help="95%% interval method")
     parser.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")

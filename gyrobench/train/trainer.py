@@ -12,8 +12,9 @@ Per optimizer step:
 
 Everything random is a function of the config seed and the step, so ``--resume`` from a checkpoint continues
 bit-identically on CPU (tested). The run folder holds ``config.yaml`` (the exact config), ``run.json`` (git
-commit, versions, machine, command), ``metrics.jsonl`` (one line per logged step), ``checkpoints/last.pt``
-(+ ``step-<step, 7 digits>.pt`` with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
+commit, versions, machine, command), ``metrics.jsonl`` (one line per logged step; ``train_s``: seconds since
+this ``fit`` call began, checkpoint writes excluded), ``checkpoints/last.pt`` (+ ``step-<step, 7 digits>.pt``
+with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
 """
 
 from __future__ import annotations
@@ -302,6 +303,7 @@ class Trainer:
                        disable=(None if main else True) if self.show_progress is None
                        else not (self.show_progress and main))
         t_start = time.perf_counter()
+        save_s = 0.0  # checkpoint writes are not training time (train_s in metrics.jsonl)
         start_step, first_loss, loss, psnr = self.step, None, math.nan, math.nan
         window_t, window_n = time.perf_counter(), 0
         while self.step < self.total_steps:
@@ -321,7 +323,8 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss:.3f}", psnr=f"{psnr:.2f}", img_s=f"{rate:.1f}")
                     if main:
                         rec = {"step": self.step, "epoch": epoch, "loss": loss, "psnr": psnr, "lr": lr,
-                               "alpha": self.alpha(self.step - 1), "img_per_s": rate}
+                               "alpha": self.alpha(self.step - 1), "img_per_s": rate,
+                               "train_s": time.perf_counter() - t_start - save_s}
                         with metrics_path.open("a", encoding="utf-8") as fh:
                             fh.write(json.dumps(rec) + "\n")
                         tb = self._tensorboard()
@@ -331,7 +334,9 @@ class Trainer:
                 if main and self.cfg.logging.image_every and self.step % self.cfg.logging.image_every == 0:
                     self._log_images()
                 if self.step % max(1, self.cfg.logging.checkpoint_every) == 0 and self.step < self.total_steps:
+                    t_save = time.perf_counter()
                     self.save()
+                    save_s += time.perf_counter() - t_save
                 if self.step >= self.total_steps or self._over_budget(t_start):
                     break
             if self._over_budget(t_start):

@@ -17,6 +17,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import SEED, check_out, float_in, int_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="capture_command", metavar="SUBCOMMAND")
@@ -41,27 +43,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b = sub.add_parser("blur-field", help="write a capture's blur field (DeepGyro PNGs or the CMF)")
     b.add_argument("capture", help="capture folder")
     b.add_argument("--style", choices=("deepgyro", "cmf"), default="deepgyro")
-    b.add_argument("--scale", type=float, default=1.0, help="deepgyro: output scale factor (DeepGyro used 0.5)")
+    b.add_argument("--scale", type=float_in(0.0, 1.0), default=1.0, help="deepgyro: output scale factor (DeepGyro used 0.5)")
     b.add_argument("--out", required=True, help="output folder")
 
     c = sub.add_parser("calibrate", help="estimate the camera-gyro time offset (and readout) from the photo")
     c.add_argument("capture", help="capture folder")
-    c.add_argument("--range-ms", type=float, default=30.0, help="search offsets within +- this of the capture's")
+    c.add_argument("--range-ms", type=float_in(0.0, 1000.0), default=30.0, help="search offsets within +- this of the capture's")
     c.add_argument("--readout", action="store_true", help="also search the rolling-shutter readout time")
-    c.add_argument("--readout-max-ms", type=float, default=40.0, help="largest readout tried with --readout")
+    c.add_argument("--readout-max-ms", type=float_in(0.0, 1000.0), default=40.0, help="largest readout tried with --readout")
     c.add_argument("--out", required=True, help="folder for calibration.json and calibration.png")
     c.add_argument("--write", action="store_true", help="also store the estimate in the capture's capture.json")
 
     s = sub.add_parser("synth", help="make a synthetic capture (Kodak image, demo camera, fitted hand-shake)")
     s.add_argument("--out", required=True, help="capture folder to write")
-    s.add_argument("--image", type=int, default=0, help="index of the packaged Kodak image (0-11)")
-    s.add_argument("--seed", type=int, default=0, help="hand-shake seed")
-    s.add_argument("--exposure-ms", type=float, default=20.0)
-    s.add_argument("--readout-ms", type=float, default=0.0, help="rolling-shutter readout (0 = global shutter)")
-    s.add_argument("--offset-ms", type=float, default=0.0, help="true camera-gyro time offset")
+    s.add_argument("--image", type=int_in(0, 11), default=0, help="index of the packaged Kodak image (0-11)")
+    s.add_argument("--seed", type=SEED, default=0, help="hand-shake seed")
+    s.add_argument("--exposure-ms", type=float_in(0.0, 10000.0), default=20.0)
+    s.add_argument("--readout-ms", type=float_in(0.0, 1000.0, open_lo=False), default=0.0, help="rolling-shutter readout (0 = global shutter)")
+    s.add_argument("--offset", default="0ms", help="true camera-gyro time offset with a unit, e.g. 5ms or -0.004s")
     s.add_argument("--store-offset", choices=("true", "zero"), default="true",
                    help="offset written into capture.json: the true one, or zero (to test calibration)")
-    s.add_argument("--focal-scale", type=float, default=1.0, help="multiply the demo focal length (stronger blur)")
+    s.add_argument("--focal-scale", type=float_in(0.0, 100.0), default=1.0, help="multiply the demo focal length (stronger blur)")
     s.add_argument("--encoding", choices=("srgb", "linear"), default="srgb", help="photo encoding (8-bit sRGB "
                                                                                    "or 16-bit linear PNG)")
 
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args) -> int:
+    check_out(args.out, "--out", folder=True)
     from ..capture.importers import import_captures, parse_photo_arg, read_photo_list
     from ..log import get_logger
 
@@ -94,8 +97,8 @@ def _blur_field(args) -> int:
     from ..io import atomic_open
     from ..log import get_logger
 
+    out = check_out(args.out, "--out", folder=True)
     cap, folder = load_capture(args.capture)
-    out = Path(args.out)
     log = get_logger("capture")
     if args.style == "cmf":
         f = capture_motion_field(cap, folder, pad_multiple=1, layout="hwc")
@@ -120,6 +123,7 @@ def _calibrate(args) -> int:
     from ..capture.format import load_capture
     from ..restore.timecal import calibrate_capture
 
+    check_out(args.out, "--out", folder=True)
     cap, folder = load_capture(args.capture)
     res = calibrate_capture(cap, folder, range_ms=args.range_ms, search_readout=args.readout,
                             readout_max_ms=args.readout_max_ms, out_dir=args.out, write=args.write)
@@ -129,9 +133,16 @@ def _calibrate(args) -> int:
 
 def _synth(args) -> int:
     from ..capture.synthetic import make_synthetic_capture
+    from ..capture.units import parse_quantity_ns
+    from ..errors import GyrobenchError
 
+    try:
+        offset_ns = parse_quantity_ns(args.offset, "--offset")
+    except ValueError as exc:
+        raise GyrobenchError(str(exc)) from None
+    check_out(args.out, "--out", folder=True)
     make_synthetic_capture(args.out, image=args.image, seed=args.seed, exposure_ms=args.exposure_ms,
-                           readout_ms=args.readout_ms, offset_ms=args.offset_ms,
+                           readout_ms=args.readout_ms, offset_ms=offset_ns / 1e6,
                            store_offset=args.store_offset == "true", focal_scale=args.focal_scale,
                            encoding=args.encoding)
     return 0

@@ -143,7 +143,7 @@ def _run_captures(args: argparse.Namespace) -> int:
         m.strip() for m in args.metrics.split(",") if m.strip())
     options = json.loads(args.options) if args.options else None
     label = args.label or args.model or (args.checkpoint.stem if args.checkpoint else "model")
-    out = args.out or Path("runs") / "eval-captures" / label
+    out = check_out(args.out or Path("runs") / "eval-captures" / label, "--out", folder=True)
     metric_options = {"topiq_nr": {"weights": args.topiq_weights}} if args.topiq_weights else None
     evaluate_captures(args.captures, out, checkpoint=args.checkpoint, model=args.model, model_options=options,
                       label=args.label, metrics=metrics, metric_options=metric_options, ci=args.ci,

@@ -10,6 +10,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .args import check_out
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
@@ -31,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             opts = json.loads(args.options)
         except json.JSONDecodeError as exc:
             raise GyrobenchError(f"--options: not valid JSON ({exc.msg}); e.g. '{{\"lam\": 0.03}}'") from None
-    out = args.out or str(Path("runs") / "infer" / Path(args.capture).resolve().name)
+    out = check_out(args.out or Path("runs") / "infer" / Path(args.capture).resolve().name, "--out", folder=True)
     infer_capture(args.capture, out, checkpoint=args.checkpoint, model=args.model, model_options=opts,
                   device=args.device)
     return 0

@@ -111,6 +111,8 @@ def evaluate_captures(root: str | Path, out_dir: str | Path, *, checkpoint: str 
                 del mets[m]
                 for r in rows:
                     r.pop(m, None)
+        ci_, cj = min(cap.height // 4, field.shape[1] - 1), min(cap.width // 4, field.shape[2] - 1)
+        row["blur_extent_px"] = float(np.linalg.norm(field[:, ci_, cj].reshape(-1, 2), axis=1).sum())
         row.update(inference_s=dt, height=cap.height, width=cap.width, image_encoding=cap.image_encoding,
                    synthetic=synthetic[-1])
         rows.append(row)
@@ -130,23 +132,28 @@ def evaluate_captures(root: str | Path, out_dir: str | Path, *, checkpoint: str 
                  for m in mets if m not in unavailable}
     csv_path = write_per_image_csv(rows, out / "per_image.csv", list(summaries))
     n_syn = sum(synthetic)
+    fingerprint = captures_fingerprint(folders)
     record = {
         "model": name, "label": label, "options": dict(getattr(net, "options", {}) or {}),
         "uses_gyro": bool(getattr(net, "uses_gyro", False)), "model_source": info["source"],
         "checkpoint": info["checkpoint"], "checkpoint_sha256": info["checkpoint_sha256"],
-        "dataset": str(root), "dataset_manifest_sha256": captures_fingerprint(folders), "recipe_sha256": None,
-        "dataset_kind": "captures", "captures": {"n": len(folders), "synthetic": n_syn,
-                                                 "note": ("SYNTHETIC captures (made by gyrobench capture synth)"
-                                                          if n_syn == len(folders) else
-                                                          f"{n_syn} of {len(folders)} captures are synthetic")},
+        "dataset": str(root), "dataset_manifest_sha256": fingerprint, "dataset_fingerprint": fingerprint, "recipe_sha256": None,
         "split": GROUP_SPLIT, "protocol": "srgb8",
-        "protocol_options": {"no_reference": True, "nr_transfer": "srgb", "nr_quantize": "round",
+        "protocol_options": {"dataset_kind": "captures",
+                             "captures": {"n": len(folders), "synthetic": n_syn,
+                                          "note": ("SYNTHETIC captures (made by gyrobench capture synth)"
+                                                   if n_syn == len(folders) else
+                                                   f"{n_syn} of {len(folders)} captures are synthetic")},
+                             "no_reference": True, "nr_transfer": "srgb", "nr_quantize": "round",
                              "input": "restored linear image encoded to display sRGB 8-bit (rounded)",
                              "gyro_field": "capture", "field": "camera motion field of each capture (rolling "
                                                               "shutter, time offset from capture.json)",
                              "batch_size": 1, "resolution": "full"},
         "metrics": summaries, "unavailable": unavailable,
         "per_image_csv": csv_path.relative_to(out).as_posix(), "crops": crops, "n_images": len(rows),
+        "blur_extent_px": {"mean": float(np.mean([r["blur_extent_px"] for r in rows])),
+                           "median": float(np.median([r["blur_extent_px"] for r in rows])),
+                           "max": float(np.max([r["blur_extent_px"] for r in rows]))},
         "timing": {"inference_s_mean": t_total / len(rows), "device": str(device),
                    "note": "model call only, batch 1, full resolution"},
         "command": command or " ".join(shlex.quote(a) for a in ["gyrobench", *sys.argv[1:]]),

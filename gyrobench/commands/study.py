@@ -1,4 +1,4 @@
-"""``gyrobench study SUITE.yaml [--out DIR] [--publish DIR] [--only RUN] [--fresh]``: run a learning study
+"""``gyrobench study SUITE.yaml [--out DIR] [--publish DIR] [--only RUN] [--fresh] [--plan]``: run a learning study
 (see :mod:`gyrobench.study.runner`). A rerun resumes: finished runs are skipped (verified by hash), a
 half-trained run continues from its last checkpoint."""
 
@@ -17,11 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train/evaluate only this run label (repeatable); the table shows finished runs")
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier runs and references in OUT (the dataset is kept); default: resume")
+    parser.add_argument("--plan", action="store_true",
+                        help="only print each run's steps and its calibrated training time on this machine")
     parser.add_argument("--workers", type=int, default=None, help="synthesis worker processes (default: cores, max 4)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..study import run_study
 
-    run_study(args.suite, args.out, publish=args.publish, only=args.only, fresh=args.fresh, workers=args.workers)
+    res = run_study(args.suite, args.out, publish=args.publish, only=args.only, fresh=args.fresh,
+                    workers=args.workers, plan_only=args.plan)
+    if args.plan:
+        print(res["text"])
     return 0

@@ -309,36 +309,65 @@ def _model_figures(suite: Suite) -> dict:
     return figs
 
 
-def _plan(study: _Study) -> list[dict]:
-    """Budget plan per run; the time rule's calibrations are cached in ``OUT/plan.json`` per run config."""
+class _Calibrator:
+    """Seconds per optimizer step of each run (:func:`calibrate_seconds_per_step`), cached in ``OUT/plan.json``
+    per run config, so a resumed study does not calibrate again."""
 
-    suite = study.suite
-    plan_path = study.out / "plan.json"
-    cached = (_read_json(plan_path) or {}).get("calibration", {})
-    calib: dict[str, float] = {}
+    def __init__(self, study: _Study):
+        self.study = study
+        self.cached = (_read_json(study.out / "plan.json") or {}).get("calibration", {})
+        self.used: dict[str, float] = {}
 
-    def sps(i: int) -> float:
-        key = sha256_json([train_mapping(suite, i, seed=0, steps=1, data_root=study.data), suite.budget.seconds])
-        if key not in cached:
-            work = study.out / "calibration" / slug(suite.runs[i].label)
+    def __call__(self, i: int) -> float:
+        st, suite = self.study, self.study.suite
+        key = sha256_json([train_mapping(suite, i, seed=0, steps=1, data_root=st.data), suite.budget.seconds])
+        if key not in self.cached:
+            work = st.out / "calibration" / slug(suite.runs[i].label)
             if work.exists():
                 shutil.rmtree(work)
-            cached[key] = calibrate_seconds_per_step(suite, i, study.data, work)
+            self.cached[key] = calibrate_seconds_per_step(suite, i, st.data, work)
             shutil.rmtree(work, ignore_errors=True)
-        calib[key] = cached[key]
-        return cached[key]
+        self.used[key] = self.cached[key]
+        return self.cached[key]
 
-    plans = plan_budget(suite, seconds_per_step=sps if suite.budget.rule == "time" else None)
-    _write_json(plan_path, {"runs": [{"label": r.label, **p} for r, p in zip(suite.runs, plans)],
-                            "calibration": calib})
+
+def _plan(study: _Study, calib: _Calibrator) -> list[dict]:
+    """Budget plan per run (``OUT/plan.json``, with the calibrations used)."""
+    suite = study.suite
+    plans = plan_budget(suite, seconds_per_step=calib if suite.budget.rule == "time" else None)
+    _write_json(study.out / "plan.json", {"runs": [{"label": r.label, **p} for r, p in zip(suite.runs, plans)],
+                                          "calibration": calib.used})
     return plans
+
+
+def plan_text(suite: Suite, plans: list[dict], figs: dict, sps: list[float]) -> str:
+    """The ``--plan`` table: steps per run and the training time they would take on this machine."""
+    n = len(suite.seeds)
+    L = [f"Study `{suite.name}`: budget rule {suite.budget.rule}, {n} seed(s), validation every "
+         f"{suite.validation_every} steps", "",
+         "| run | model | params | GMAC/crop | crop | steps | s/step (calibrated) | training min (all seeds) | "
+         "validation points per seed |", "|---|---|---|---|---|---|---|---|---|"]
+    total = 0.0
+    for run, p, t in zip(suite.runs, plans, sps):
+        f = figs[run.label]
+        minutes = p["steps"] * t * n / 60
+        total += minutes
+        g = f"{f['gmacs_per_crop']:.3f}" if f.get("gmacs_per_crop") is not None else "—"
+        L.append(f"| {run.label} | {run.model['name']} | {f['params']:,} | {g} | {f['crop']} | {p['steps']} | "
+                 f"{t:.3f} | {minutes:.1f} | {1 + p['steps'] // suite.validation_every + bool(p['steps'] % suite.validation_every)} |")
+    L += ["", f"Total training: {total:.1f} min on this machine now (validation, evaluation and synthesis "
+          "not included)."]
+    return "\n".join(L)
 
 
 # ------------------------------------------------------------------------------------------------ run_study
 def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publish: str | Path | None = None,
               only: list[str] | tuple[str, ...] | None = None, fresh: bool = False, workers: int | None = None,
-              command: str | None = None, show_progress: bool | None = None) -> dict:
-    """Run a study suite (module docstring); returns the summary also written to ``BOARD/study.json``."""
+              command: str | None = None, show_progress: bool | None = None, plan_only: bool = False) -> dict:
+    """Run a study suite (module docstring); returns the summary also written to ``BOARD/study.json``.
+
+    ``plan_only``: synthesize the data, compute the budget plan, time every run's step and return
+    ``{"plan": ..., "text": plan_text(...)}`` without training."""
     t_all = time.perf_counter()
     suite = load_suite(suite_path)
     out = Path(out_dir) if out_dir is not None else Path("out") / "study" / slug(suite.name)
@@ -356,6 +385,10 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
     study = _Study(suite, out, board, command, show_progress)
     stages: dict[str, float] = {}
 
+    figs = _model_figures(suite)
+    calib = _Calibrator(study)
+    plans = _plan(study, calib) if suite.budget.rule != "time" else None  # fail before synthesis if possible
+
     t0 = time.perf_counter()
     manifest = prepare_data(suite, study.data, workers=workers or max(1, min(4, os.cpu_count() or 1)),
                             command=command)
@@ -368,8 +401,12 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
     data_sha = study.data_sha256 = _data_sha256(manifest)
     stages["data_s"] = time.perf_counter() - t0
 
-    figs = _model_figures(suite)
-    plans = _plan(study)
+    if plans is None:  # the time rule calibrates on the data
+        plans = _plan(study, calib)
+    if plan_only:
+        sps = [calib(i) for i in range(len(suite.runs))]
+        _plan(study, calib)  # records the calibrations
+        return {"plan": plans, "seconds_per_step": sps, "text": plan_text(suite, plans, figs, sps)}
     log.info("study %s: %d run(s) x %d seed(s), budget %s: steps %s", suite.name, len(suite.runs), len(suite.seeds),
              suite.budget.rule, ", ".join(f"{r.label} {p['steps']}" for r, p in zip(suite.runs, plans)))
 

@@ -271,7 +271,7 @@ class _Study:
                     label = run.label + (f" ({var.name})" if var is not None else "") + f" · seed {seed}"
                     evaluate(udir / "final.pt", self.data, out_dir=rec_path.parent, split=ts.split, limit=ts.limit,
                              metrics=tuple(suite.metrics), protocol=suite.protocol, gyro_field=field,
-                             device=suite.device, command=self.command, label=label)
+                             device=suite.device, command=self.command, label=label, n_crops=suite.crops)
                 out[(ts.name, var.name if var is not None else None)] = rec_path
         return out
 
@@ -290,7 +290,7 @@ class _Study:
             if not _record_ok(rec_path, None, manifest_sha, metrics, "noisy"):
                 evaluate(None, self.data, out_dir=rec_path.parent, split=split, limit=limit, metrics=metrics,
                          protocol=suite.protocol, model=model, label=label, device=suite.device,
-                         n_crops=0 if name == "_validation" else 3, command=self.command)
+                         n_crops=0 if name == "_validation" else suite.crops, command=self.command)
             out[(key, name)] = rec_path
         return out
 

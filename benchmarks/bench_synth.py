@@ -1,18 +1,25 @@
-"""Synthesis throughput per stage (decode, poses, warp, degrade) in full-HD images per second.
+"""Synthesis speed (issue 11): OpenCV floor vs the renderer, every pipeline stage, end-to-end images/s per thread.
 
-Stand-in data: the shipped 500x500 Kodak images upscaled to 1920x1080 (bicubic), since 4KRD frames are not
-shipped. Gyro: 11-sample windows (10 raw intervals at 210 Hz) from the fitted hand-shake generator when present
-(``gyrobench.gyro.handshake``), else a constant-rate synthetic window of comparable size. Camera: 4KRD intrinsics
-(fx = 2139 px), crop 1920x1080 -> 1280x720 (gyrodeblurnet.md §1.1). Poses: adaptive, <= 1 px between warps and
->= 8 sub-steps per interval (rsblur.md D2).
+Stand-in data: the shipped Kodak images upscaled (bicubic, sRGB) to 1920x1080 PNGs, since the 4KRD frames are
+not shipped. Gyro: the fitted hand-shake generator (11-sample windows). Camera: 4KRD intrinsics (fx = 2139 px),
+centre crop 1920x1080 -> 1280x720 (gyrodeblurnet.md §1.1); poses adaptive, <= 1 px between warps, >= 8 sub-steps
+per interval (rsblur.md D2); storage as the gyroblur-synth recipe (uint16, 12 bits, the recipe's compression).
+All samples go to an ``offline`` split (the degradation is applied and stored: the slower of the two kinds).
 
-Stages (each is a plain function, so benchmarks/bench_pipeline.py can time the same calls):
-  decode   8-bit sRGB PNG -> float32 linear (B,3,1080,1920)           ``load_linear``
-  poses    gyro window -> P homographies (adaptive sub-steps)         ``blur.blur_homographies``
-  warp     P bilinear warps of the frame, crop-only, averaged         ``blur.render_blur`` (+ saturation mask)
-  degrade  each preset on the 1280x720 blurred crop                    ``degrade.Degradation``
+One run reports:
+  floor      a plain loop of ``cv2.warpPerspective`` (float32, bilinear, replicated border, crop-only output via
+             WARP_INVERSE_MAP) summing the sample's poses, then / P: the issue's "OpenCV floor"
+  renderer   :func:`gyrobench.synth.render_cpu.render_blur_cpu` on the same frame and poses, with the saturation
+             mask and ``valid`` (what the pipeline calls); ``ratio = renderer / floor`` (target <= 1.25)
+  old        the torch ``render_blur`` (grid_sample), for reference (``--old 0`` skips it)
+  end-to-end ``make_shard`` over all samples (decode, poses, warp, degrade, quantize, write) on one thread,
+             with the pipeline's own per-stage timer; images/s per thread (target >= 0.5)
 
-Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_synth.py [--images 2] [--device cpu|cuda]``.
+One thread everywhere (torch, OpenCV, OMP). The machine is shared: every timing is repeated ``--repeats`` times
+and the best is kept; CPU (process) time is reported next to wall time, and the ratio uses CPU time.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_synth.py [--images 4] [--repeats 2]
+
 Writes ``benchmarks/results/bench_synth.{json,md}``.
 """
 
@@ -21,150 +28,184 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import sys
+import tempfile
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+import yaml
 
-from gyrobench.color import srgb_to_linear
-from gyrobench.synth.blur import blur_homographies, centre_crop_box, max_step_px, render_blur
-from gyrobench.synth.degrade import Degradation
-from gyrobench.synth.presets import PRESETS
+from gyrobench.build.pipeline import StageTimer, _context, make_shard, sample_poses, shard_tasks
+from gyrobench.build.recipe import load_recipe
+from gyrobench.provenance import machine, versions
+from gyrobench.synth.blur import render_blur
+from gyrobench.synth.render_cpu import render_blur_cpu
 
-FRAME_HW = (1080, 1920)
-CROP_HW = (720, 1280)
-K_4KRD = np.array([[2139.03493, 0, 960], [0, 2133.82853, 540], [0, 0, 1]])
+OUT = Path(__file__).resolve().parent / "results"
+STAGES = ("decode", "poses", "warp", "degrade", "quantize", "write")
 
 
-def kodak_fullhd(n: int) -> list[np.ndarray]:
-    """n upscaled Kodak stand-ins, uint8 RGB (1080, 1920, 3)."""
+def fullhd_pngs(n: int, folder: Path) -> Path:
+    """n Kodak stand-ins upscaled to 1920x1080, written as 8-bit sRGB PNGs into ``folder``."""
     from gyrobench.assets import kodak_paths
 
-    out = []
-    for p in kodak_paths()[:n]:
-        bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        out.append(cv2.resize(bgr[:, :, ::-1], (FRAME_HW[1], FRAME_HW[0]), interpolation=cv2.INTER_CUBIC))
-    return out
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(kodak_paths()[:n]):
+        big = cv2.resize(cv2.imread(str(p)), (1920, 1080), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / f"fullhd_{i:02d}.png"), big)
+    return folder
 
 
-def load_linear(rgb8: np.ndarray, device) -> torch.Tensor:
-    """Decode stage: uint8 sRGB HWC -> float32 linear (1,3,H,W) on device."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb8)).to(device).permute(2, 0, 1)[None].float() / 255.0
-    return srgb_to_linear(t)
-
-
-def gyro_windows(n: int, seed: int = 0):
-    try:
-        from gyrobench.gyro.handshake import load_default_handshake
-
-        model = load_default_handshake()
-        rec = model.sample(400, seed=seed)
-        rng = np.random.default_rng(seed)
-        starts = rng.integers(0, len(rec.t_ns) - 11, size=n)
-        return [(rec.t_ns[s : s + 11], rec.w[s : s + 11]) for s in starts], "fitted hand-shake generator"
-    except Exception as exc:  # noqa: BLE001 - the generator is another area's; fall back, say so
-        t = np.arange(11, dtype=np.int64) * 4_757_000
-        w = np.tile([0.05, 0.08, 0.02], (11, 1))
-        return [(t, w)] * n, f"constant-rate window (hand-shake generator unavailable: {exc})"
-
-
-def _timed(fn, sync):
-    """(result, (wall s, process CPU s)). On a shared CPU the CPU time of a 1-thread run is the better
-    estimate of uncontended wall time; on a GPU only the wall time is meaningful."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    sync()
-    return out, (time.perf_counter() - t0, time.process_time() - c0)
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=2)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    args = ap.parse_args(argv)
-    dev = torch.device(args.device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    imgs = kodak_fullhd(args.images)
-    wins, gyro_src = gyro_windows(args.images)
-    crop = centre_crop_box(FRAME_HW, CROP_HW)
-    times = {"decode": [], "poses": [], "warp": [], "degrade": {k: [] for k in PRESETS}}
-    poses, steps = [], []
-    # warm-up (allocator, kernels)
-    x = load_linear(imgs[0], dev)
-    render_blur(x, np.tile(np.eye(3), (1, 4, 1, 1)), crop=crop)
-    for img, (t, w) in zip(imgs, wins, strict=True):
-        x, dt = _timed(lambda img=img: load_linear(img, dev), sync)
-        times["decode"].append(dt)
-        (H, _, s), dt = _timed(lambda t=t, w=w: blur_homographies(t, w, K_4KRD, FRAME_HW), sync)
-        times["poses"].append(dt)
-        poses.append(H.shape[0])
-        steps.append(max_step_px(H, FRAME_HW))
-        r, dt = _timed(
-            lambda x=x, H=H: render_blur(x, torch.from_numpy(H)[None], crop=crop, sat_threshold=1.0), sync
-        )
-        times["warp"].append(dt)
-        for name in PRESETS:
-            deg = Degradation(name, domain="linear").to(dev)
-            _, dt = _timed(lambda deg=deg, r=r: deg(r["blurred"], r["sat_mask"], generator=0), sync)
-            times["degrade"][name].append(dt)
-
-    def m(v):
-        a = np.asarray(v)
-        return float(a[:, 0].mean()), float(a[:, 1].mean())
-
-    rows = [
-        ("decode (PNG->linear, 1920x1080)", *m(times["decode"])),
-        ("poses (adaptive homographies)", *m(times["poses"])),
-        (f"warp ({np.mean(poses):.0f} poses avg, crop 1280x720, + sat mask)", *m(times["warp"])),
-    ]
-    rows += [(f"degrade {k} (1280x720)", *m(v)) for k, v in times["degrade"].items()]
-    result = {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "images": args.images,
-        "gyro": gyro_src,
-        "poses_per_image": poses,
-        "max_step_px": steps,
-        "note": "2-core CPU shared with other jobs; per-image seconds, mean over images"
-        if dev.type == "cpu"
-        else "",
-        "stages": [
-            {
-                "stage": n,
-                "wall_s_per_image": s,
-                "cpu_s_per_image": c,
-                "images_per_s_wall": 1 / s,
-                "images_per_s_cpu": 1 / max(c, 1e-9),
-            }
-            for n, s, c in rows
-        ],
+def bench_recipe(images: Path, n: int, compression: str = "gzip", level: int = 4) -> dict:
+    """The benchmark's recipe: gyroblur-synth geometry and storage, Kodak stand-ins, fitted hand-shake gyro."""
+    return {
+        "name": "bench-synth", "description": "issue 11 benchmark", "seed": 11,
+        "sources": {"images": str(images), "gyro": {"kind": "fitted"}},
+        "camera": {"width": 1920, "height": 1080, "fx": 2139.03493, "fy": 2133.82853, "cx": 960.0, "cy": 540.0,
+                   "crop": [320, 180, 1280, 720], "image_fit": "exact"},
+        "exposure": {"samples": 11},
+        "substeps": {"min_per_interval": 8, "max_step_px": 1.0},
+        "error_model": {},
+        "degradation": {"preset": "gyrodeblurnet_official"},
+        "splits": [{"name": "test", "size": n, "degradation": "offline"}],
+        "storage": {"shard_size": n, "dtype": "uint16", "bits": 12, "store_cmf": "none",
+                    "compression": compression, "compression_level": level},
     }
+
+
+def _best(fn, repeats: int):
+    """(result, best wall s, best CPU s) over ``repeats`` calls."""
+    walls, cpus, out = [], [], None
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return out, min(walls), min(cpus)
+
+
+def opencv_floor(frame: np.ndarray, H: np.ndarray, crop) -> np.ndarray:
+    """The issue's floor: plain float32 ``cv2.warpPerspective`` loop, crop-only output, summed, then / P."""
+    x0, y0, w, h = crop
+    T = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]])
+    acc = np.zeros((h, w, frame.shape[2]), np.float32)
+    for Hk in H:
+        acc += cv2.warpPerspective(frame, np.linalg.inv(Hk) @ T, (w, h),
+                                   flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    return acc / len(H)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--old", type=int, default=1, help="also time the torch render_blur (1) or not (0)")
+    ap.add_argument("--compression", default="gzip")
+    ap.add_argument("--level", type=int, default=4)
+    ap.add_argument("--note", default="2-core CPU shared with other jobs (best of --repeats runs)")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        imgs = fullhd_pngs(args.images, tmp / "img")
+        (tmp / "r.yaml").write_text(yaml.safe_dump(bench_recipe(imgs, args.images, args.compression, args.level)))
+        recipe = load_recipe(tmp / "r.yaml")
+        split = recipe.splits[0]
+        crop = recipe.camera.crop_box()
+        # ---- floor vs renderer on the pipeline's own frames and poses
+        per = []
+        ctx = _context(recipe, "bench")
+        for i in range(args.images):
+            frame = ctx.image(ctx.images[split.name][i])
+            _, _, _, H = sample_poses(recipe, split, i, "bench")
+            ref, fw, fc = _best(lambda f=frame, H=H: opencv_floor(f, H, crop), args.repeats)
+            got, rw, rc = _best(lambda f=frame, H=H: render_blur_cpu(f, H, crop=crop, sat_threshold=1.0),
+                                args.repeats)
+            _, nw, nc = _best(lambda f=frame, H=H: render_blur_cpu(f, H, crop=crop), args.repeats)
+            row = {"poses": int(len(H)), "floor_wall": fw, "floor_cpu": fc, "renderer_wall": rw, "renderer_cpu": rc,
+                   "renderer_nosat_cpu": nc, "max_abs_vs_floor": float(np.abs(got["blurred"] - ref).max()),
+                   "saturated_fraction": float((frame >= 1 - 1e-6).any(axis=2).mean())}
+            if args.old:
+                x = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None]
+                old, ow, oc = _best(lambda x=x, H=H: render_blur(x, torch.from_numpy(H)[None], crop=crop,
+                                                                 sat_threshold=1.0), 1)
+                hwc = lambda t: t[0].numpy().transpose(1, 2, 0)  # noqa: E731
+                row.update(old_wall=ow, old_cpu=oc,
+                           max_abs_vs_old=float(np.abs(got["blurred"] - hwc(old["blurred"])).max()),
+                           sat_max_abs_vs_old=float(np.abs(got["sat_mask"] - hwc(old["sat_mask"])).max()))
+            per.append(row)
+            print(f"image {i}: {row}", flush=True)
+        # ---- end to end, one thread, the pipeline's per-stage timer
+        best = None
+        for r in range(args.repeats):
+            timer = StageTimer()
+            out_dir = tmp / f"e2e{r}"
+            out_dir.mkdir()
+            _context(recipe, f"e2e{r}")  # list sources outside the timed region (a run does it once)
+            w0, c0 = time.perf_counter(), time.process_time()
+            entry = None
+            for task in shard_tasks(recipe):
+                entry = make_shard(recipe, task, out_dir, None, f"e2e{r}", "cpu", "auto", timer)
+            wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+            if best is None or cpu < best["cpu"]:
+                best = {"wall": wall, "cpu": cpu, "stages_wall": dict(timer.wall), "stages_cpu": dict(timer.cpu),
+                        "bytes_per_sample": entry["bytes"] / args.images}
+    n = args.images
+    tot = {k: sum(r[k] for r in per) for k in per[0] if k.endswith(("_cpu", "_wall"))}
+    result = {
+        "benchmark": "bench_synth", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "note": args.note,
+        "threads": 1, "images": n, "repeats": args.repeats, "per_image": per,
+        "floor_s_per_image": tot["floor_cpu"] / n,
+        "renderer_s_per_image": tot["renderer_cpu"] / n,
+        "renderer_nosat_s_per_image": tot["renderer_nosat_cpu"] / n,
+        "ratio_renderer_over_floor": tot["renderer_cpu"] / tot["floor_cpu"],
+        "ratio_renderer_nosat_over_floor": tot["renderer_nosat_cpu"] / tot["floor_cpu"],
+        "old_s_per_image": tot.get("old_cpu", float("nan")) / n,
+        "end_to_end": {"s_per_image_cpu": best["cpu"] / n, "s_per_image_wall": best["wall"] / n,
+                       "images_per_s_per_thread": n / best["cpu"], "images_per_s_wall": n / best["wall"],
+                       "stages_s_per_image_cpu": {k: best["stages_cpu"].get(k, 0.0) / n for k in STAGES},
+                       "stages_s_per_image_wall": {k: best["stages_wall"].get(k, 0.0) / n for k in STAGES},
+                       "bytes_per_sample": best["bytes_per_sample"],
+                       "storage": f"uint16 12 bits, {args.compression} level {args.level} + shuffle"},
+        "machine": machine(), "versions": versions(),
+    }
+    e = result["end_to_end"]
+    lines = [
+        f"# bench_synth ({result['date']}; 1 thread; {n} full-HD Kodak stand-ins; {args.note})", "",
+        "| renderer (1920x1080 -> 1280x720, poses of each sample) | CPU s / image | vs floor |", "|---|---|---|",
+        f"| OpenCV floor (float32 warpPerspective loop, image only) | {result['floor_s_per_image']:.3f} | 1.00x |",
+        f"| render_blur_cpu (image + saturation mask + valid) | {result['renderer_s_per_image']:.3f} | "
+        f"{result['ratio_renderer_over_floor']:.2f}x |",
+        f"| render_blur_cpu (image + valid, no mask) | {result['renderer_nosat_s_per_image']:.3f} | "
+        f"{result['ratio_renderer_nosat_over_floor']:.2f}x |",
+    ]
+    if args.old:
+        lines.append(f"| torch render_blur (before issue 11) | {result['old_s_per_image']:.3f} | "
+                     f"{result['old_s_per_image'] / result['floor_s_per_image']:.2f}x |")
+    lines += ["", f"poses per image: {[r['poses'] for r in per]}; saturated pixel fraction: "
+              f"{[round(r['saturated_fraction'], 4) for r in per]}",
+              f"max |renderer - floor|: {max(r['max_abs_vs_floor'] for r in per):.1e}"
+              + (f"; max |renderer - render_blur|: blur {max(r['max_abs_vs_old'] for r in per):.1e}, "
+                 f"sat mask {max(r['sat_max_abs_vs_old'] for r in per):.1e}" if args.old else ""), "",
+              f"## End to end (make_shard, one thread, {e['storage']})", "",
+              "| stage | CPU s / image | wall s / image |", "|---|---|---|"]
+    lines += [f"| {k} | {e['stages_s_per_image_cpu'][k]:.3f} | {e['stages_s_per_image_wall'][k]:.3f} |" for k in STAGES]
+    lines += [f"| **total** | **{e['s_per_image_cpu']:.3f}** | {e['s_per_image_wall']:.3f} |", "",
+              f"end to end: **{e['images_per_s_per_thread']:.2f} full-HD images/s per thread** (CPU time; "
+              f"{e['images_per_s_wall']:.2f} by wall clock); {e['bytes_per_sample'] / 1e6:.2f} MB per sample"]
+    text = "\n".join(lines) + "\n"
+    print(text)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_synth.json").write_text(json.dumps(result, indent=1))
-    lines = [
-        f"# bench_synth ({result['date']}, {result['device']}, torch threads {result['torch_threads']})",
-        "",
-        f"gyro: {gyro_src}; poses per image {poses}; max step px {[round(s, 2) for s in steps]}",
-        "",
-        "| stage | wall s / image | CPU s / image | full-HD images / s (wall) | (CPU time) |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    lines += [f"| {n} | {s:.3f} | {c:.3f} | {1 / s:.2f} | {1 / max(c, 1e-9):.2f} |" for n, s, c in rows]
-    if result["note"]:
-        lines += ["", result["note"]]
-    (out / "bench_synth.md").write_text("\n".join(lines) + "\n")
-    sys.stdout.write("\n".join(lines) + "\n")
-    return 0
+    (out / "bench_synth.md").write_text(text)
+    return result
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()

@@ -11,9 +11,11 @@ Per sample (split ``s``, index ``n``):
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
-5. Blur: every pose's warp of the full frame averaged in linear light, then cropped
-   (:func:`gyrobench.synth.blur.render_blur`); the saturation mask is the same average of the binary
-   clipped-pixel mask of the sharp frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
+5. Blur: every pose's warp of the full frame averaged in linear light, computed over the crop only
+   (``renderer``: :func:`gyrobench.synth.render_cpu.render_blur_cpu` with OpenCV on the CPU, the torch
+   :func:`gyrobench.synth.blur.render_blur` on a GPU; they agree to <= 1e-4; the renderer is recorded in every
+   shard and the manifest); the saturation mask is the same average of the binary clipped-pixel mask of the
+   sharp frame (rsblur.md §3.3, D3: linear value >= ``1 - 1e-6`` per channel).
 6. Error-model draw (:class:`gyrobench.gyro.error_model.GyroErrorModel`), stored as ``err_*`` so the noisy
    field is recomputable.
 7. ``offline`` splits: the degradation preset (:class:`gyrobench.synth.degrade.Degradation`) applied once with
@@ -27,6 +29,7 @@ written atomically; on rerun, complete shards whose attributes match the recipe 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -52,6 +55,7 @@ from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import blur_extent_px, render_blur
 from ..synth.degrade import Degradation
+from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq, split_key
 from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
@@ -60,14 +64,74 @@ log = get_logger("build.pipeline")
 
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
-__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample"]
+__all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "resolve_renderer", "renderer_label",
+           "StageTimer", "RENDERERS", "sample_poses"]
 
 
 # ------------------------------------------------------------------------------------------------ renderer
-def _render_blur(sharp_lin, homs, crop):
-    """Blur + saturation mask in one pass: :func:`gyrobench.synth.blur.render_blur` with ``sat_threshold=1.0``
-    (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged with the same poses)."""
-    return render_blur(sharp_lin, homs, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+RENDERERS = ("auto", "opencv", "torch")
+
+
+def resolve_renderer(renderer: str, device: str) -> str:
+    """``auto`` -> ``opencv`` on the CPU, ``torch`` on an accelerator; ``opencv`` needs the CPU."""
+    if renderer not in RENDERERS:
+        raise GyrobenchError(f"renderer {renderer!r} unknown; use one of {', '.join(RENDERERS)}")
+    if renderer == "auto":
+        return "opencv" if str(device).startswith("cpu") else "torch"
+    if renderer == "opencv" and not str(device).startswith("cpu"):
+        raise GyrobenchError(f"renderer opencv runs on the CPU, not on {device}; use --renderer torch or auto")
+    return renderer
+
+
+def renderer_label(renderer: str) -> str:
+    """What is recorded in shards and the manifest: the renderer, its warp precision and library version."""
+    if renderer == "opencv":
+        import cv2
+
+        return f"{RENDERER_NAME} (uint16 warps, float32 sums; opencv {cv2.__version__})"
+    return f"torch-grid_sample (float32; torch {torch.__version__})"
+
+
+def _render(frame: np.ndarray, H: np.ndarray, crop, renderer: str, device: str) -> dict[str, np.ndarray]:
+    """Blur + saturation mask (rsblur.md D3: per-channel clipped pixels of the sharp frame, warped and averaged
+    with the same poses) as numpy HWC: ``blurred``, ``sharp``, ``sat_mask`` float32 and ``valid`` bool.
+    ``opencv``: :func:`gyrobench.synth.render_cpu.render_blur_cpu`; ``torch``:
+    :func:`gyrobench.synth.blur.render_blur` (agree to <= 1e-4, tests/test_render_cpu.py)."""
+    if renderer == "opencv":
+        return render_blur_cpu(frame, H, crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
+    out = render_blur(frame_t, torch.from_numpy(H)[None].to(device), crop=crop, sat_threshold=SAT_THRESHOLD_RSBLUR)
+    hwc = lambda t: np.ascontiguousarray(t[0].cpu().numpy().transpose(1, 2, 0))  # noqa: E731
+    return {"blurred": hwc(out["blurred"]), "sharp": hwc(out["sharp"]), "sat_mask": hwc(out["sat_mask"]),
+            "valid": out["valid"][0, 0].cpu().numpy() > 0.5}
+
+
+class StageTimer:
+    """Accumulates wall and process-CPU seconds per stage (``with timer("warp"): ...``); a no-op when None."""
+
+    def __init__(self):
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer, name):
+        self.t, self.name = timer, name
+
+    def __enter__(self):
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.t.wall[self.name] = self.t.wall.get(self.name, 0.0) + time.perf_counter() - self.w0
+        self.t.cpu[self.name] = self.t.cpu.get(self.name, 0.0) + time.process_time() - self.c0
+        return False
+
+
+def _stage(timer: StageTimer | None, name: str):
+    return timer(name) if timer is not None else contextlib.nullcontext()
 
 
 # ------------------------------------------------------------------------------------------- context
@@ -147,23 +211,13 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------- one sample
-def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu"
-                      ) -> dict[str, Any]:
-    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
-
-    ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
-    device type (INTERFACES.md §5)."""
+def sample_poses(recipe: Recipe, split: Split, index: int, run_id: str = ""):
+    """Gyro window and blur poses of sample ``index`` (steps 1, 3, 4 of the module): ``(window, w_cam (S, 3)
+    rad/s in camera axes, sub-steps per interval, H (P, 3, 3) anchor->pose homographies)``."""
     ctx = _context(recipe, run_id)
     cam = recipe.camera
-    x0, y0, cw, ch = cam.crop_box()
     K = cam.K()
-    ss = sample_seedseq(recipe.seed, split.name, index)
-    ss_gyro, ss_err, ss_deg = ss.spawn(3)
-
-    imgs = ctx.images[split.name]
-    img_path = imgs[index % len(imgs)]
-    frame = ctx.image(img_path)  # (H, W, 3) float32 linear
-
+    ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
     win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
     w_cam = win.w @ win.R_imu_to_cam.T
     sub = recipe.substeps
@@ -171,11 +225,35 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
                                   min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
                                   M=recipe.storage.cmf_segments)
     H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
+    return win, w_cam, n_sub, H
 
-    frame_t = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))[None].to(device)
-    homs = torch.from_numpy(H)[None].to(device)
-    out = _render_blur(frame_t, homs, (x0, y0, cw, ch))
-    blurred, sat = out["blurred"], out["sat_mask"]
+
+def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu",
+                      renderer: str = "auto", timer: StageTimer | None = None) -> dict[str, Any]:
+    """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
+
+    ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
+    device type and renderer (INTERFACES.md §5). ``renderer``: see :func:`resolve_renderer`. ``timer``: a
+    :class:`StageTimer` that receives the decode / poses / warp / degrade / pack seconds."""
+    renderer = resolve_renderer(renderer, device)
+    ctx = _context(recipe, run_id)
+    cam = recipe.camera
+    x0, y0, cw, ch = cam.crop_box()
+    K = cam.K()
+    ss = sample_seedseq(recipe.seed, split.name, index)
+    _, ss_err, ss_deg = ss.spawn(3)
+
+    imgs = ctx.images[split.name]
+    img_path = imgs[index % len(imgs)]
+    with _stage(timer, "decode"):
+        frame = ctx.image(img_path)  # (H, W, 3) float32 linear
+
+    with _stage(timer, "poses"):
+        win, w_cam, n_sub, H = sample_poses(recipe, split, index, run_id)
+
+    with _stage(timer, "warp"):
+        out = _render(frame, H, (x0, y0, cw, ch), renderer, device)
+    blurred = out["blurred"]
 
     sample: dict[str, Any] = {}
     if ctx.error_model is not None:
@@ -184,20 +262,24 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
             sample[f"err_{k}"] = v
 
     if split.degradation == "offline":
-        deg = _degradation(ctx).to(device)
-        gen = torch.Generator(device=device).manual_seed(int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
-        with torch.no_grad():
-            res = deg(blurred, sat_mask=sat, generator=gen)
-        blurred, ddraw = res if isinstance(res, tuple) else (res, None)
-        for k, v in _draw_arrays(ddraw).items():
-            sample[f"deg_{k}"] = v
+        with _stage(timer, "degrade"):
+            deg = _degradation(ctx).to(device)
+            gen = torch.Generator(device=device).manual_seed(
+                int(ss_deg.generate_state(1, np.uint64)[0] & ((1 << 63) - 1)))
+            chw = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(device)  # noqa: E731
+            with torch.no_grad():
+                res = deg(chw(blurred), sat_mask=chw(out["sat_mask"]), generator=gen)
+            deg_t, ddraw = res if isinstance(res, tuple) else (res, None)
+            blurred = deg_t[0].cpu().numpy().transpose(1, 2, 0)
+            for k, v in _draw_arrays(ddraw).items():
+                sample[f"deg_{k}"] = v
 
     dtype, bits = recipe.storage.dtype, recipe.storage.bits
-    to_hwc = lambda t: t[0].detach().cpu().numpy().transpose(1, 2, 0)  # noqa: E731
-    sample["sharp"] = quantize(to_hwc(out["sharp"]), dtype, bits)
-    sample["blurred"] = quantize(to_hwc(blurred), dtype, bits)
-    sample["sat_mask"] = quantize(to_hwc(sat), "uint8")
-    sample["valid"] = (out["valid"][0, 0].cpu().numpy() > 0.5).astype(np.uint8)
+    with _stage(timer, "quantize"):
+        sample["sharp"] = quantize(out["sharp"], dtype, bits)
+        sample["blurred"] = quantize(blurred, dtype, bits)
+        sample["sat_mask"] = quantize(out["sat_mask"], "uint8")
+        sample["valid"] = out["valid"].astype(np.uint8)
     K_crop = K.copy()
     K_crop[0, 2] -= x0
     K_crop[1, 2] -= y0
@@ -221,7 +303,8 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         "source_sha256": file_sha256(str(img_path)),
     })
     if recipe.storage.store_cmf == "float16":
-        sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
+        with _stage(timer, "fields"):
+            sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
     return sample
 
 
@@ -254,9 +337,10 @@ def shard_tasks(recipe: Recipe, limit: int | None = None) -> list[dict]:
     return tasks
 
 
-def _shard_attrs(recipe: Recipe, task: dict) -> dict:
+def _shard_attrs(recipe: Recipe, task: dict, renderer: str = "opencv") -> dict:
     sp = next(s for s in recipe.splits if s.name == task["split"])
     return {
+        "renderer": renderer_label(renderer),
         "format": SHARD_FORMAT,
         "split": task["split"],
         "shard_index": task["shard"],
@@ -277,8 +361,9 @@ def _shard_attrs(recipe: Recipe, task: dict) -> dict:
     }
 
 
-def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
-    """A shard from an earlier run is kept only if complete, fully decodable and made by this recipe/task."""
+def _existing_ok(path: Path, recipe: Recipe, task: dict, renderer: str = "opencv") -> bool:
+    """A shard from an earlier run is kept only if complete, fully decodable and made by this recipe/task with
+    the same renderer (a resumed dataset never mixes renderers)."""
     if not path.is_file():
         return False
     try:
@@ -289,25 +374,32 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict) -> bool:
         return False
     return (attrs.get("complete") == 1 and attrs.get("recipe_sha256") == recipe.sha256
             and int(attrs.get("samples", -1)) == task["count"] and int(attrs.get("first_index", -1)) == task["first"]
-            and attrs.get("split") == task["split"])
+            and attrs.get("split") == task["split"] and attrs.get("renderer") == renderer_label(renderer))
 
 
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
-               device: str = "cpu") -> dict:
-    """Write one shard (or keep a complete, matching one) and return its manifest entry."""
+               device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None) -> dict:
+    """Write one shard (or keep a complete, matching one) and return its manifest entry.
+
+    ``threads``: torch and OpenCV threads of this process (1 in every worker of a parallel run); the bytes
+    written do not depend on it."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
+    renderer = resolve_renderer(renderer, device)
     if threads:
         torch.set_num_threads(int(threads))
-    if _existing_ok(path, recipe, task):
+    if _existing_ok(path, recipe, task, renderer):
         status = "kept"
     else:
         sp = next(s for s in recipe.splits if s.name == task["split"])
         st = recipe.storage
-        with ShardWriter(path, task["count"], _shard_attrs(recipe, task), compression=st.compression,
-                         compression_level=st.compression_level) as wr:
+        with cv_threads(threads), ShardWriter(path, task["count"], _shard_attrs(recipe, task, renderer),
+                                              compression=st.compression,
+                                              compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
-                wr.add(synthesize_sample(recipe, sp, i, run_id, device))
+                sample = synthesize_sample(recipe, sp, i, run_id, device, renderer, timer)
+                with _stage(timer, "write"):
+                    wr.add(sample)
         status = "written"
     return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
             "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
@@ -318,9 +410,10 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto"):
     run_id = uuid.uuid4().hex
-    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device)
+    jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device,
+                                renderer)
             for t in tasks]
     if scheduler is not None:
         try:
@@ -340,19 +433,23 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu"):
             if own:
                 client.close()
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir, None, run_id, device) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id, device, renderer) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
 
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
-               limit: int | None = None, command: str | None = None, device: str = "cpu") -> dict:
+               limit: int | None = None, command: str | None = None, device: str = "cpu",
+               renderer: str = "auto") -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
-    recorded in the manifest). Complete shards of an earlier (interrupted) run with the same recipe are kept.
+    recorded in the manifest). ``renderer``: ``auto`` (OpenCV on the CPU, torch on a GPU), ``opencv`` or
+    ``torch``; recorded in every shard and in the manifest. Complete shards of an earlier (interrupted) run with
+    the same recipe and renderer are kept.
     """
     device = str(resolve_device(device))
+    renderer = resolve_renderer(renderer, device)
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
@@ -366,14 +463,14 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     with (out_dir / "manifest.json").open("a"):
         pass  # fail early if the folder is not writable
     (out_dir / "manifest.json").unlink()
-    log.info("synth %s: %d samples in %d shards -> %s (workers=%s%s)", recipe.name,
-             sum(t["count"] for t in tasks), len(tasks), out_dir, workers,
+    log.info("synth %s: %d samples in %d shards -> %s (workers=%s, renderer=%s%s)", recipe.name,
+             sum(t["count"] for t in tasks), len(tasks), out_dir, workers, renderer,
              f", scheduler={scheduler}" if scheduler is not None else "")
     t0 = time.perf_counter()
     entries = []
     kept = 0
     bar = progress(total=len(tasks), desc=f"synth {recipe.name}", unit="shard")
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device):
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
         bar.update(1)
@@ -402,6 +499,7 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
         "shards": entries,
         "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                     "machine": machine(), "command": command or "", "workers": workers, "device": device,
+                    "renderer": renderer_label(renderer),
                     "seconds": round(dt, 3)},
     }
     write_json_atomic(out_dir / "manifest.json", manifest)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..assets import kodak_paths
@@ -71,25 +72,32 @@ def images_for_split(recipe: Recipe, split: Split, all_images: list[Path] | None
     return imgs
 
 
-def _decode(path: Path) -> np.ndarray:
-    import cv2
+@lru_cache(maxsize=2)
+def _srgb_lut(bits: int) -> np.ndarray:
+    """float32 linear value of every 8- or 16-bit sRGB code: ``srgb_to_linear(code / (2**bits - 1))``, the same
+    float32 computation as decoding the whole image, done once per code (a lookup then costs ~8 ms per frame
+    instead of ~60 ms)."""
+    n = (1 << bits) - 1
+    return srgb_to_linear(np.arange(n + 1, dtype=np.float32) / np.float32(n)).astype(np.float32)
 
+
+def _decode_linear(path: Path) -> np.ndarray:
+    """Decode an 8- or 16-bit sRGB file to float32 linear RGB HWC (colour conversion through a lookup table)."""
     if not path.is_file():
         raise ImageError(f"{path}: image not found; fix sources.images in the recipe")
     data = np.fromfile(str(path), dtype=np.uint8)
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
     if img is None:
         raise ImageError(f"{path}: cannot decode the image (unsupported or corrupt file); replace it")
+    if img.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{path}: pixel type {img.dtype} not supported; use 8- or 16-bit sRGB images")
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     elif img.shape[2] == 4:
-        img = img[..., :3]
-    img = img[..., ::-1]  # BGR -> RGB
-    if img.dtype == np.uint8:
-        return img.astype(np.float32) / 255.0
-    if img.dtype == np.uint16:
-        return img.astype(np.float32) / 65535.0
-    raise ImageError(f"{path}: pixel type {img.dtype} not supported; use 8- or 16-bit sRGB images")
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return np.take(_srgb_lut(8 if img.dtype == np.uint8 else 16), img)
 
 
 def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tuple[int, int],
@@ -100,11 +108,8 @@ def load_linear_image(path: str | Path, frame_wh: tuple[int, int], crop_wh: tupl
     ``center_crop`` (cut the centre W x H; the image must be at least that large) or ``exact``.
     Raises :class:`ImageError` naming the file when the image is smaller than the crop ``crop_wh``.
     """
-    import cv2
-
-
     path = Path(path)
-    lin = srgb_to_linear(_decode(path)).astype(np.float32)
+    lin = _decode_linear(path)
     h, w = lin.shape[:2]
     W, H = frame_wh
     cw, ch = crop_wh

@@ -1,4 +1,4 @@
-"""``gyrobench synth RECIPE --out DIR [--workers N] [--scheduler ADDR] [--limit N] [--set KEY=VALUE]``."""
+"""``gyrobench synth RECIPE --out DIR [--workers N] [--scheduler ADDR] [--renderer R] [--limit N] [--set K=V]``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", default=None,
                         help="dask.distributed scheduler address (e.g. tcp://host:8786): run shards on that cluster")
     parser.add_argument("--device", default="cpu", help="torch device for warps and degradation (cpu, cuda)")
+    parser.add_argument("--renderer", default="auto", choices=("auto", "opencv", "torch"),
+                        help="blur renderer: auto = opencv on the CPU (fast), torch on a GPU; recorded in the manifest")
     parser.add_argument("--limit", type=int, default=None, help="at most N samples per split (quick runs)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. --set splits.0.size=8 (repeatable; YAML values)")
@@ -29,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
         raise RecipeError(f"--limit {args.limit}: give a positive number of samples per split")
     recipe = load_recipe(args.recipe, args.overrides)
     synthesize(recipe, args.out, workers=args.workers, scheduler=args.scheduler, limit=args.limit, device=args.device,
+               renderer=args.renderer,
                command=" ".join(["gyrobench", *sys.argv[1:]]) if sys.argv and sys.argv[0] else "gyrobench synth")
     return 0

@@ -122,10 +122,17 @@ class ShardWriter:
     later samples must have the same keys, shapes and dtypes. Strings become variable-length UTF-8.
     On leaving the ``with`` block normally the file is closed, checked for completeness and renamed to
     ``path``; on an exception the temp file is removed.
+
+    Image fields (and ``cmf_*``) are compressed with filters built into h5py: ``compression`` ``gzip`` (level
+    ``compression_level``), ``lzf`` or ``none``; ``shuffle`` adds HDF5's byte shuffle; one chunk per sample, or
+    blocks of ``chunk_rows`` rows (a reader of crops then decompresses only those rows). Default gzip 4 +
+    shuffle: the fastest level that keeps a 12-bit sample under the 6 MB budget (benchmarks/results/
+    bench_write.md: level 1 writes ~1.7x faster for 3-6 % more bytes, lzf ~3.5x faster for ~40 % more).
     """
 
     def __init__(self, path: str | Path, n_samples: int, attrs: dict[str, Any] | None = None, *,
-                 compression: str = "gzip", compression_level: int = 4):
+                 compression: str = "gzip", compression_level: int = 4, shuffle: bool = True,
+                 chunk_rows: int | None = None):
         import h5py
 
         self.path = Path(path)
@@ -134,9 +141,12 @@ class ShardWriter:
         self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self._comp: dict[str, Any] = {}
         if compression == "gzip":
-            self._comp = {"compression": "gzip", "compression_opts": int(compression_level), "shuffle": True}
+            self._comp = {"compression": "gzip", "compression_opts": int(compression_level), "shuffle": shuffle}
         elif compression == "lzf":
-            self._comp = {"compression": "lzf", "shuffle": True}
+            self._comp = {"compression": "lzf", "shuffle": shuffle}
+        elif compression != "none":
+            raise ShardError(f"{self.path}: compression {compression!r} unknown; use gzip, lzf or none")
+        self._chunk_rows = chunk_rows
         self._f = h5py.File(self.tmp, "w", libver="earliest", track_order=False)
         self._attrs = dict(attrs or {})
         self._keys: list[str] | None = None
@@ -167,7 +177,9 @@ class ShardWriter:
                     arr = np.asarray(value)
                     kw: dict[str, Any] = {}
                     if key in COMPRESSED_KEYS or key.startswith("cmf_"):
-                        kw = dict(chunks=(1, *arr.shape), **self._comp)
+                        rows = arr.shape[0] if not self._chunk_rows or arr.ndim < 2 else min(self._chunk_rows,
+                                                                                              arr.shape[0])
+                        kw = dict(chunks=(1, rows, *arr.shape[1:]), **self._comp)
                     self._f.create_dataset(key, shape=(self.n, *arr.shape), dtype=arr.dtype, track_times=False,
                                            **kw)
                 for k, v in _field_attrs(key).items():

@@ -26,6 +26,7 @@ relative to the principal point (``T^-1 H T``), which keeps float32 errors aroun
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from ..errors import ShapeError
@@ -92,7 +93,8 @@ def _field_torch(Hc, c, uc, vc, layout, dtype, out, rows: int | None = None):
     ``q[k, r, i, j] = Hc[k, r, 0] * u_j + (Hc[k, r, 1] * v_i + Hc[k, r, 2])`` (outer sums, r = x/y/denominator
     rows), ``p = q[:, :2] / q[:, 2]``, segments ``p[1:] - p[:-1]``. CHW is written in place; HWC goes through a
     small CHW scratch block and one transposing copy per block (cache-resident), which is several times faster
-    than 16 strided channel writes over the whole 14.7 MB array.
+    than 16 strided channel writes over the whole 14.7 MB array; the transpose is ``cv2.transpose`` (issue 11:
+    ~8x faster than torch's strided copy of the same block, which halves the HWC field time).
     """
     import torch
 
@@ -116,17 +118,17 @@ def _field_torch(Hc, c, uc, vc, layout, dtype, out, rows: int | None = None):
             pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
             torch.sub(pxy[1:], pxy[:-1], out=ov[:, :, r0:r1])
         return out
-    o2 = o.view(h * wd, 2 * M)
+    o2 = out.reshape(h * wd, 2 * M)  # a view: out is C-contiguous
     R = rows or 8
-    scratch = torch.empty((M, 2, R, wd), dtype=tdt)
     for r0 in range(0, h, R):
         r1 = min(h, r0 + R)
         n = r1 - r0
         q = au[:, :, None, :] + bvc[:, :, r0:r1, None]
         pxy = q[:, :2] * torch.reciprocal(q[:, 2:3])
-        s = scratch[:, :, :n]
+        s = torch.empty((M, 2, n, wd), dtype=tdt)
         torch.sub(pxy[1:], pxy[:-1], out=s)
-        o2[r0 * wd : r1 * wd].copy_(s.reshape(2 * M, n * wd).t())
+        # (2M, n*w') -> (n*w', 2M): OpenCV's blocked transpose is ~8x faster than a strided torch copy here
+        cv2.transpose(s.numpy().reshape(2 * M, n * wd), dst=o2[r0 * wd : r1 * wd])
     return out
 
 

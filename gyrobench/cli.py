@@ -32,10 +32,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors: ``gyrobench: error: <command>: <message> (see --help)``."""
+
+    def error(self, message: str):
+        cmd = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(2, f"gyrobench: error: {cmd}{message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="gyrobench", description="Gyro-aided deblurring benchmark.")
+    parser = _Parser(prog="gyrobench", description="Gyro-aided deblurring benchmark.")
     parser.add_argument("--version", action="version", version=f"gyrobench {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
@@ -57,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     from .log import setup_logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a bad argument (argparse printed usage and one error line)
+        return int(stop.code or 0) if not isinstance(stop.code, str) else 2
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
@@ -70,10 +81,18 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gyrobench: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except OSError as exc:  # a path the user gave: missing, a file in the way, too long, not writable, disk full
         if args.traceback:
             raise
-        print(f"gyrobench: error: {exc.filename or ''}: {exc.strerror or exc}; check the path", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gyrobench: error: {where}{exc.strerror or exc}; check the path (and that its folder is writable)",
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        if args.traceback:
+            raise
+        print("gyrobench: error: out of memory; lower the sizes or counts given (or use a machine with more memory)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("gyrobench: interrupted", file=sys.stderr)

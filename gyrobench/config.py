@@ -30,7 +30,7 @@ from .errors import RecipeError
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "to_dict", "load_mapping", "load_config"]
+__all__ = ["from_dict", "to_dict", "load_mapping", "load_config", "differences"]
 
 
 def load_mapping(path: str | Path) -> dict:
@@ -171,3 +171,32 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+def _flatten(d: Any, prefix: str, opaque: tuple[str, ...]) -> dict[str, Any]:
+    if prefix in opaque:
+        return {prefix: d}
+    if isinstance(d, (dict, list, tuple)) and d:
+        items = d.items() if isinstance(d, dict) else enumerate(d)
+        out: dict[str, Any] = {}
+        for k, v in items:
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k), opaque))
+        return out
+    return {prefix: d}
+
+
+def differences(old: dict, new: dict, *, skip: frozenset[str] | set[str] = frozenset(),
+                opaque: tuple[str, ...] = ()) -> list[str]:
+    """Where two plain config trees differ, as sorted ``"dotted.key: old -> new"`` lines (list items by index).
+
+    Keys in ``skip``, or under a key in ``skip``, are ignored; keys in ``opaque`` are compared as whole values
+    (e.g. a free-form options mapping). A key on one side only is reported with ``<absent>`` on the other."""
+    a, b = _flatten(old, "", opaque), _flatten(new, "", opaque)
+    out = []
+    for key in sorted(set(a) | set(b)):
+        if any(key == s or key.startswith(f"{s}.") for s in skip):
+            continue
+        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
+        if va != vb:
+            out.append(f"{key}: {va!r} -> {vb!r}".replace("'<absent>'", "<absent>"))
+    return out

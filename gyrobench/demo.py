@@ -108,7 +108,9 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
 
     t0 = time.perf_counter()
     recipe = load_recipe(p["recipe"])
-    synthesize(recipe, data, workers=workers, limit=p["limit"], command=f"gyrobench demo (recipe {p['recipe']})")
+    # OUT is the demo's scratch folder: shards of the same recipe are kept, another recipe's (--quick) replaced
+    synthesize(recipe, data, workers=workers, limit=p["limit"], command=f"gyrobench demo (recipe {p['recipe']})",
+               overwrite=True)
     summary["stages"]["synth_s"] = time.perf_counter() - t0
     log.info("demo: synth done in %.1f s -> %s", summary["stages"]["synth_s"], data)
 
@@ -116,7 +118,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     checkpoints = {}
     for name in names:
         cfg = demo_config(name, data, crop=p["crop"], batch=p["batch"], steps=p["steps"], seconds=p["seconds"])
-        res = train(cfg, out / "runs" / name, show_progress=show_progress)
+        # OUT is the demo's scratch folder: each demo run retrains from scratch (the old run is replaced)
+        res = train(cfg, out / "runs" / name, overwrite=True, show_progress=show_progress)
         checkpoints[name] = res["checkpoint"]
         summary["train"][name] = {k: res[k] for k in ("steps", "first_loss", "last_loss", "last_psnr", "seconds",
                                                       "checkpoint")}
@@ -135,20 +138,10 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     summary["stages"]["eval_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    if publish:
-        # a published board must stand on its own (out/ is scratch): copy each evaluation folder (record,
-        # per-image CSV, crops) beside the tables and publish from the copies, so every row links to its record
-        import shutil
-
-        copies = []
-        for path in records:
-            dest = board / "records" / Path(path).parent.name
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(Path(path).parent, dest)
-            copies.append(dest / Path(path).name)
-        records = copies
-    written = publish_board(records, board, title="gyrobench demo (CPU, minutes of training: not a benchmark)")
+    # a published board must stand on its own (out/ is scratch): each evaluation folder (record, per-image CSV,
+    # crops) is copied beside the tables, inside the folder that is swapped in at once
+    written = publish_board(records, board, title="gyrobench demo (CPU, minutes of training: not a benchmark)",
+                            bundle_records=bool(publish))
     summary["stages"]["leaderboard_s"] = time.perf_counter() - t0
     summary["leaderboard"] = {k: str(v) for k, v in written.items()}
     summary["total_s"] = time.perf_counter() - t_all

@@ -23,7 +23,7 @@ from gyrobench.build.recipe import load_recipe
 from gyrobench.build.seeding import sample_seedseq
 from gyrobench.cli import main as cli_main
 from gyrobench.data.shards import open_dataset, read_sample, verify_dataset
-from gyrobench.errors import ImageError
+from gyrobench.errors import ImageError, ShardError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -268,8 +268,12 @@ def test_renderer_recorded_agrees_and_never_mixed_on_resume(smoke_dir, tmp_path)
         np.testing.assert_array_equal(a["sharp"], b["sharp"])
         np.testing.assert_array_equal(a["valid"], b["valid"])
     mt = (out / "shard-00000.h5").stat().st_mtime_ns
-    man_cv2 = synthesize("smoke", out, renderer="opencv", limit=2)
-    assert (out / "shard-00000.h5").stat().st_mtime_ns != mt  # redone, not kept
+    # issue 13: a finished dataset of another renderer is not replaced without --overwrite ...
+    with pytest.raises(ShardError, match="renderer: 'torch-grid_sample"):
+        synthesize("smoke", out, renderer="opencv", limit=2)
+    assert (out / "shard-00000.h5").stat().st_mtime_ns == mt
+    man_cv2 = synthesize("smoke", out, renderer="opencv", limit=2, overwrite=True)
+    assert (out / "shard-00000.h5").stat().st_mtime_ns != mt  # ... and with it every shard is redone, none kept
     first = lambda man: next(e for e in man["shards"] if e["file"] == "shard-00000.h5")  # noqa: E731
     assert first(man_cv2) == first(man_cv)  # train shard 0 is the same task with or without --limit 2
 

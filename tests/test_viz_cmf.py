@@ -166,7 +166,7 @@ def test_cli_plot_cmf_errors(tmp_path, capsys):
         ("odd", np.zeros((6, 8, 7), np.float32), ["--layout", "hwc"], ["7 channels", "--layout"]),
         ("cplx", np.zeros((8, 8, 16), np.complex64), [], ["complex64"]),
         ("nan", np.full((8, 8, 16), np.nan, np.float32), ["--layout", "hwc", "--style", "colorwheel"], ["NaN"]),
-        ("ok", np.zeros((8, 8, 16), np.float32), ["--layout", "hwc", "--stride", "0"], ["--stride 0"]),
+        ("ok", np.zeros((8, 8, 16), np.float32), ["--layout", "hwc", "--stride", "0"], ["argument --stride", "'0'"]),
     ],
 )
 def test_cli_plot_cmf_bad_fields_one_line(tmp_path, capsys, name, arr, extra, words):

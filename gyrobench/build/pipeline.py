@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,11 +44,12 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
-from ..config import from_dict
+from ..config import differences, from_dict
 from ..data.manifest import FORMAT, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
+from ..io import atomic_dir
 from ..gyro.cmf import camera_motion_field
 from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
@@ -378,11 +380,12 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict, renderer: str = "opencv
 
 
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
-               device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None) -> dict:
+               device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None,
+               on_sample=None) -> dict:
     """Write one shard (or keep a complete, matching one) and return its manifest entry.
 
     ``threads``: torch and OpenCV threads of this process (1 in every worker of a parallel run); the bytes
-    written do not depend on it."""
+    written do not depend on it. ``on_sample(n)`` is called as samples are done (progress; in-process runs)."""
     out_dir = Path(out_dir)
     path = out_dir / task["file"]
     renderer = resolve_renderer(renderer, device)
@@ -390,6 +393,8 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
         torch.set_num_threads(int(threads))
     if _existing_ok(path, recipe, task, renderer):
         status = "kept"
+        if on_sample is not None:
+            on_sample(task["count"])
     else:
         sp = next(s for s in recipe.splits if s.name == task["split"])
         st = recipe.storage
@@ -400,6 +405,8 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
                 sample = synthesize_sample(recipe, sp, i, run_id, device, renderer, timer)
                 with _stage(timer, "write"):
                     wr.add(sample)
+                if on_sample is not None:
+                    on_sample(1)
         status = "written"
     return {"file": task["file"], "sha256": sha256_file(path), "bytes": path.stat().st_size,
             "samples": task["count"], "split": task["split"], "first_index": task["first"], "_status": status}
@@ -410,7 +417,7 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto"):
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None):
     run_id = uuid.uuid4().hex
     jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device,
                                 renderer)
@@ -433,49 +440,126 @@ def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", rendere
             if own:
                 client.close()
     if workers <= 1:
-        return (make_shard(recipe, t, out_dir, None, run_id, device, renderer) for t in tasks)
+        return (make_shard(recipe, t, out_dir, None, run_id, device, renderer, on_sample=on_sample) for t in tasks)
     return Parallel(n_jobs=workers, backend="loky", return_as="generator")(jobs)
+
+
+def _recorded_recipe(out_dir: Path) -> tuple[dict | None, str]:
+    """The recipe that made the dataset in ``out_dir`` (``(manifest or None, where)``): from ``manifest.json``
+    (a finished dataset), else from the first readable shard (an interrupted run); ``({}, "")`` if none."""
+    path = out_dir / "manifest.json"
+    if path.is_file():
+        try:
+            man = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+            man = None
+        if isinstance(man, dict):
+            return {**man, "renderer": (man.get("created") or {}).get("renderer")}, "a finished dataset"
+    for shard in sorted(out_dir.glob("shard-*.h5")):
+        try:
+            attrs = read_shard_attrs(shard)
+        except (ShardError, OSError):
+            continue
+        return ({"recipe": attrs.get("recipe"), "recipe_sha256": attrs.get("recipe_sha256"), "limit": "unknown",
+                 "renderer": attrs.get("renderer")}, "an interrupted run")
+    return None, ""
+
+
+def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None, renderer: str) -> list[str]:
+    """How ``recipe`` (and ``limit``, ``renderer``) differ from what made the folder's dataset (dotted keys)."""
+    diffs = []
+    if recorded.get("recipe_sha256") != recipe.sha256:
+        try:
+            import yaml
+
+            old = from_dict(Recipe, yaml.safe_load(recorded.get("recipe") or "") or {}, source="<recorded>")
+            diffs = differences(old.to_dict(), recipe.to_dict(), opaque=("error_model",))
+        except (GyrobenchError, ValueError, TypeError, AttributeError):
+            diffs = []
+        diffs = diffs or [f"recipe_sha256: {str(recorded.get('recipe_sha256'))[:12]}... -> {recipe.sha256[:12]}..."]
+    if recorded.get("limit", limit) not in ("unknown", limit):
+        diffs.append(f"limit: {recorded.get('limit')!r} -> {limit!r}")
+    if recorded.get("renderer") and recorded["renderer"] != renderer_label(renderer):
+        diffs.append(f"renderer: {recorded['renderer']!r} -> {renderer_label(renderer)!r}")
+    return diffs
 
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
                limit: int | None = None, command: str | None = None, device: str = "cpu",
-               renderer: str = "auto") -> dict:
+               renderer: str = "auto", overwrite: bool = False) -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
     recorded in the manifest). ``renderer``: ``auto`` (OpenCV on the CPU, torch on a GPU), ``opencv`` or
-    ``torch``; recorded in every shard and in the manifest. Complete shards of an earlier (interrupted) run with
-    the same recipe and renderer are kept.
+    ``torch``; recorded in every shard and in the manifest.
+
+    The folder belongs to one dataset (issue 13): if it holds a dataset, finished or interrupted, made from
+    another recipe (or seed, ``limit`` or renderer), the run is refused with the differences, unless
+    ``overwrite``. The same recipe and renderer resume, with or without ``overwrite``: complete shards are verified
+    and kept, the rest redone; a finished, intact dataset is left as it is (not even its manifest is rewritten).
+    ``overwrite`` builds a dataset of another recipe in a temporary folder beside ``out_dir`` and swaps it in at
+    the end (:func:`gyrobench.io.atomic_dir`), so a kill leaves the old dataset whole.
     """
     device = str(resolve_device(device))
     renderer = resolve_renderer(renderer, device)
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
+    recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
+    if recorded is not None:
+        diffs = _recipe_differences(recorded, recipe, limit, renderer)
+        if diffs and not overwrite:
+            raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
+                             f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a new "
+                             "--out folder")
+        if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
+            log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
+            with atomic_dir(out_dir) as tmp:
+                manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
+                                            shown_as=out_dir)
+            return manifest
+    return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer, shown_as=out_dir)
+
+
+def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device, renderer,
+                     shown_as: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     _cleanup_tmp(out_dir)
     tasks = shard_tasks(recipe, limit)
     stale = {p.name for p in out_dir.glob("shard-*.h5")} - {t["file"] for t in tasks}
     if stale:
-        raise ShardError(f"{out_dir}: holds shards not in this recipe's plan ({sorted(stale)[:3]}...); use an empty "
-                         "--out folder (or the one made by this same recipe)")
-    with (out_dir / "manifest.json").open("a"):
-        pass  # fail early if the folder is not writable
-    (out_dir / "manifest.json").unlink()
+        raise ShardError(f"{shown_as}: holds shards not in this recipe's plan ({sorted(stale)[:3]}...); use an empty "
+                         "--out folder (or the one made by this same recipe), or pass --overwrite")
+    if not os.access(out_dir, os.W_OK):
+        raise ShardError(f"{shown_as}: folder is not writable; choose another --out")
+    try:
+        previous = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        previous = None
     log.info("synth %s: %d samples in %d shards -> %s (workers=%s, renderer=%s%s)", recipe.name,
-             sum(t["count"] for t in tasks), len(tasks), out_dir, workers, renderer,
+             sum(t["count"] for t in tasks), len(tasks), shown_as, workers, renderer,
              f", scheduler={scheduler}" if scheduler is not None else "")
     t0 = time.perf_counter()
     entries = []
     kept = 0
-    bar = progress(total=len(tasks), desc=f"synth {recipe.name}", unit="shard")
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer):
+    # progress in samples: per sample in this process, per finished shard from worker processes or a cluster
+    bar = progress(total=sum(t["count"] for t in tasks), desc=f"synth {recipe.name}", unit="sample")
+    live = int(workers) <= 1 and scheduler is None
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer,
+                            on_sample=bar.update if live else None):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
-        bar.update(1)
+        if not live:
+            bar.update(entry["samples"])
     bar.close()
     entries.sort(key=lambda e: e["file"])
+    if kept == len(entries) and isinstance(previous, dict) and previous.get("shards") == entries \
+            and previous.get("recipe_sha256") == recipe.sha256 and previous.get("limit") == limit \
+            and (previous.get("created") or {}).get("renderer") == renderer_label(renderer):
+        log.info("synth %s: %s is already complete and intact (%d shards verified); nothing rewritten", recipe.name,
+                 shown_as, len(entries))
+        return previous
     n = sum(e["samples"] for e in entries)
     dt = time.perf_counter() - t0
     log.info("synth %s: %d samples, %d shards (%d kept from an earlier run) in %.1f s (%.2f samples/s)",
@@ -503,6 +587,6 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
                     "seconds": round(dt, 3)},
     }
     write_json_atomic(out_dir / "manifest.json", manifest)
-    log.info("manifest: %s (%s)", out_dir / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
+    log.info("manifest: %s (%s)", shown_as / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
     return manifest
 

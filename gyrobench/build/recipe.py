@@ -44,6 +44,15 @@ __all__ = [
     "load_recipe", "builtin_recipes", "apply_overrides", "expand_path",
 ]
 
+#: upper bounds on the values that set the amount of work (issue 13): far above any real dataset (the paper's is
+#: 14,600 samples of a 1920x1080 frame with 11 gyro samples each), low enough that a typo fails at once instead
+#: of running for hours
+MAX_FRAME_PX = 16384          # frame width/height
+MAX_EXPOSURE_SAMPLES = 1000   # gyro samples per exposure (about 5 s at the 200 Hz of the recordings)
+MAX_SPLIT_SIZE = 10_000_000   # samples per split
+MAX_SUBSTEPS = 1024           # poses per raw gyro interval
+MAX_SHARD_SIZE = 100_000      # samples per shard
+
 DEGRADATION_PRESETS = ("gyrodeblurnet_official", "gyrodeblurnet", "rsblur_pt", "rsblur_tf_realblur",
                        "rsblur_tf_rsblur")
 
@@ -112,8 +121,8 @@ class Camera:
     image_fit: Literal["resize", "center_crop", "exact"] = "resize"
 
     def __post_init__(self):
-        if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"width and height must be positive, got {self.width}x{self.height}")
+        if not (0 < self.width <= MAX_FRAME_PX and 0 < self.height <= MAX_FRAME_PX):
+            raise ValueError(f"width and height must be 1..{MAX_FRAME_PX} px, got {self.width}x{self.height}")
         explicit = [self.fx, self.fy, self.cx, self.cy]
         if self.hfov_deg is not None:
             if any(v is not None for v in explicit):
@@ -160,8 +169,9 @@ class Exposure:
     samples: int = 11
 
     def __post_init__(self):
-        if self.samples < 2:
-            raise ValueError(f"samples must be >= 2, got {self.samples}")
+        if not 2 <= self.samples <= MAX_EXPOSURE_SAMPLES:
+            raise ValueError(f"samples must be 2..{MAX_EXPOSURE_SAMPLES} gyro samples per exposure (11 = 10 raw "
+                             f"intervals, spec §1.1), got {self.samples}")
 
 
 @dataclass
@@ -179,6 +189,8 @@ class Substeps:
             raise ValueError(f"max_step_px must be > 0, got {self.max_step_px}")
         if self.max_per_interval < self.min_per_interval:
             raise ValueError("max_per_interval must be >= min_per_interval")
+        if self.max_per_interval > MAX_SUBSTEPS:
+            raise ValueError(f"max_per_interval must be <= {MAX_SUBSTEPS}, got {self.max_per_interval}")
 
 
 @dataclass
@@ -212,6 +224,8 @@ class Split:
             raise ValueError(f"split name {self.name!r} must be letters, digits or '_'")
         if self.size < 1:
             raise ValueError(f"split '{self.name}': size must be >= 1, got {self.size}")
+        if self.size > MAX_SPLIT_SIZE:
+            raise ValueError(f"split '{self.name}': size must be <= {MAX_SPLIT_SIZE:,}, got {self.size}")
         if self.image_range is not None and not 0 <= self.image_range[0] < self.image_range[1]:
             raise ValueError(f"split '{self.name}': image_range must be [start, stop] with 0 <= start < stop")
 
@@ -230,12 +244,12 @@ class Storage:
     compression_level: int = 4
 
     def __post_init__(self):
-        if self.shard_size < 1:
-            raise ValueError(f"shard_size must be >= 1, got {self.shard_size}")
+        if not 1 <= self.shard_size <= MAX_SHARD_SIZE:
+            raise ValueError(f"shard_size must be 1..{MAX_SHARD_SIZE:,}, got {self.shard_size}")
         if not 0 <= self.compression_level <= 9:
             raise ValueError(f"compression_level must be 0..9, got {self.compression_level}")
-        if self.cmf_segments < 1:
-            raise ValueError(f"cmf_segments must be >= 1, got {self.cmf_segments}")
+        if not 1 <= self.cmf_segments <= 256:
+            raise ValueError(f"cmf_segments must be 1..256, got {self.cmf_segments}")
         width = 16 if self.dtype == "uint16" else 8
         if self.bits is not None and not 8 <= self.bits <= width:
             raise ValueError(f"bits must be between 8 and {width} for {self.dtype}, got {self.bits}")

@@ -64,11 +64,10 @@ def images_for_split(recipe: Recipe, split: Split, all_images: list[Path] | None
         imgs = all_images if all_images is not None else list_images(recipe)
     if split.image_range is not None:
         a, b = split.image_range
-        sel = imgs[a:b]
-        if not sel:
-            raise RecipeError(f"{recipe.source_path}: splits.{split.name}.image_range {[a, b]} selects no image "
-                              f"(there are {len(imgs)})")
-        return sel
+        if b > len(imgs):  # an error, not a silent clamp (issue 13)
+            raise RecipeError(f"{recipe.source_path}: splits.{split.name}.image_range {[a, b]} reaches past the "
+                              f"{len(imgs)} images of the source; use a stop of at most {len(imgs)}")
+        return imgs[a:b]
     return imgs
 
 

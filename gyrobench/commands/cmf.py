@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .args import check_out, int_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gyro", required=True, help="gyro text file, lines 'timestamp_ns wx wy wz' (rad/s)")
-    parser.add_argument("--start", type=int, required=True, help="first sample of the window (0-based line index)")
-    parser.add_argument("--samples", type=int, default=11, help="samples in the window (default 11 = 10 intervals)")
-    parser.add_argument("--M", type=int, default=8, help="number of trajectory segments (default 8)")
-    parser.add_argument("--stride", type=int, default=2, help="grid stride in pixels (default 2)")
+    parser.add_argument("--start", type=int_in(0, 10**12), required=True, help="first sample of the window (0-based line index)")
+    parser.add_argument("--samples", type=int_in(2, 10**6), default=11, help="samples in the window (default 11 = 10 intervals)")
+    parser.add_argument("--M", type=int_in(1, 256), default=8, help="number of trajectory segments (default 8)")
+    parser.add_argument("--stride", type=int_in(1, 64), default=2, help="grid stride in pixels (default 2)")
     parser.add_argument("--layout", choices=("hwc", "chw"), default="hwc", help="array layout (default hwc)")
     parser.add_argument("--intrinsics", choices=("4krd", "demo"), default="4krd",
                         help="camera: 4krd = 1920x1080 frame, 1280x720 centre crop (default); demo = 500x500 "
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..log import get_logger
 
     log = get_logger("cmf")
-    out = Path(args.out)
+    out = check_out(args.out, "--out", folder=False)
     if out.suffix != ".npy":  # what np.save(path) did: append the extension
         out = out.with_name(out.name + ".npy")
     if not out.parent.is_dir():

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from ..errors import GyrobenchError
+from .args import COUNT, check_out, int_in
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,19 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="field given to gyro models: the stored perturbed one (official), the clean one, "
                              "another test image's (shuffled) or zeros")
     parser.add_argument("--ci", default="t", choices=("t", "bootstrap"), help="95%% interval method")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate at most N images")
+    parser.add_argument("--limit", type=COUNT, default=None, help="evaluate at most N images")
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     parser.add_argument("--save-images", action="store_true", help="also save every restored image (16-bit linear PNG)")
     parser.add_argument("--topiq-weights", default=None, metavar="PATH",
                         help="file or folder with cfanet_nr_koniq_res50-9a73138b.pth (never downloaded)")
-    parser.add_argument("--crops", type=int, default=3, help="number of images with saved visual crops")
+    parser.add_argument("--crops", type=int_in(0, 1000), default=3, help="number of images with saved visual crops")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the sha256 check of every shard against the manifest (faster on big sets)")
     _DEFAULTS.clear()
     _DEFAULTS.update({a.dest: a.default for a in parser._actions if a.dest != "help"})
+    _TYPES.clear()
+    _TYPES.update({a.dest: a.type for a in parser._actions if isinstance(a.type, (int_in,))})
 
 
 _DEFAULTS: dict = {}
+_TYPES: dict = {}  # dest -> ranged type: config values get the same bounds as flags
 
 
 _PATH_KEYS = {"checkpoint", "data", "out", "topiq_weights"}
@@ -84,6 +88,11 @@ def _apply_config(args: argparse.Namespace, parser_defaults: dict) -> None:
             value = ",".join(str(v) for v in value)
         elif dest in _PATH_KEYS and value is not None:
             value = Path(str(value))
+        elif dest in _TYPES and value is not None:
+            try:
+                value = _TYPES[dest](str(value))
+            except argparse.ArgumentTypeError as exc:
+                raise RecipeError(f"{args.config}: key '{key}': {exc}") from None
         setattr(args, dest, value)
 
 
@@ -106,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             raise GyrobenchError("--options must be a JSON object, e.g. '{\"width\": 64}'")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     label = args.label or args.official or args.model or (args.checkpoint.stem if args.checkpoint else "model")
-    out = args.out or Path("runs") / "eval" / label
+    out = check_out(args.out or Path("runs") / "eval" / label, "--out", folder=True)
     metric_options = {"topiq_nr": {"weights": args.topiq_weights}} if args.topiq_weights else None
     evaluate(args.checkpoint, args.data, protocol=args.protocol, out_dir=out, save_images=args.save_images,
              limit=args.limit, device=args.device, metrics=metrics, model=args.model, official=args.official,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .args import SEED, check_out, float_in, int_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -13,23 +15,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--out", required=True, help="output model JSON")
     f.add_argument(
         "--fraction",
-        type=float,
+        type=float_in(0, 1),
         default=0.8,
         help="fit on the first FRACTION of the samples, hold the rest back (default 0.8)",
     )
-    f.add_argument("--nperseg", type=int, default=1024, help="Welch segment length in samples (default 1024)")
+    f.add_argument("--nperseg", type=int_in(8, 2**20), default=1024, help="Welch segment length in samples (default 1024)")
     f.add_argument("--name", default=None, help="model name (default: the file's stem + fraction)")
     s = sub.add_parser("sample", help="draw a synthetic recording from a fitted model")
     s.add_argument("--model", default=None, help="model JSON (default: the shipped gyro_train fit)")
-    s.add_argument("--n", type=int, required=True, help="number of samples")
-    s.add_argument("--seed", type=int, default=0, help="random seed (output is deterministic per seed)")
-    s.add_argument("--rate-hz", type=float, default=None, help="output rate, Hz (default: the fitted rate)")
+    s.add_argument("--n", type=int_in(2, 10**8), required=True, help="number of samples")
+    s.add_argument("--seed", type=SEED, default=0, help="random seed (output is deterministic per seed)")
+    s.add_argument("--rate-hz", type=float_in(0, 1e6), default=None, help="output rate, Hz (default: the fitted rate)")
     s.add_argument("--out", required=True, help="output text file 'timestamp_ns wx wy wz'")
     t = sub.add_parser("stats", help="spec §2 statistics of a recording (std, band shares, blur extents)")
     t.add_argument("gyro", nargs="?", default=None, help="recording (omit to sample the model instead)")
     t.add_argument("--model", default=None, help="model JSON to sample when no recording is given")
-    t.add_argument("--n", type=int, default=39116, help="samples to draw from the model (default 39116)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--n", type=int_in(2, 10**8), default=39116, help="samples to draw from the model (default 39116)")
+    t.add_argument("--seed", type=SEED, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from ..log import get_logger
 
     log = get_logger("handshake")
+    if getattr(args, "out", None):
+        check_out(args.out, "--out", folder=False)
     if args.action == "fit":
         from pathlib import Path
 

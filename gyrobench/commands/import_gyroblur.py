@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .args import COUNT, SEED, check_out, int_in
+
 
 def _ints(text: str, n: int, what: str) -> tuple[int, ...]:
     from ..errors import RecipeError
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", help="GyroBlur-Synth folder (train/, test/, gyro_train.txt, gyro_test.txt)")
     parser.add_argument("--out", required=True, help="output dataset folder")
     parser.add_argument("--splits", default="train,test", help="splits to import (default train,test)")
-    parser.add_argument("--shard-size", type=int, default=64)
+    parser.add_argument("--shard-size", type=int_in(1, 100_000), default=64)
     parser.add_argument("--dtype", choices=["uint8", "uint16"], default="uint8",
                         help="stored image type (uint8 keeps the released PNG values exactly)")
     parser.add_argument("--starting-point-base", type=int, choices=[0, 1], default=0,
@@ -31,17 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame", default="1920x1080", help="full frame WxH of the intrinsics (default 4KRD)")
     parser.add_argument("--K", default=None, help="fx,fy,cx,cy of the full frame (default 4KRD)")
     parser.add_argument("--crop", default="320,180,1280,720", help="stored crop x0,y0,w,h in the full frame")
-    parser.add_argument("--limit", type=int, default=None, help="at most N images per split")
+    parser.add_argument("--limit", type=COUNT, default=None, help="at most N images per split")
     parser.add_argument("--error-model", action=argparse.BooleanOptionalAction, default=True,
                         help="draw a seeded gyro error model (stored as err_*) for splits without supplied "
                              "fields, so their cmf_noisy is perturbed (default on; --no-error-model: noisy = clean)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the error-model draws (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the error-model draws (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..build.importer import FOURKRD, import_gyroblur
     from ..errors import RecipeError
 
+    check_out(args.out, "--out", folder=True)
     W, H = _ints(args.frame, 2, "--frame")
     cam = dict(FOURKRD, width=W, height=H)
     if args.K:

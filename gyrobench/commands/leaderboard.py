@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from ..leaderboard import publish
     from ..log import get_logger
 
+    from .args import check_out
+
+    check_out(args.out, "--out", folder=True)
     written = publish(
         args.results,
         args.out,

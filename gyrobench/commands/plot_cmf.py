@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import SEED, check_out, float_in, int_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
@@ -18,9 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--handshake", action="store_true", help="use a window of the shipped synthetic hand-shake"
     )
     parser.add_argument("--layout", choices=("auto", "hwc", "chw"), default="auto", help="layout of --cmf")
-    parser.add_argument("--start", type=int, default=None, help="first sample of the --gyro window (0-based)")
-    parser.add_argument("--samples", type=int, default=11, help="samples per window (default 11)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --handshake window")
+    parser.add_argument("--start", type=int_in(0, 10**12), default=None, help="first sample of the --gyro window (0-based)")
+    parser.add_argument("--samples", type=int_in(2, 10**6), default=11, help="samples per window (default 11)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the --handshake window")
     parser.add_argument(
         "--intrinsics",
         choices=("4krd", "demo"),
@@ -32,12 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--style", choices=("glyphs", "colorwheel"), default="glyphs", help="picture type")
     parser.add_argument(
-        "--step", type=int, default=None, help="glyph spacing in px (default ~1/14 of the side)"
+        "--step", type=int_in(1, 10**4), default=None, help="glyph spacing in px (default ~1/14 of the side)"
     )
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="magnify displacements (default 1 = true px)"
+        "--scale", type=float_in(0, 1e4), default=1.0, help="magnify displacements (default 1 = true px)"
     )
-    parser.add_argument("--stride", type=int, default=2, help="grid stride of the field in px (default 2)")
+    parser.add_argument("--stride", type=int_in(1, 64), default=2, help="grid stride of the field in px (default 2)")
     parser.add_argument("--out", required=True, help="output PNG")
 
 
@@ -94,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from ..viz import cmf_colorwheel, load_rgb, render_cmf, save_png
 
     log = get_logger("plot-cmf")
+    check_out(args.out, "--out", folder=False)
     if args.stride < 1:
         raise ShapeError(f"--stride {args.stride}: the grid stride must be >= 1 px (2 for GyroDeblurNet fields)")
     if args.cmf:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .args import WORKERS, check_out
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", type=Path, help="study suite file (YAML; see docs/study.md)")
@@ -19,12 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="discard earlier runs and references in OUT (the dataset is kept); default: resume")
     parser.add_argument("--plan", action="store_true",
                         help="only print each run's steps and its calibrated training time on this machine")
-    parser.add_argument("--workers", type=int, default=None, help="synthesis worker processes (default: cores, max 4)")
+    parser.add_argument("--workers", type=WORKERS, default=None, help="synthesis worker processes (default: cores, max 4)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..study import run_study
 
+    if args.out is not None:
+        check_out(args.out, "--out", folder=True)
+    if args.publish is not None:
+        check_out(args.publish, "--publish", folder=True)
     res = run_study(args.suite, args.out, publish=args.publish, only=args.only, fresh=args.fresh,
                     workers=args.workers, plan_only=args.plan)
     if args.plan:

@@ -8,8 +8,15 @@
     out_dir/crops/<g>-<rank>-<slug>/...         copies of each record's crop PNGs (the page is self-contained)
     out_dir/leaderboard.json                    the stamp and the list of records (sha256) it was built from
     out_dir/reference.md                        only with with_paper_reference=True: spec §7 numbers, labelled [S]
+    out_dir/records/<name>/...                  with bundle_records=True: each record's folder, copied
 
 It reads only results records and the files they point to; it never imports a model.
+
+The folder switches at once (issue 13): everything is written into a hidden temporary sibling folder that then
+replaces ``out_dir`` in one rename (:func:`gyrobench.io.atomic_dir`), so a reader (or a kill -9) sees the old
+board or the new one, never a mix. The folder belongs to the board: records that live inside it are carried over
+with their folders, anything else there is replaced; a non-empty folder that is not a board (no
+``leaderboard.json``) is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import re
 import shutil
 from pathlib import Path
 
-from ..io import write_text_atomic
+from ..io import atomic_dir, write_text_atomic
 from ..log import get_logger, stage
 from . import paper, plots
 from .records import Record, RecordError, find_records, load_record
@@ -179,9 +186,18 @@ def publish(
     title: str | None = None,
     with_paper_reference: bool = False,
     plots_enabled: bool = True,
+    bundle_records: bool = False,
 ) -> dict[str, Path]:
-    """Build the leaderboard folder from results records (files or folders of them). Returns written paths."""
+    """Build the leaderboard folder from results records (files or folders of them). Returns written paths.
+
+    ``bundle_records``: copy each record's folder (record, per-image CSV, crops) into ``out_dir/records/`` and
+    link the rows to the copies, so the board stands on its own (``gyrobench demo --publish``)."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RecordError(f"{out}: --out exists and is not a folder; choose a folder path")
+    if out.is_dir() and any(out.iterdir()) and not (out / "leaderboard.json").is_file():
+        raise RecordError(f"{out}: --out is a non-empty folder that holds no leaderboard (no leaderboard.json); "
+                          "publishing replaces the whole folder, so choose a new or empty folder")
     paths = find_records(inputs)
     records: list[Record] = []
     seen: dict[str, Path] = {}
@@ -193,10 +209,46 @@ def publish(
         seen[r.sha256] = p
         records.append(r)
     title = title or f"gyrobench leaderboard: {out.name}"
-    out.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(out) as tmp:
+        records = _place_records(records, out, tmp, bundle_records)
+        written = _build(records, tmp, title, with_paper_reference, plots_enabled, shown_as=out)
+    return {k: out / v.relative_to(tmp) for k, v in written.items()}
+
+
+def _place_records(records: list[Record], out: Path, tmp: Path, bundle: bool) -> list[Record]:
+    """Records as the new folder will hold them: those inside ``out`` are copied (with their folder) to the same
+    place in ``tmp``; with ``bundle`` the others are copied to ``tmp/records/<folder name>``."""
+    placed, used = [], set()
+    out_r = out.resolve()
+    for r in records:
+        src = r.path.resolve()
+        if src.is_relative_to(out_r):
+            rel = src.parent.relative_to(out_r)
+        elif bundle:
+            name = _slug(src.parent.name)
+            rel, k = Path("records") / name, 1
+            while rel in used:
+                k += 1
+                rel = Path("records") / f"{name}-{k}"
+        else:
+            placed.append(r)
+            continue
+        used.add(rel)
+        dest = tmp / rel
+        if rel == Path("."):
+            shutil.copyfile(src, tmp / src.name)
+        else:
+            shutil.copytree(src.parent, dest, dirs_exist_ok=True)
+        placed.append(load_record(dest / src.name))
+    return placed
+
+
+def _build(records: list[Record], out: Path, title: str, with_paper_reference: bool, plots_enabled: bool,
+           shown_as: Path) -> dict[str, Path]:
+    """Write every file of the board into folder ``out`` (empty); ``shown_as`` is the name logged."""
     groups = group_records(records)
     written: dict[str, Path] = {}
-    with stage(f"leaderboard: {len(records)} record(s), {len(groups)} group(s) -> {out}", log):
+    with stage(f"leaderboard: {len(records)} record(s), {len(groups)} group(s) -> {shown_as}", log):
         written["md"] = _write(out / "table.md", markdown(groups, records, out, title))
         written["csv"] = _write(out / "table.csv", csv_text(groups, out))
         written["tex"] = _write(out / "table.tex", latex(groups, records))
@@ -220,8 +272,6 @@ def publish(
         written["json"] = _write(out / "leaderboard.json", json.dumps(meta, indent=1, sort_keys=True) + "\n")
         if with_paper_reference:
             written["reference"] = _write(out / "reference.md", paper.reference_markdown())
-        if (out / "crops").is_dir():
-            shutil.rmtree(out / "crops")
         e = html.escape
         page = [
             "<!doctype html><html><head><meta charset=utf-8>",

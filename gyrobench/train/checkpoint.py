@@ -10,10 +10,17 @@ Only tensors, numbers, strings, lists, tuples and dicts go in, so that :func:`lo
 with :class:`~gyrobench.errors.CheckpointError`, never executed.
 
 RNG states are stored as tensors / plain lists (:func:`capture_rng`), not as NumPy objects, for the same reason.
+
+Integrity: :func:`save_checkpoint` adds ``"integrity": {"algorithm": "sha256", "digest": hex}``, a sha256 over
+every other field (weights, optimizer and scheduler state, RNG, step, config: :func:`content_digest`), and
+:func:`load_checkpoint` recomputes it. A mismatch (bytes flipped inside a tensor, a half-copied file that still
+unzips) is a :class:`~gyrobench.errors.CheckpointError` naming the file. Files written before the digest existed
+load with a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 import random
 from pathlib import Path
@@ -33,6 +40,7 @@ __all__ = [
     "model_from_checkpoint",
     "capture_rng",
     "restore_rng",
+    "content_digest",
 ]
 
 FORMAT = "gyrobench-checkpoint/1"
@@ -44,12 +52,49 @@ _LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 log = get_logger("train.checkpoint")
 
 
+def _feed(h, obj: Any) -> None:
+    """Feed a canonical, type-tagged encoding of ``obj`` (the plain data a checkpoint may hold) to ``h``."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}".encode())
+        for k in sorted(obj, key=repr):
+            _feed(h, k)
+            _feed(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{'L' if isinstance(obj, list) else 'U'}{len(obj)}".encode())
+        for v in obj:
+            _feed(h, v)
+    elif isinstance(obj, (str, bytes)):
+        b = obj.encode() if isinstance(obj, str) else obj
+        h.update(f"{'S' if isinstance(obj, str) else 'B'}{len(b)}:".encode())
+        h.update(b)
+    elif obj is None or isinstance(obj, (bool, int, float, complex, torch.dtype, torch.device, torch.Size)):
+        h.update(f"V{type(obj).__name__}:{obj!r};".encode())
+    else:  # numpy scalars and the like: their repr is stable
+        h.update(f"X{type(obj).__name__}:{obj!r};".encode())
+
+
+def content_digest(fields: dict) -> str:
+    """sha256 (hex) of every field of a checkpoint dict except ``integrity``: tensors by dtype, shape and bytes
+    (so the digest does not depend on torch's file layout), containers in sorted-key order."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in fields.items() if k != "integrity"})
+    return h.hexdigest()
+
+
 def save_checkpoint(path: str | Path, **fields: Any) -> Path:
-    """Write ``fields`` (plus ``format``) to ``path`` atomically: a temporary file in the same folder, fsync,
-    then :func:`os.replace`, so a crash never leaves a truncated checkpoint under the final name."""
+    """Write ``fields`` (plus ``format`` and the ``integrity`` digest) to ``path`` atomically: a temporary file
+    in the same folder, fsync, then :func:`os.replace`, so a crash never leaves a truncated checkpoint under the
+    final name."""
     path = Path(path)
+    payload = {"format": FORMAT, **fields}
+    payload.pop("integrity", None)
+    payload["integrity"] = {"algorithm": "sha256", "digest": content_digest(payload)}
     with atomic_open(path, "wb") as fh:
-        torch.save({"format": FORMAT, **fields}, fh)
+        torch.save(payload, fh)
     return path
 
 
@@ -89,7 +134,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path}: missing field(s) {', '.join(missing)}; the checkpoint is incomplete")
+    _check_integrity(path, ckpt)
     return ckpt
+
+
+def _check_integrity(path: Path, ckpt: dict) -> None:
+    """Recompute the ``integrity`` digest (module docstring); a mismatch is a :class:`CheckpointError`."""
+    integ = ckpt.get("integrity")
+    if integ is None:
+        log.warning("%s: no integrity digest (written by an older gyrobench); its contents cannot be verified", path)
+        return
+    if not isinstance(integ, dict) or integ.get("algorithm") != "sha256" or not isinstance(integ.get("digest"), str):
+        raise CheckpointError(f"{path}: field 'integrity' is malformed ({integ!r:.120}); the file is damaged or was "
+                              "not written by gyrobench.train.checkpoint.save_checkpoint")
+    got = content_digest(ckpt)
+    if got != integ["digest"]:
+        raise CheckpointError(f"{path}: contents do not match the checkpoint's integrity digest (sha256 "
+                              f"{got[:12]}... vs recorded {integ['digest'][:12]}...): the file is corrupt or was "
+                              "modified; use another checkpoint (e.g. a step-NNNNNNN.pt) or retrain")
 
 
 def model_from_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", strict: bool = True):

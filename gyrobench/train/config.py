@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import from_dict, load_mapping
+from ..config import differences, from_dict, load_mapping
 
-__all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config"]
+__all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
+           "RESUME_MAY_CHANGE", "resume_differences"]
 
 
 @dataclass
@@ -46,8 +47,15 @@ class DataSection:
     def __post_init__(self):
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):
             raise ValueError(f"crop={self.crop}: must be a positive multiple of 8 (model padding, field stride 2)")
-        if self.workers < 0:
-            raise ValueError(f"workers={self.workers}: must be >= 0")
+        if self.crop is not None and self.crop > 16384:
+            raise ValueError(f"crop={self.crop}: above the limit of 16384 px; give the crop side in pixels")
+        if not 0 <= self.workers <= 1024:
+            raise ValueError(f"workers={self.workers}: must be 0..1024")
+
+
+#: upper bound on steps, epochs and batch size: far above any real run (the official one is 300 epochs of 914
+#: steps), low enough that a typo (an extra few zeros) is an error rather than a run that never ends
+_MAX_COUNT = 100_000_000
 
 
 @dataclass
@@ -74,19 +82,33 @@ class ScheduleSection:
             raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of 'steps' or 'epochs'")
-        if (self.steps or 1) <= 0 or (self.epochs or 1) <= 0 or self.batch_size <= 0:
-            raise ValueError("steps, epochs and batch_size must be positive")
+        for key in ("steps", "epochs", "batch_size"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"{key}={value}: must be at least 1 (a run of no steps would write an untrained "
+                                 "checkpoint)")
+            if value is not None and value > _MAX_COUNT:
+                raise ValueError(f"{key}={value}: above the limit of {_MAX_COUNT:,}; give a realistic value")
         if not 0 <= self.lr_min <= self.lr:
             raise ValueError(f"need 0 <= lr_min <= lr, got lr={self.lr}, lr_min={self.lr_min}")
 
 
 @dataclass
 class LoggingSection:
+    """Intervals in optimizer steps (``image_every: 0``: no TensorBoard images)."""
+
     log_every: int = 10
     checkpoint_every: int = 1000
     keep_checkpoints: bool = False
     tensorboard: bool = True
     image_every: int = 500
+
+    def __post_init__(self):
+        for key in ("log_every", "checkpoint_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}={getattr(self, key)}: must be at least 1 (steps)")
+        if self.image_every < 0:
+            raise ValueError(f"image_every={self.image_every}: must be >= 0 (0: no images)")
 
 
 @dataclass
@@ -112,6 +134,26 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
     if overrides:
         data = _merge(data, overrides)
     return from_dict(TrainConfig, data, source=str(path))
+
+
+#: dotted config keys that may differ between a checkpoint and the config that resumes it (docs/training.md):
+#: the run's length (to extend it), the wall-clock budget, where and how data is read (the dataset itself is
+#: checked by its manifest sha256), the device and DDP options, logging, and the run's name. Every other key
+#: (model, data.split/crop/cmf_options, schedule.batch_size/lr/lr_min, degradation, curriculum, seed, amp) sets
+#: the trajectory and must match.
+RESUME_MAY_CHANGE = frozenset({
+    "name", "schedule.steps", "schedule.epochs", "schedule.max_seconds", "data.root", "data.workers",
+    "data.multiprocessing_context", "data.verify", "device", "find_unused_parameters", "logging",
+})
+
+
+def resume_differences(saved: dict, current: dict) -> list[str]:
+    """The keys (``"key: old -> new"``) where ``current`` (a config as :func:`gyrobench.config.to_dict` gives it)
+    differs from ``saved`` (the checkpoint's ``config``) outside :data:`RESUME_MAY_CHANGE`. Keys present on one
+    side only (a config written by another gyrobench version) are not compared."""
+    shared = {k: v for k, v in current.items() if k in saved}
+    saved = {k: v for k, v in saved.items() if k in current}
+    return differences(saved, shared, skip=RESUME_MAY_CHANGE, opaque=("model.options", "data.cmf_options"))
 
 
 def _merge(base: dict, extra: dict) -> dict:

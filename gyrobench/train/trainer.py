@@ -219,25 +219,93 @@ class Trainer:
         return path
 
     def load(self, path: str | Path) -> None:
+        """Restore the state of checkpoint ``path`` after checking that it belongs to this config.
+
+        Refused (:class:`CheckpointError`, listing every difference): another model or options, another dataset
+        (by manifest sha256, so a moved folder is fine), any config key outside
+        :data:`~gyrobench.train.config.RESUME_MAY_CHANGE`, and a run length below the checkpoint's step.
+        """
+        from .config import resume_differences
+
         ckpt = load_checkpoint(path, map_location=self.device)
         if ckpt["model"] != self.cfg.model.name or dict(ckpt["options"]) != dict(self.cfg.model.options):
             raise CheckpointError(f"{path}: field 'model'/'options' ({ckpt['model']}, {ckpt['options']}) differ from "
                                   f"the config ({self.cfg.model.name}, {self.cfg.model.options}); resume with the "
                                   "config the run started with")
-        saved = ckpt.get("config", {})
-        for key in ("schedule", "seed", "degradation", "curriculum"):
-            if key in saved and saved[key] != to_dict(getattr(self.cfg, key)):
-                log.warning("resume: config '%s' changed since the checkpoint (%s -> %s); the run will not be "
-                            "identical to an uninterrupted one", key, saved[key], to_dict(getattr(self.cfg, key)))
+        diffs = resume_differences(ckpt.get("config") or {}, to_dict(self.cfg))
+        saved_data = (ckpt.get("data") or {}).get("dataset_manifest_sha256")
+        now_data = self.data_provenance.get("dataset_manifest_sha256")
+        if saved_data and now_data and saved_data != now_data:
+            diffs.append(f"data: dataset manifest sha256 {saved_data[:12]}... -> {now_data[:12]}... (another "
+                         f"dataset at {self.cfg.data.root})")
+        if diffs:
+            raise CheckpointError(
+                f"{path}: --resume with a config that differs from the checkpoint's in what sets the training "
+                f"trajectory ({'; '.join(diffs)}); resume with the run's own config (config.yaml beside the "
+                "checkpoints; only steps/epochs, max_seconds, data location and loaders, device and logging may "
+                "change), or train into a new --out")
+        step = int(ckpt["step"])
+        if step > self.total_steps:
+            raise CheckpointError(f"{path}: the checkpoint is at step {step}, beyond the run length of "
+                                  f"{self.total_steps} steps; give --steps {step} or more to extend the run (a run "
+                                  "cannot be shortened; train into a new --out for a shorter one)")
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        if self.scheduler.T_max != self.total_steps:  # the run was extended/shortened: follow the new length
+        if self.scheduler.T_max != self.total_steps:  # the run was extended: follow the new length
             log.warning("resume: cosine schedule length %d -> %d steps", self.scheduler.T_max, self.total_steps)
             self.scheduler.T_max = self.total_steps
         restore_rng(ckpt["rng"])
-        self.step = int(ckpt["step"])
+        self.step = step
         log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
+
+    def _claim_out_dir(self, resume: bool | str | Path, overwrite: bool) -> None:
+        """A run folder belongs to one run: without ``resume`` a folder that already holds a checkpoint is refused
+        (or, with ``overwrite``, moved aside and deleted before anything new is written, never mixed)."""
+        last = self.out / "checkpoints" / "last.pt"
+        own = resume is True or (resume and Path(resume).resolve() == last.resolve())
+        if own or not last.exists():
+            return
+        if not overwrite:
+            what = "a finished run" if self._finished(last) else "an unfinished run"
+            how = "continue it with --resume" if not resume else "resume from its own last.pt"
+            raise CheckpointError(f"{self.out}: already holds {what} ({last}); {how}, pass --overwrite to replace "
+                                  "it, or choose a new --out")
+        if self.dist.is_main:
+            from ..io import remove_tree_atomic
+
+            log.warning("train: --overwrite: removing the earlier run in %s", self.out)
+            remove_tree_atomic(self.out)
+        ddp.barrier()
+
+    @staticmethod
+    def _finished(last: Path) -> bool:
+        try:
+            ck = load_checkpoint(last)
+        except CheckpointError:
+            return False
+        return int(ck.get("step", -1)) >= int((ck.get("train") or {}).get("total_steps", 1 << 62))
+
+    def _trim_metrics(self) -> None:
+        """On resume at step S, drop the ``metrics.jsonl`` lines after S (logged after the checkpoint by a run
+        that was then killed) and any partly written last line, so the resumed run appends without duplicates."""
+        path = self.out / "metrics.jsonl"
+        if not self.dist.is_main or not path.is_file():
+            return
+        keep, dropped = [], 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                ok = isinstance(rec, dict) and int(rec["step"]) <= self.step
+            except (ValueError, KeyError, TypeError):
+                ok = False
+            if ok:
+                keep.append(line)
+            else:
+                dropped += 1
+        if dropped:
+            log.info("resume: dropped %d line(s) of %s logged after step %d", dropped, path, self.step)
+            write_text_atomic(path, "".join(f"{x}\n" for x in keep))
 
     def _write_run_files(self, resume: bool) -> None:
         if not self.dist.is_main:
@@ -267,7 +335,8 @@ class Trainer:
                 log.info("tensorboard not installed: no TensorBoard logs (pip install tensorboard)")
                 self.cfg = replace(self.cfg, logging=replace(self.cfg.logging, tensorboard=False))
                 return None
-            self._tb = SummaryWriter(log_dir=str(self.out / "tb"))
+            # purge_step: a resumed run drops the events a killed run logged after its checkpoint
+            self._tb = SummaryWriter(log_dir=str(self.out / "tb"), purge_step=self.step or None)
         return self._tb
 
     # ------------------------------------------------------------------ loop
@@ -290,11 +359,24 @@ class Trainer:
         self._last = (batch, pred)
         return float(loss.detach()), batch_psnr(pred, batch["sharp"])
 
-    def fit(self, resume: bool | str | Path = False) -> dict:
-        """Train to ``total_steps``; returns a summary (final checkpoint path, last loss, steps, timings)."""
+    def fit(self, resume: bool | str | Path = False, overwrite: bool = False) -> dict:
+        """Train to ``total_steps``; returns a summary (final checkpoint path, last loss, steps, timings).
+
+        ``resume``: ``True`` (this run folder's ``checkpoints/last.pt``) or a checkpoint path. ``overwrite``:
+        replace a run already in the folder (without it, such a folder is refused)."""
+        self._claim_out_dir(resume, overwrite)
         if resume:
             path = self.out / "checkpoints" / "last.pt" if resume is True else Path(resume)
             self.load(path)
+            if self.step >= self.total_steps:
+                log.info("train %s: %s is already at step %d of %d; nothing to do (give --steps N to extend the "
+                         "run)", self.cfg.name, path, self.step, self.total_steps)
+                return {"checkpoint": str(path), "steps": self.step, "first_loss": None, "stopped_by_time": False,
+                        "last_loss": math.nan, "last_psnr": math.nan, "seconds": 0.0,
+                        "total_steps": self.total_steps}
+            self._trim_metrics()
+        elif self.dist.is_main and (self.out / "metrics.jsonl").exists():
+            (self.out / "metrics.jsonl").unlink()  # left by a run killed before its first checkpoint
         self._write_run_files(bool(resume))
         main = self.dist.is_main
         metrics_path = self.out / "metrics.jsonl"
@@ -377,7 +459,7 @@ class Trainer:
 
 
 def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, *, resume: bool | str | Path = False,
-          show_progress: bool | None = None, config_text: str | None = None) -> dict:
+          overwrite: bool = False, show_progress: bool | None = None, config_text: str | None = None) -> dict:
     """Train from a config (dataclass, mapping or YAML path) into ``out_dir``; see :class:`Trainer`.
 
     Under ``torchrun`` every process calls this; only rank 0 writes files.
@@ -393,6 +475,6 @@ def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, *, resum
     info = ddp.setup(config.device)
     try:
         trainer = Trainer(config, out_dir, config_text=text, dist_info=info, show_progress=show_progress)
-        return trainer.fit(resume=resume)
+        return trainer.fit(resume=resume, overwrite=overwrite)
     finally:
         ddp.teardown()

@@ -178,8 +178,15 @@ def save_png(path: str | Path, rgb: np.ndarray) -> Path:
     a = np.asarray(rgb)
     if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
         raise ImageError(f"{path}: expected (H, W, 3) uint8 RGB, got {a.dtype} {a.shape}")
+    if path.suffix.lower() != ".png":
+        raise ImageError(f"{path}: the output must be a .png file; give a name ending in .png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.ascontiguousarray(a[..., ::-1])):
+    try:
+        ok = cv2.imwrite(str(path), np.ascontiguousarray(a[..., ::-1]))
+    except cv2.error as exc:
+        raise ImageError(f"{path}: could not write PNG ({str(exc).strip().splitlines()[-1][:120]}); check the "
+                         "folder and the .png extension") from None
+    if not ok:
         raise ImageError(f"{path}: could not write PNG; check the folder and the .png extension")
     return path
 

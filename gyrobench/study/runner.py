@@ -132,6 +132,53 @@ def _initial_checkpoint(cfg: dict, path: Path) -> Path:
                            state_dict=model.state_dict(), step=0, config=cfg)
 
 
+class _Lock:
+    """An exclusive lock file holding the owner's pid (``O_CREAT | O_EXCL``); a lock whose process is gone is
+    stale and taken over. Keeps two study processes on one folder off the same run x seed and the board."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _owner_alive(self) -> bool:
+        try:
+            pid = int(self.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def acquire(self, wait: bool = True, poll_s: float = 5.0) -> bool:
+        said = False
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not self._owner_alive():
+                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                if not wait:
+                    return False
+                if not said:
+                    log.info("study: waiting for %s (held by another study process)", self.path)
+                    said = True
+                time.sleep(poll_s)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            return True
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------------------------------- helpers
 def _read_json(path: Path) -> dict | None:
     try:
@@ -412,25 +459,49 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
 
     t0 = time.perf_counter()
     units: list[dict] = []
-    for i, run in enumerate(suite.runs):
-        for seed in suite.seeds:
+    todo = [(i, seed) for i in range(len(suite.runs)) for seed in suite.seeds]
+    deferred: list[tuple[int, int]] = []
+    for wait, batch in ((False, todo), (True, deferred)):
+        for i, seed in batch:
+            run = suite.runs[i]
             udir = study.unit_dir(i, seed)
             if only and run.label not in only:
                 state = _read_json(udir / "unit.json") or {}
-                if not state.get("final_sha256"):
-                    continue
-            else:
+                if state.get("final_sha256"):
+                    units.append({"index": i, "label": run.label, "seed": seed, "dir": udir, "state": state,
+                                  "curve": _read_json(udir / "curve.json") or [],
+                                  "evals": _existing_evals(study, i, seed)})
+                continue
+            lock = _Lock(study.out / "locks" / f"{slug(run.label)}-s{seed}.lock")
+            if not lock.acquire(wait=wait):  # another study process works on it: do the others first
+                log.info("study: %s seed %d: busy in another study process, done last", run.label, seed)
+                deferred.append((i, seed))
+                continue
+            try:
                 state = study.train_unit(i, seed, plans[i])
-            curve = study.validate_unit(i, seed, manifest_sha) if not only or run.label in only else \
-                _read_json(udir / "curve.json") or []
-            evals = (study.evaluate_unit(i, seed, state["final_sha256"], manifest_sha, figs[run.label]["uses_gyro"])
-                     if not only or run.label in only else _existing_evals(study, i, seed))
+                curve = study.validate_unit(i, seed, manifest_sha)
+                evals = study.evaluate_unit(i, seed, state["final_sha256"], manifest_sha,
+                                            figs[run.label]["uses_gyro"])
+            finally:
+                lock.release()
             units.append({"index": i, "label": run.label, "seed": seed, "dir": udir, "state": state,
                           "curve": curve, "evals": evals})
+    units.sort(key=lambda u: (u["index"], suite.seeds.index(u["seed"])))
     stages["runs_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    refs = study.references(manifest_sha)
-    stages["references_s"] = time.perf_counter() - t0
+    board_lock = _Lock(study.out / "locks" / "references-and-board.lock")
+    board_lock.acquire(wait=True)
+    try:
+        refs = study.references(manifest_sha)
+        stages["references_s"] = time.perf_counter() - t0
+        summary = _finish(study, units, refs, plans, figs, manifest, data_sha, stages, t_all)
+    finally:
+        board_lock.release()
+    return summary
+
+
+def _finish(study, units, refs, plans, figs, manifest, data_sha, stages, t_all) -> dict:
+    suite, board = study.suite, study.board
     missing = [f"{r.label} seed {s}" for r in suite.runs for s in suite.seeds
                if not any(u["label"] == r.label and u["seed"] == s for u in units)]
     if missing:

@@ -70,3 +70,28 @@ def test_synthesis_reports_progress_per_sample(tmp_path, monkeypatch):
     recipe = load_recipe("smoke", ["storage.shard_size=3"])
     pipe.synthesize(recipe, tmp_path / "d", limit=3)
     assert updates == [1] * 6  # 3 train + 3 test samples, one update each (not one per 3-sample shard)
+
+
+def test_dataset_verification_reports_progress_in_bytes(tmp_path, monkeypatch):
+    """Verifying a dataset (inspect, training and evaluation loaders) hashes every shard: the bar counts bytes."""
+    import json
+
+    import gyrobench.data.shards as shards
+
+    root = write_tiny_dataset(tmp_path / "tiny", n_train=8, n_test=2)
+    seen = {}
+
+    class Bar:
+        def __init__(self, *a, total=None, **k):
+            seen["total"], seen["done"] = total, 0
+
+        def update(self, n=1):
+            seen["done"] += n
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(shards, "progress", Bar)
+    shards.verify_dataset(root)
+    size = sum(e["bytes"] for e in json.loads((root / "manifest.json").read_text())["shards"])
+    assert seen == {"total": size, "done": size} and size > 0

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShardError
-from ..log import get_logger
+from ..log import get_logger, progress
 from ..provenance import sha256_file
 from .manifest import read_manifest
 
@@ -399,6 +399,9 @@ def verify_dataset(root: str | Path, *, decode: bool = False) -> dict:
         root = root.parent
     man = read_manifest(root)
     total = 0
+    # a paper-scale dataset is ~100 GB of sha256: progress in bytes (inspect, and every loader that verifies)
+    bar = progress(total=sum(int(e.get("bytes", 0)) for e in man["shards"]), desc=f"verify {root.name}", unit="B",
+                   unit_scale=True)
     for entry in man["shards"]:
         path = root / entry["file"]
         if path.is_file() and "bytes" in entry and path.stat().st_size != int(entry["bytes"]):
@@ -406,5 +409,7 @@ def verify_dataset(root: str | Path, *, decode: bool = False) -> dict:
                              f"{entry['bytes']} (truncated?); delete it and rerun 'gyrobench synth' with the same --out")
         verify_shard(path, sha256=entry["sha256"], samples=entry["samples"], decode=decode)
         total += int(entry["samples"])
+        bar.update(int(entry.get("bytes", 0)))
+    bar.close()
     log.debug("verified %d shards, %d samples in %s", len(man["shards"]), total, root)
     return {"ok": True, "shards": len(man["shards"]), "samples": total}

@@ -42,7 +42,7 @@ from ..config import from_dict
 from ..data.manifest import read_manifest
 from ..errors import RecipeError
 from ..evaluate import evaluate
-from ..io import write_text_atomic
+from ..io import _alive, write_text_atomic
 from ..log import get_logger
 from ..models import build
 from ..models.complexity import model_complexity
@@ -144,15 +144,7 @@ class _Lock:
             pid = int(self.path.read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return False
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return _alive(pid)  # this process's own pid counts as stale (a reused pid)
 
     def acquire(self, wait: bool = True, poll_s: float = 5.0) -> bool:
         said = False

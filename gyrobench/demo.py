@@ -1,4 +1,4 @@
-"""The end-to-end demo behind ``gyrobench demo`` / ``make demo`` (issue 6 item 6; INTERFACES.md §9).
+"""The end-to-end demo behind ``gyrobench demo`` / ``make demo`` (issue 6 item 6; docs/conventions.md §9).
 
 Stages (one log line each, progress bars inside):
 
@@ -84,7 +84,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
 
     from .build.pipeline import synthesize
     from .build.recipe import load_recipe
-    from .evaluate import evaluate
+    from .evaluate import EvalConfig, evaluate
     from .leaderboard.publish import publish as publish_board
     from .train.trainer import train
 
@@ -127,12 +127,13 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
 
     t0 = time.perf_counter()
     records = []
-    evals = [(name, {"checkpoint_path": checkpoints[name], "label": DEMO_MODELS[name]["label"]}) for name in names]
-    evals += [("classical", {"checkpoint_path": None, "model": "classical", "label": "classical (per-tile Wiener)"}),
-              ("blurred", {"checkpoint_path": None, "model": "identity", "label": "blurred input"})]
+    evals = [(name, {"checkpoint": str(checkpoints[name]), "label": DEMO_MODELS[name]["label"]}) for name in names]
+    evals += [("classical", {"model": "classical", "label": "classical (per-tile Wiener)"}),
+              ("blurred", {"model": "identity", "label": "blurred input"})]
     for name, kw in evals:
-        path = evaluate(kw.pop("checkpoint_path"), data, out_dir=out / "results" / name, split="test",
-                        metrics=p["metrics"], limit=p["limit"], command=f"gyrobench demo ({name})", **kw)
+        path = evaluate(EvalConfig(data=str(data), out=str(out / "results" / name), split="test",
+                                   metrics=tuple(p["metrics"]), limit=p["limit"], command=f"gyrobench demo ({name})",
+                                   **kw))
         records.append(path)
         summary["results"][name] = str(path)
     summary["stages"]["eval_s"] = time.perf_counter() - t0

@@ -33,6 +33,10 @@ class CheckpointError(GyrobenchError, ValueError):
     """A checkpoint cannot be loaded safely or does not match the model."""
 
 
+class TrainingError(GyrobenchError, RuntimeError):
+    """Training cannot go on (a non-finite loss, a diverged run); the message says what to change."""
+
+
 class ShapeError(GyrobenchError, ValueError):
     """A tensor or array has the wrong shape (the message gives the received shape)."""
 

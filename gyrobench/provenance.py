@@ -1,6 +1,6 @@
 """Provenance: library versions, file hashes, git commit and machine, recorded in every output.
 
-See INTERFACES.md §5 and §8: manifests, checkpoints and results records carry these.
+See docs/conventions.md §5 and §8: manifests, checkpoints and results records carry these.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
-"""Results records (INTERFACES.md §8, ``format: "gyrobench-results/1"``): summaries with 95 % intervals, the
-per-image CSV and the atomic JSON write. The leaderboard (``gyrobench.leaderboard.records``) reads these files.
+"""Results records (``format: "gyrobench-results/1"``; docs/metrics.md): the one typed record
+:class:`ResultsRecord` that ``gyrobench eval`` writes and the leaderboard reads, summaries with 95 % intervals,
+the per-image CSV and the atomic JSON write.
 
-Record schema (one JSON per evaluation; paths inside are relative to the record's folder)::
-
-    {format, model, label, options, checkpoint, checkpoint_sha256, dataset, dataset_manifest_sha256,
-     recipe_sha256, split, protocol, protocol_options,
-     metrics: {name: {mean, ci95: [lo, hi] | null, n, n_nonfinite, std, lower_better, full_reference,
-                      ci_method, citation}},
-     unavailable: {name: reason}, per_image_csv, crops: [{sample_id, blurred, restored, sharp}],
-     blur_extent_px: {mean, median, max}, timing: {...}, command, versions, date, machine, git_commit,
-     train: {...} (when the checkpoint carries training information)}
+The schema is the dataclass :class:`ResultsRecord` (and :class:`MetricSummary` for each metric); paths inside a
+record are relative to the record's folder. :meth:`ResultsRecord.from_json` validates a loaded JSON object
+(unknown key, missing required key, wrong type or a NaN number -> one error naming the file and the key).
 
 95 % intervals are over images (the spread of per-image scores, not the uncertainty of one image's score):
 
@@ -20,23 +15,121 @@ Record schema (one JSON per evaluation; paths inside are relative to the record'
 
 Non-finite per-image values (PSNR of a pixel-identical image is ``+inf``) are excluded from the mean and
 counted in ``n_nonfinite``; a metric with no finite value goes to ``unavailable`` (JSON has no ``Infinity``).
+
+>>> m = MetricSummary(mean=30.0, ci95=(29.0, 31.0), n=4, lower_better=False, full_reference=True)
+>>> (m.lo, m.hi)
+(29.0, 31.0)
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .errors import GyrobenchError
+from .config import from_dict, to_dict
+from .errors import GyrobenchError, RecipeError
 from .io import atomic_open, write_text_atomic
 
-__all__ = ["FORMAT", "mean_ci", "summarize_metric", "write_record", "write_per_image_csv", "read_record"]
+__all__ = ["FORMAT", "MetricSummary", "ResultsRecord", "RecordError", "mean_ci", "summarize_metric",
+           "write_record", "write_per_image_csv", "read_record", "load_results"]
 
 FORMAT = "gyrobench-results/1"
 CI_METHODS = ("t", "bootstrap")
+
+
+class RecordError(GyrobenchError):
+    """A results record is missing, malformed or points to files that are not there."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricSummary:
+    """``metrics.<name>`` of a record: the mean over images with its 95 % interval (``None`` for n < 2)."""
+
+    mean: float
+    ci95: tuple[float, float] | None
+    n: int
+    n_nonfinite: int = 0
+    std: float | None = None
+    lower_better: bool
+    full_reference: bool
+    ci_method: str = ""
+    citation: str = ""
+
+    @property
+    def lo(self) -> float | None:
+        return None if self.ci95 is None else self.ci95[0]
+
+    @property
+    def hi(self) -> float | None:
+        return None if self.ci95 is None else self.ci95[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultsRecord:
+    """One evaluation: what was scored (model, checkpoint, dataset, split, protocol), the scores and the
+    provenance. Field order is the order of the JSON file. ``dcn_backend`` and ``train`` are written only when
+    known (a model with deformable convolutions; a checkpoint that carries its training information)."""
+
+    format: str = FORMAT
+    model: str
+    label: str
+    options: dict[str, Any]
+    uses_gyro: bool
+    model_source: str
+    checkpoint: str | None
+    checkpoint_sha256: str | None
+    dataset: str
+    dataset_manifest_sha256: str  # of the manifest file's bytes: provenance (it includes the run's date)
+    dataset_fingerprint: str | None = None  # the dataset's content identity (gyrobench.data.manifest); ranks rows
+    recipe_sha256: str | None
+    split: str | None  # None: every sample ('--split all')
+    protocol: str
+    protocol_options: dict[str, Any]
+    metrics: dict[str, MetricSummary]
+    unavailable: dict[str, str]
+    per_image_csv: str
+    crops: list[dict[str, Any]]
+    n_images: int
+    blur_extent_px: dict[str, float]
+    timing: dict[str, Any]
+    command: str | list[str]
+    versions: dict[str, Any]
+    date: str
+    machine: dict[str, Any]
+    git_commit: str | None
+    dcn_backend: str | None = None
+    train: dict[str, Any] | None = field(default=None)
+
+    OPTIONAL = ("dataset_fingerprint", "dcn_backend", "train")  # omitted from the JSON when None (older records)
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = "<record>") -> ResultsRecord:
+        """Validate a loaded JSON object; :class:`RecordError` names ``source`` and the key."""
+        if not isinstance(data, dict):
+            raise RecordError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if data.get("format") != FORMAT:
+            raise RecordError(f"{source}: field 'format' is {data.get('format')!r}, expected {FORMAT!r}; "
+                              "regenerate it with this gyrobench version's `gyrobench eval`")
+        try:
+            rec = from_dict(cls, data, source=source)
+        except RecipeError as exc:
+            raise RecordError(f"{exc}; regenerate the record with `gyrobench eval`") from None
+        for name, m in rec.metrics.items():
+            for key, v in (("mean", m.mean), ("ci95[0]", m.lo), ("ci95[1]", m.hi)):
+                if v is not None and math.isnan(v):
+                    raise RecordError(f"{source}: field 'metrics.{name}.{key}' is NaN; a metric that could not be "
+                                      "computed belongs in 'unavailable' with its reason")
+        return rec
+
+    def to_json(self) -> dict:
+        """The JSON object (plain dicts and lists, field order), without the optional fields that are None."""
+        out = to_dict(self)
+        return {k: v for k, v in out.items() if not (k in self.OPTIONAL and v is None)}
 
 
 def mean_ci(values, method: str = "t", *, seed: int = 0, n_boot: int = 10_000, level: float = 0.95
@@ -50,9 +143,9 @@ def mean_ci(values, method: str = "t", *, seed: int = 0, n_boot: int = 10_000, l
     if v.size < 2:
         return mean, None, None
     if method == "t":
-        from scipy.stats import t
+        from scipy.stats import t as student_t  # heavy: only when an interval is computed
 
-        half = float(t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+        half = float(student_t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
         return mean, mean - half, mean + half
     if method == "bootstrap":
         rng = np.random.default_rng(seed)
@@ -99,30 +192,35 @@ def _json_safe(obj):
     return obj
 
 
-def write_record(path: str | Path, record: dict) -> Path:
-    """Write ``record`` (``format`` added) as strict JSON, atomically (temporary file + rename)."""
-    payload = _json_safe({"format": FORMAT, **record})
-    text = json.dumps(payload, indent=1, sort_keys=False, allow_nan=False)
+def write_record(path: str | Path, record: ResultsRecord | dict) -> Path:
+    """Write ``record`` as strict JSON, atomically (temporary file + rename). A dict is validated as a
+    :class:`ResultsRecord` first (``format`` added), so no record that the leaderboard would refuse is written."""
+    if isinstance(record, dict):
+        record = ResultsRecord.from_json(_json_safe({"format": FORMAT, **record}), source=str(path))
+    text = json.dumps(_json_safe(record.to_json()), indent=1, sort_keys=False, allow_nan=False)
     return write_text_atomic(path, text + "\n")
 
 
-def read_record(path: str | Path) -> dict:
-    """Load a record written by :func:`write_record` (validation lives in ``gyrobench.leaderboard.records``)."""
+def load_results(path: str | Path) -> ResultsRecord:
+    """Read and validate one record file; :class:`RecordError` names the file and the field."""
     path = Path(path)
+    if not path.is_file():
+        raise RecordError(f"{path}: results record not found; pass the JSON written by `gyrobench eval`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise GyrobenchError(f"{path}: results record not found; run 'gyrobench eval' first") from exc
-    except json.JSONDecodeError as exc:
-        raise GyrobenchError(f"{path}: not valid JSON ({exc}); rerun 'gyrobench eval'") from exc
-    if data.get("format") != FORMAT:
-        raise GyrobenchError(f"{path}: field 'format' is {data.get('format')!r}, expected {FORMAT!r}")
-    return data
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecordError(f"{path}: not valid JSON ({exc}); pass the JSON written by `gyrobench eval`") from None
+    return ResultsRecord.from_json(data, source=str(path))
+
+
+def read_record(path: str | Path) -> dict:
+    """The JSON object of a record file, validated by :meth:`ResultsRecord.from_json` (see :func:`load_results`)."""
+    return load_results(path).to_json()
 
 
 def write_per_image_csv(rows: list[dict], path: str | Path, metric_names: list[str]) -> Path:
     """Per-image CSV (pandas): columns ``sample_id, <metric names...>, blur_extent_px`` (+ extra keys after)."""
-    import pandas as pd
+    import pandas as pd  # heavy: not needed by readers of records
 
     path = Path(path)
     df = pd.DataFrame(rows)

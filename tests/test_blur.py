@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from gyrobench.errors import ShapeError
-from gyrobench.synth.blur import blur_extent_px, centre_crop_box, max_step_px, render_blur, saturation_mask
+from gyrobench.gyro.camera import FOURKRD, center_crop_box
+from gyrobench.synth.blur import max_step_px, pose_path_length_px, render_blur, saturation_mask
 
 
 def _point_frame(h=60, w=80, y=30, x=40):
@@ -92,7 +93,7 @@ def test_yaw_blur_extent_matches_closed_form():
     _, L = _extent_from_profile(prof)
     expected = 2 * fx * np.tan(rate * T / 2)  # centre point: x = cx + fx tan(a)
     assert L == pytest.approx(expected, abs=1.0)
-    assert blur_extent_px(_yaw_homs(K, ang), (40.0, 30.0)) == pytest.approx(expected, rel=1e-3)
+    assert pose_path_length_px(_yaw_homs(K, ang), (40.0, 30.0)) == pytest.approx(expected, rel=1e-3)
     # sharp output aligns with the anchor (identity pose): the point stays where it is in the input
     sharp = r["sharp"][0, 0].numpy()
     assert np.unravel_index(sharp.argmax(), sharp.shape) == (20, 40)
@@ -158,7 +159,9 @@ def test_saturation_mask_averages_like_the_image():
 
 
 def test_max_step_px_and_crop_box():
-    assert centre_crop_box((1080, 1920), (720, 1280)) == (320, 180, 1280, 720)
+    # one helper, width first: the function and the Intrinsics method agree (issue 12 item 5)
+    assert center_crop_box((1920, 1080), (1280, 720)) == (320, 180, 1280, 720) == FOURKRD.center_crop(1280, 720)
+    assert center_crop_box((64, 48), (48, 32)) == (8, 8, 48, 32)  # non-square: the order matters
     assert max_step_px(_translations(np.array([0.0, 0.5, 1.7])), (10, 10)) == pytest.approx(1.2)
 
 
@@ -168,8 +171,10 @@ def test_bad_shapes_raise():
         render_blur(img, np.eye(3)[None, None], crop=(5, 5, 10, 10))
     with pytest.raises(ShapeError, match="homs"):
         render_blur(img, np.eye(3)[None, None].repeat(2, 0))
-    with pytest.raises(ShapeError, match="larger than the frame"):
-        centre_crop_box((10, 10), (20, 5))
+    with pytest.raises(ShapeError, match="does not fit in the 10x10 frame"):
+        center_crop_box((10, 10), (20, 5))
+    with pytest.raises(ShapeError, match="does not fit"):
+        FOURKRD.center_crop(2000, 720)
 
 
 def test_blur_homographies_adaptive_pose_count():

@@ -1,20 +1,28 @@
-"""The layer refactor (issue 12) changes no output byte: ``synth``, ``import-gyroblur``, ``eval`` and
-``leaderboard`` give the same shards, records and tables as the code before it.
+"""The refactor of issue 12 changes no output: ``synth``, ``import-gyroblur``, ``eval`` and ``leaderboard`` give
+the same shards, records and tables as the code before it.
 
 The golden sha256 values below were produced by running :func:`outputs` (this file's own code, which only calls
-the CLI) on the code BEFORE the move, commit d236630 (main on 2026-12-03), on the project's 2-core CPU machine
+the CLI) on the code BEFORE the refactor, commit d236630 (main on 2026-12-03), on the project's 2-core CPU machine
 with the library versions in ``GOLDEN_VERSIONS``. They are never derived from the code under test. Float kernels
-(resampling, warps, gzip) may round differently with other library builds, so the byte comparison runs only with
-exactly those versions and skips, saying why, elsewhere.
+(resampling, warps) may round differently with other library builds, so the comparison runs only with exactly
+those versions and skips, saying why, elsewhere.
 
-Issue 11 added a ``renderer`` attribute to every shard and made OpenCV the CPU renderer (its blurs agree with the
-torch renderer to <= 1e-4, tested elsewhere). ``synth`` therefore runs here with ``--renderer torch`` (the pre-move
-code path) and is compared by content: every dataset's values and the file attributes except ``renderer`` and
-``versions`` (:func:`_content_hashes`). Those golden values were computed with :func:`_content_hashes` on the
-shards that the pre-move code (d236630) wrote, so they are still independent of the code under test.
+What is compared:
+- shards: every dataset's name, dtype, shape and bytes and every attribute of the file and its datasets (a
+  content digest; at the first milestone, before any attribute was added, the shard files were also compared
+  byte for byte and matched);
+- manifests, records and the per-image CSV: canonical JSON / text;
+- leaderboard tables (``table.md``, ``table.csv``, ``table.tex``, ``leaderboard.json``): their bytes.
 
-Run-specific fields are normalised before hashing (dates, machine, commit, timings, absolute paths, and the
-manifest file hash, which includes the run's ``created`` block): they are not part of what must be identical.
+Run-specific fields are normalised first (dates, machine, commit, timings, library versions, absolute paths, and
+the manifest file hash, which includes the run's ``created`` block). Fields added on purpose since (``ADDED``) are
+left out of the comparison; their own tests are in test_dataset_synth.py (``field_spec``), test_fingerprint.py and
+test_render_cpu.py (``renderer``).
+
+Issue 11 made OpenCV the CPU renderer (its blurs agree with the torch renderer to <= 1e-4 before quantisation,
+tested elsewhere), so ``synth`` runs here with ``--renderer torch``, the pre-refactor code path. The golden values
+were recorded by running this file (``python tests/test_byte_identical.py DIR``) on a checkout of d236630, whose
+CLI has no ``--renderer`` flag and only the torch renderer.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import h5py
 import numpy as np
 import pytest
 
@@ -41,12 +50,12 @@ GOLDEN = {
         "record": "7671e1ef5fd87fac9247d08b5b3f0cba327561e97f4755d344707cafffc2c3ea",
     },
     "import": {
-        "manifest": "8e74d1e3430ace49c524b3996998bfe7afde0d1540183c30b73b47deef61d601",
+        "manifest": "43e3cc6e09b898ae7d1f84c95f8ade8004c76b8eee26a05e7d13614b45871106",
         "shards": {
-            "shard-00000.h5": "b91415a2bd367ce55c4a10a61dc629daea63213f8f9063f0a489b55de8864506",
-            "shard-00001.h5": "dbaba9b8aa04dc6955baefe37ac9acd29938fe68427a4d33b02ac3fe47cfec1e",
-            "shard-00002.h5": "74b8028c3fe3be97c359ce00d2b2eb4539d149375cbbe09e33558b503f37a93e",
-            "shard-00003.h5": "ddb99c291d9a9d49f8eb50cd9edf9f179f7d32f99520c00ec5a7d3cfc0892473",
+            "shard-00000.h5": "2d4cb9615672fee5267c0e9985171d4a693b8ef0f5ff79e6f6bf04dec1a397e2",
+            "shard-00001.h5": "883a729cfa0824cc0b58ec27535f86db5e3ea775aa37a16bd78f2271b0506aa4",
+            "shard-00002.h5": "6be8b2af528a130196528ddc257200edc1a4b1e943c1a627686c69b7762fad04",
+            "shard-00003.h5": "251a6dcf881227d4a9e08ccc1f14842ddceea59cdc080b23520af147b0e372e1",
         },
     },
     "leaderboard": {
@@ -55,14 +64,14 @@ GOLDEN = {
         "table.md": "2e4cbd962e4ebd5501eefba0bb1e0cc1b0640f9dd9354a7c88d0aff3c1ca8864",
         "table.tex": "7db01664d6724de61ee96b31fbe7c5c80d84e6a41295224ef23aeca20d5fcdb5",
     },
-    "synth": {  # _content_hashes of the pre-move code's output (d236630), recomputed for issue 11 (see module)
+    "synth": {
         "manifest": "469010176d642fabbde6271858647d1cac798e884c68a048bcb07c94261188dc",
         "shards": {
-            "shard-00000.h5": "abf329538a8d658005d1869fc5d98ae8ae06164204a9ffd5e4f60cde19013ce1",
-            "shard-00001.h5": "410b265caee0deeb4f70e9a6ec58c1a714c94f297b6225b26cb402bad730b861",
-            "shard-00002.h5": "43b48cfd0d440d063808a8075c5887a024f316063253bd0d9f12ee86aea2bfa6",
-            "shard-00003.h5": "66bf8c3952fcc8c7096630d93ba7385ae770b68125b276ee5f2f2fa779509902",
-            "shard-00004.h5": "6ed4d0b5b62bde7ea3eafa670f04300e23bd389e487c114985db6ce3b5a8f4c0",
+            "shard-00000.h5": "d1599bc3810aefcc3b47013101795b2a8d52283e412f39041e1a7947f4599ed8",
+            "shard-00001.h5": "a4562340b0ff4491515f3848e48e7b15af5e6a601f6401dca55a0beea8853226",
+            "shard-00002.h5": "03694d5cca6992cdacfa7ea6fe6bd14a1acd12936a143dabd96ec26051b2ee8d",
+            "shard-00003.h5": "c1aec05025268032b0561e78f2843dc8616a549042273146aaa2b89c7b635a4a",
+            "shard-00004.h5": "a061271a18f8b547b99548ed05faa25a18cf981eaaf13a66c61f2ec5b9a1c160",
         },
     },
 }
@@ -70,6 +79,18 @@ GOLDEN = {
 RUN_SPECIFIC_RECORD = {"date", "machine", "git_commit", "versions", "command", "timing", "dataset",
                        "dataset_manifest_sha256", "checkpoint"}
 RUN_SPECIFIC_MANIFEST = {"created", "versions"}
+# Added on purpose, left out of the comparison: the FieldSpec of a shard's fields (issue 12 item 4), the dataset's
+# content fingerprint (issue 12 item 7) and the renderer that made a shard (issue 11).
+ADDED = {"shard_attrs": {"field_spec", "renderer"}, "manifest": {"fingerprint"}, "record": {"dataset_fingerprint"}}
+RUN_SPECIFIC_SHARD_ATTRS = {"versions"}  # library versions: provenance of the environment
+# Item 7 also changes, on purpose, what the leaderboard groups by (the fingerprint, not the manifest file's hash):
+# these exact replacements turn the new tables' wording back into the old one before the comparison, so any
+# other difference still fails.
+INTENDED_TABLE_CHANGES = {
+    "table.md": [("rows on the same dataset content (fingerprint), split", "rows on the same dataset manifest, split")],
+    "table.csv": [("group,dataset_fingerprint,", "group,dataset_manifest_sha256,")],
+    "leaderboard.json": [('"dataset_fingerprint":', '"dataset_manifest_sha256":')],
+}
 
 
 def _sha(b: bytes) -> str:
@@ -99,34 +120,35 @@ def _fake_release(root: Path) -> Path:
     return root
 
 
+def _shard_digest(path: Path) -> str:
+    """sha256 over a shard's content: every dataset (name, dtype, shape, bytes) and every attribute, sorted."""
+    h = hashlib.sha256()
+
+    def attrs(name, obj):
+        for k in sorted(obj.attrs):
+            if not (name == "/" and k in ADDED["shard_attrs"] | RUN_SPECIFIC_SHARD_ATTRS):
+                h.update(f"{name}@{k}={obj.attrs[k]!r}".encode())
+
+    with h5py.File(path, "r") as f:
+        attrs("/", f)
+        names: list[str] = []
+        f.visit(names.append)
+        for name in sorted(names):
+            obj = f[name]
+            attrs(name, obj)
+            if isinstance(obj, h5py.Dataset):
+                h.update(f"{name}:{obj.dtype.str}:{obj.shape}".encode())
+                value = np.asarray(obj[()])
+                h.update(repr(value.tolist()).encode() if value.dtype.kind == "O" else value.tobytes())
+    return h.hexdigest()
+
+
 def _dataset_hashes(folder: Path) -> dict:
     man = json.loads((folder / "manifest.json").read_text())
-    shards = {p.name: _sha(p.read_bytes()) for p in sorted(folder.glob("shard-*.h5"))}
-    return {"shards": shards, "manifest": _sha(_canon({k: v for k, v in man.items() if k not in RUN_SPECIFIC_MANIFEST}))}
-
-
-def _content_hashes(folder: Path) -> dict:
-    """Per shard: sha256 of every dataset's values and of the file attributes except ``renderer`` (added by
-    issue 11) and ``versions``; the manifest without the per-shard file hashes and sizes (which include the
-    attribute). What the pre-move code and ``synth --renderer torch`` must both give."""
-    import h5py
-
-    man = json.loads((folder / "manifest.json").read_text())
-    man = {k: v for k, v in man.items() if k not in RUN_SPECIFIC_MANIFEST}
-    man["shards"] = [{k: v for k, v in e.items() if k not in ("sha256", "bytes")} for e in man["shards"]]
-    shards = {}
-    for p in sorted(folder.glob("shard-*.h5")):
-        h = hashlib.sha256()
-        with h5py.File(p, "r") as f:
-            for key in sorted(f):
-                a = f[key][()]
-                h.update(key.encode() + str(a.dtype).encode() + str(a.shape).encode())
-                h.update(_canon([x.decode() if isinstance(x, bytes) else x for x in a.ravel()]) if a.dtype.kind == "O"
-                         else np.ascontiguousarray(a).tobytes())
-            attrs = {k: str(v) for k, v in f.attrs.items() if k not in ("renderer", "versions")}
-        h.update(_canon(attrs))
-        shards[p.name] = h.hexdigest()
-    return {"shards": shards, "manifest": _sha(_canon(man))}
+    shards = {p.name: _shard_digest(p) for p in sorted(folder.glob("shard-*.h5"))}
+    man["shards"] = [{k: v for k, v in e.items() if k not in ("sha256", "bytes")} for e in man["shards"]]  # file hashes
+    skip = RUN_SPECIFIC_MANIFEST | ADDED["manifest"]
+    return {"shards": shards, "manifest": _sha(_canon({k: v for k, v in man.items() if k not in skip}))}
 
 
 def _record_hash(folder: Path) -> dict:
@@ -137,33 +159,38 @@ def _record_hash(folder: Path) -> dict:
     lines = (folder / rec["per_image_csv"]).read_text().splitlines()
     drop = lines[0].split(",").index("inference_s")  # a timing
     csv = "\n".join(",".join(v for j, v in enumerate(line.split(",")) if j != drop) for line in lines)
-    res = {"record": _sha(_canon({k: v for k, v in rec.items() if k not in RUN_SPECIFIC_RECORD})),
+    skip = RUN_SPECIFIC_RECORD | ADDED["record"]
+    res = {"record": _sha(_canon({k: v for k, v in rec.items() if k not in skip})),
            "per_image_csv": _sha(csv.encode())}
     rec.update({"date": "2026-12-03T00:00:00+00:00", "machine": {}, "git_commit": "0" * 40, "versions": {},
                 "command": "gyrobench eval", "dataset": "data", "dataset_manifest_sha256": "0" * 64})
+    for key in ADDED["record"]:  # the record file's bytes (their sha256 is in the tables) as before issue 12
+        rec.pop(key, None)
     rec["timing"]["inference_s_mean"] = 0.0
     path.write_text(json.dumps(rec, indent=1))
     return res
 
 
-def outputs(tmp: Path) -> dict:
+def outputs(tmp: Path, synth_flags=("--renderer", "torch")) -> dict:
     """Run the CLI end to end in ``tmp`` and return the sha256 of every output that must stay identical."""
     data, imp = tmp / "smoke", tmp / "imported"
-    # the torch renderer is the pre-move code path (issue 11 made OpenCV the CPU default; its output agrees to
-    # <= 1e-4 before quantisation, tests/test_render_cpu.py and test_pipeline.py)
-    assert cli_main(["synth", "smoke", "--out", str(data), "--renderer", "torch"]) == 0
+    assert cli_main(["synth", "smoke", "--out", str(data), *synth_flags]) == 0
     src = _fake_release(tmp / "GyroBlur-Synth")
     assert cli_main(["import-gyroblur", str(src), "--out", str(imp), "--shard-size", "1", "--frame", "64x48",
                      "--K", "60,60,32,24", "--crop", "8,8,48,32", "--seed", "5"]) == 0
-    res = {"synth": _content_hashes(data), "import": _dataset_hashes(imp)}
+    res = {"synth": _dataset_hashes(data), "import": _dataset_hashes(imp)}
     for model in ("identity", "classical"):  # the leaderboard reads the records with run-specific values pinned
         assert cli_main(["eval", "--model", model, "--data", str(data), "--out", str(tmp / "eval" / model),
                          "--metrics", "psnr,ssim", "--crops", "0"]) == 0
         res[f"eval_{model}"] = _record_hash(tmp / "eval" / model)
     board = tmp / "board"
     assert cli_main(["leaderboard", str(tmp / "eval"), "--out", str(board), "--no-plots"]) == 0
-    res["leaderboard"] = {name: _sha((board / name).read_bytes())
-                          for name in ("table.md", "table.csv", "table.tex", "leaderboard.json")}
+    res["leaderboard"] = {}
+    for name in ("table.md", "table.csv", "table.tex", "leaderboard.json"):
+        text = (board / name).read_text(encoding="utf-8")
+        for new, old in INTENDED_TABLE_CHANGES.get(name, []):
+            text = text.replace(new, old)
+        res["leaderboard"][name] = _sha(text.encode("utf-8"))
     return res
 
 
@@ -180,7 +207,7 @@ def test_outputs_byte_identical_to_the_code_before_the_move(tmp_path):
     assert outputs(tmp_path) == GOLDEN
 
 
-if __name__ == "__main__":  # how the golden values were recorded (on the pre-move code)
-    out = outputs(Path(sys.argv[1]))
+if __name__ == "__main__":  # how the golden values were recorded: on d236630, with no synth flags
+    out = outputs(Path(sys.argv[1]), synth_flags=tuple(sys.argv[2:]))
     out["versions"] = _versions()
     print(json.dumps(out, indent=1, sort_keys=True))

@@ -1,4 +1,4 @@
-"""Checkpoints (INTERFACES.md §4): atomic writes, weights_only loads, refusal of pickled code."""
+"""Checkpoints (docs/conventions.md §4): atomic writes, weights_only loads, refusal of pickled code."""
 
 from __future__ import annotations
 

@@ -92,8 +92,8 @@ FILE_OUTPUTS = {("cmf",), ("plot-cmf",), ("handshake", "fit"), ("handshake", "sa
 
 @pytest.fixture()
 def train_cfg(tmp_path):
-    from test_train_support import tiny_config, write_tiny_dataset
     import yaml
+    from test_train_support import tiny_config, write_tiny_dataset
 
     root = write_tiny_dataset(tmp_path / "tiny", n_train=4, n_test=2)
     path = tmp_path / "c.yaml"

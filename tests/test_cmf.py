@@ -345,3 +345,56 @@ def test_cropped_intrinsics_give_the_same_field():
     np.testing.assert_allclose(a, b, atol=1e-10)
     with pytest.raises(Exception, match="crop"):
         camera_motion_field(t, w, FOURKRD.K)  # a bare matrix needs an explicit crop
+
+
+def test_field_spec_default_is_the_official_field_and_matches_camera_motion_field():
+    """FieldSpec() is spec §3.1's field (M 8, stride 2, linear, mid, Euler); its kwargs reproduce the function's
+    own defaults, so a shard's spec written from FieldSpec() describes fields computed with no options."""
+    import inspect
+
+    from gyrobench.gyro.cmf import FieldSpec, camera_motion_field
+
+    defaults = {k: p.default for k, p in inspect.signature(camera_motion_field).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    assert all(defaults[k] == v for k, v in FieldSpec().kwargs().items())
+    assert (FieldSpec().M, FieldSpec().stride, FieldSpec().interpolation) == (8, 2, "linear")
+    assert (FieldSpec().anchor, FieldSpec().rotation) == ("mid", "euler")
+    t = np.arange(11, dtype=np.int64) * 4_757_600
+    w = np.random.default_rng(0).normal(0, 0.3, (11, 3))
+    K = np.array([[60.0, 0, 32], [0, 60.0, 24], [0, 0, 1]])
+    a = camera_motion_field(t, w, K, crop=(0, 0, 64, 48), **FieldSpec(M=4, interpolation="cubic").kwargs())
+    b = camera_motion_field(t, w, K, crop=(0, 0, 64, 48), M=4, interp="cubic")
+    assert np.array_equal(a, b)
+
+
+def test_field_spec_is_frozen_hashable_and_validated():
+    import dataclasses
+
+    from gyrobench.config import from_dict
+    from gyrobench.errors import RecipeError
+    from gyrobench.gyro.cmf import FieldSpec
+
+    spec = FieldSpec(M=4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.M = 8
+    assert len({FieldSpec(), FieldSpec(M=8), spec}) == 2
+    with pytest.raises(RecipeError, match="interpolation"):
+        from_dict(FieldSpec, {"interpolation": "nearest"}, source="c.yaml")
+    with pytest.raises(RecipeError, match="M=0"):
+        from_dict(FieldSpec, {"M": 0}, source="c.yaml")
+
+
+def test_train_config_types_the_field_spec():
+    from gyrobench.config import from_dict
+    from gyrobench.demo import demo_config
+    from gyrobench.errors import RecipeError
+    from gyrobench.gyro.cmf import FieldSpec
+    from gyrobench.train.config import TrainConfig
+
+    cfg = demo_config("nafnet", "data")
+    assert from_dict(TrainConfig, cfg).data.motion_field is None  # the dataset's own fields
+    cfg["data"]["motion_field"] = {"M": 4, "interpolation": "cubic"}
+    assert from_dict(TrainConfig, cfg, source="t.yaml").data.motion_field == FieldSpec(M=4, interpolation="cubic")
+    cfg["data"]["motion_field"] = {"interp": "cubic"}
+    with pytest.raises(RecipeError, match=r"t.yaml: unknown key 'data.motion_field.interp' \(did you mean 'interpolation'\?\)"):
+        from_dict(TrainConfig, cfg, source="t.yaml")

@@ -1,4 +1,4 @@
-"""ShardDataset / collate (INTERFACES.md §2, §5; spec gyrodeblurnet.md §3.1 step 6, §6.1)."""
+"""ShardDataset / collate (docs/conventions.md §2, §5; spec gyrodeblurnet.md §3.1 step 6, §6.1)."""
 
 from __future__ import annotations
 

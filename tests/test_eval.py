@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -14,7 +15,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from gyrobench.cli import main as cli_main
 from gyrobench.errors import GyrobenchError
-from gyrobench.evaluate import blur_extent_px, evaluate
+from gyrobench.evaluate import EvalConfig, evaluate, field_path_length_px
 from gyrobench.results import mean_ci, read_record, summarize_metric, write_record
 
 RECORD_FIELDS = ("model", "label", "options", "checkpoint", "checkpoint_sha256", "dataset",
@@ -54,8 +55,8 @@ def _shard_pairs(root, split="test"):
 
 
 def test_identity_record_matches_skimage_and_schema(smoke_data, tmp_path):
-    path = evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "ev", metrics=("psnr", "ssim", "niqe",
-                    "topiq_nr"), command="pytest")
+    path = evaluate(EvalConfig(model="identity", data=str(smoke_data), out=str(tmp_path / "ev"),
+                               metrics=("psnr", "ssim", "niqe", "topiq_nr"), command="pytest"))
     rec = read_record(path)
     for key in RECORD_FIELDS:
         assert key in rec, key
@@ -96,16 +97,16 @@ def test_identity_record_matches_skimage_and_schema(smoke_data, tmp_path):
 
 
 def test_srgb8_protocol_changes_scores(smoke_data, tmp_path):
-    a = read_record(evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "a", metrics=("psnr",)))
-    b = read_record(evaluate(None, smoke_data, model="identity", out_dir=tmp_path / "b", metrics=("psnr",),
-                             protocol="srgb8"))
+    cfg = EvalConfig(model="identity", data=str(smoke_data), out=str(tmp_path / "a"), metrics=("psnr",))
+    a = read_record(evaluate(cfg))
+    b = read_record(evaluate(dataclasses.replace(cfg, out=str(tmp_path / "b"), protocol="srgb8")))
     assert b["protocol"] == "srgb8" and b["protocol_options"]["fr_transfer"] == "srgb"
     assert a["metrics"]["psnr"]["mean"] != pytest.approx(b["metrics"]["psnr"]["mean"], abs=1e-3)
 
 
 def test_nr_metrics_on_big_images(big_data, tmp_path):
-    rec = read_record(evaluate(None, big_data, model="identity", out_dir=tmp_path / "ev",
-                               metrics=("psnr", "niqe", "topiq_nr"), save_images=True))
+    rec = read_record(evaluate(EvalConfig(model="identity", data=str(big_data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr", "niqe", "topiq_nr"), save_images=True)))
     assert rec["metrics"]["niqe"]["lower_better"] is True and rec["metrics"]["niqe"]["n"] == rec["n_images"]
     assert rec["metrics"]["niqe"]["full_reference"] is False
     assert "topiq_nr" in rec["unavailable"]
@@ -120,7 +121,8 @@ def test_checkpoint_evaluation(smoke_data, tmp_path):
     net = build("nafnet", width=8, enc_blk_nums=[1, 1, 1, 1])
     ckpt = save_checkpoint(tmp_path / "tiny.pt", model="nafnet", options=dict(net.options),
                            state_dict=net.state_dict(), step=7, config={"name": "tiny"})
-    rec = read_record(evaluate(ckpt, smoke_data, out_dir=tmp_path / "ev", metrics=("psnr", "ssim")))
+    rec = read_record(evaluate(EvalConfig(checkpoint=str(ckpt), data=str(smoke_data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr", "ssim"))))
     assert rec["model"] == "nafnet" and rec["options"]["width"] == 8
     assert rec["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert rec["train"]["step"] == 7 and rec["model_source"] == "checkpoint"
@@ -174,18 +176,24 @@ def test_mean_ci_t_and_bootstrap():
 
 
 def test_write_record_is_strict_json(tmp_path):
-    p = write_record(tmp_path / "r.json", {"model": "x", "metrics": {}, "v": float("nan"), "w": np.float32(2)})
+    rec = {"model": "x", "label": "x", "options": {}, "uses_gyro": False, "model_source": "none",
+           "checkpoint": None, "checkpoint_sha256": None, "dataset": "d", "dataset_manifest_sha256": "0" * 64,
+           "recipe_sha256": None, "split": "test", "protocol": "srgb8", "protocol_options": {}, "metrics": {},
+           "unavailable": {}, "per_image_csv": "per_image.csv", "crops": [], "n_images": 0,
+           "blur_extent_px": {}, "timing": {"v": float("nan"), "w": np.float32(2)}, "command": "gyrobench eval",
+           "versions": {}, "date": "2026-12-03", "machine": {}, "git_commit": None}
+    p = write_record(tmp_path / "r.json", rec)
     text = p.read_text()
-    assert "NaN" not in text and json.loads(text)["v"] is None and json.loads(text)["w"] == 2.0
+    assert "NaN" not in text and json.loads(text)["timing"]["v"] is None and json.loads(text)["timing"]["w"] == 2.0
 
 
 def test_blur_extent_hand_field():
     # M = 2 segments: (3, 4) then (0, -5) at the centre grid point -> 5 + 5 = 10 px
     cmf = torch.zeros(4, 6, 8)
     cmf[:, 3, 4] = torch.tensor([3.0, 4.0, 0.0, -5.0])
-    assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
+    assert field_path_length_px(cmf, height=12, width=16) == pytest.approx(10.0)
     cmf[:, 2, 4] = 100.0  # another grid point does not count
-    assert blur_extent_px(cmf, height=12, width=16) == pytest.approx(10.0)
+    assert field_path_length_px(cmf, height=12, width=16) == pytest.approx(10.0)
 
 
 def test_official_nafnet_file(smoke_data, tmp_path):
@@ -222,7 +230,8 @@ def test_m4_checkpoint_gets_m4_fields(smoke_data, tmp_path, stored):
 
     data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1) if stored else smoke_data
     ckpt = _gdn_checkpoint(tmp_path / "m4.pt")
-    rec = read_record(evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0, limit=1))
+    rec = read_record(evaluate(EvalConfig(checkpoint=str(ckpt), data=str(data), out=str(tmp_path / "ev"),
+                                          metrics=("psnr",), crops=0, limit=1)))
     assert rec["options"]["M"] == 4 and math.isfinite(rec["metrics"]["psnr"]["mean"])
     from gyrobench.models.dcn import torchvision_available
 
@@ -262,8 +271,10 @@ def _register_probe():
             return batch["blurred"]
 
 
-def test_checkpoint_cmf_options_reach_the_fields(tmp_path):
-    """A model trained with data.cmf_options {interp: cubic} is evaluated on cubic fields, not stored linear ones."""
+@pytest.mark.parametrize("data_cfg", [{"motion_field": {"interpolation": "cubic"}},
+                                      {"cmf_options": {"interp": "cubic"}}])  # checkpoints from before FieldSpec
+def test_checkpoint_field_spec_reaches_the_fields(tmp_path, data_cfg):
+    """A model trained on cubic fields (data.motion_field) is evaluated on cubic fields, not stored linear ones."""
     import h5py
     from test_train_support import write_tiny_dataset
 
@@ -273,9 +284,9 @@ def test_checkpoint_cmf_options_reach_the_fields(tmp_path):
     _register_probe()
     data = write_tiny_dataset(tmp_path / "tiny", n_train=1, n_test=1)  # stores linear M=8 fields
     ckpt = save_checkpoint(tmp_path / "p.pt", model="cmf_probe_test", options={}, state_dict={}, step=1,
-                           config={"data": {"cmf_options": {"interp": "cubic"}}})
+                           config={"data": data_cfg})
     _SEEN_FIELDS.clear()
-    evaluate(ckpt, data, out_dir=tmp_path / "ev", metrics=("psnr",), n_crops=0)
+    evaluate(EvalConfig(checkpoint=str(ckpt), data=str(data), out=str(tmp_path / "ev"), metrics=("psnr",), crops=0))
     with h5py.File(data / "shard-00001.h5", "r") as f:  # the test split's shard, straight from HDF5
         t, w, K = f["gyro_t_ns"][0], f["gyro_w"][0], f["K"][0]
     kw = dict(crop=(4, 6, 64, 48), M=8, layout="chw")

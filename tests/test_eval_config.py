@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from gyrobench.cli import main
-from gyrobench.commands import eval as eval_cmd
+from gyrobench.errors import RecipeError
+from gyrobench.evaluate import EvalConfig, load_eval_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,9 +36,45 @@ def test_unknown_config_key_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "baselines").glob("*/eval*.yaml")), ids=lambda p: p.parent.name + "/" + p.name)
-def test_shipped_eval_configs_use_valid_keys(path):
-    parser = argparse.ArgumentParser()
-    eval_cmd.add_arguments(parser)
-    args = parser.parse_args(["--config", str(path)])
-    eval_cmd._apply_config(args, eval_cmd._DEFAULTS)  # raises RecipeError on an unknown key
-    assert args.data is not None
+def test_shipped_eval_configs_validate_into_eval_config(path):
+    cfg = load_eval_config(path)
+    assert isinstance(cfg, EvalConfig) and cfg.data and (cfg.checkpoint or cfg.model)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "baselines").glob("*/eval.yaml")), ids=lambda p: p.parent.name)
+def test_baseline_eval_yaml_with_unknown_key_fails_like_a_train_config(path, tmp_path, capsys):
+    """The same one-line error the train configs give: file, dotted key, nearest valid key, valid keys."""
+    bad = tmp_path / "eval.yaml"
+    bad.write_text(path.read_text() + "gyro_feild: clean\n")
+    assert main(["eval", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"gyrobench: error: {bad}: unknown key 'gyro_feild' (did you mean 'gyro_field'?); "
+                          "valid keys here: ")
+    train = tmp_path / "train.yaml"
+    train.write_text((ROOT / "baselines" / "nafnet" / "train.yaml").read_text() + "sed: 1\n")
+    assert main(["train", str(train), "--out", str(tmp_path / "run")]) == 2
+    train_err = capsys.readouterr().err
+    assert train_err.count("\n") == 1
+    assert train_err.startswith(f"gyrobench: error: {train}: unknown key 'sed' (did you mean 'seed'?); valid keys here: ")
+
+
+def test_eval_config_values_are_validated(tmp_path):
+    with pytest.raises(RecipeError, match="c.yaml: unknown key 'datta'"):
+        load_eval_config(_write(tmp_path, "model: identity\ndatta: x\n"))
+    with pytest.raises(RecipeError, match="c.yaml: missing required key 'data'"):
+        load_eval_config(_write(tmp_path, "model: identity\n"))
+    with pytest.raises(RecipeError, match="gyro_field: 'oracle' is not one of 'noisy', 'clean'"):
+        load_eval_config(_write(tmp_path, "model: identity\ndata: d\ngyro_field: oracle\n"))
+    with pytest.raises(RecipeError, match="limit=0"):
+        load_eval_config(_write(tmp_path, "model: identity\ndata: d\nlimit: 0\n"))
+    with pytest.raises(RecipeError, match="--checkpoint"):
+        load_eval_config(_write(tmp_path, "data: d\n"))
+    cfg = load_eval_config(_write(tmp_path, "model: identity\ndata: d\nmetrics: [psnr]\n"), {"label": "x"})
+    assert cfg.metrics == ("psnr",) and cfg.label == "x" and cfg.out_dir().as_posix() == "runs/eval/x"
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return p

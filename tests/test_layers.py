@@ -8,7 +8,7 @@ The layers (each may import only the layers listed for it, and itself):
 - ``gyro``: base; ``synth`` (render and degrade) and ``viz``: gyro, color, base;
 - ``data`` (file format, readers): gyro, color, viz, base; ``build`` (recipes, sources, seeding, synthesis,
   import): synth, data, gyro, color, base;
-- ``models``: base; ``metrics``: color, base; ``results``: base; ``leaderboard``: results, base;
+- ``models``: base; ``results``: base; ``metrics``: results, color, base; ``leaderboard``: results, base;
 - ``train``: build, synth, data, models, gyro, color, base; ``evaluate``: train, metrics, models, results, data,
   build, synth, gyro, color, base;
 - ``demo``, ``commands``, ``cli``: anything.
@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "data": BASE | {"gyro", "color", "viz"},
     "build": BASE | {"synth", "data", "gyro", "color"},
     "models": BASE,
-    "metrics": BASE | {"color"},
+    "metrics": BASE | {"color", "results"},
     "results": BASE,
     "leaderboard": BASE | {"results"},
     "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},

@@ -1,4 +1,4 @@
-"""Leaderboard publishing from hand-written results records (INTERFACES.md §8)."""
+"""Leaderboard publishing from hand-written results records (docs/conventions.md §8)."""
 
 from __future__ import annotations
 
@@ -74,6 +74,10 @@ def _record(
         "split": "test",
         "protocol_options": {"gyro_field": gyro_field},
         "uses_gyro": model != "nafnet",
+        "model_source": "gyrobench checkpoint",
+        "n_images": 5,
+        "blur_extent_px": {"mean": 45.0, "median": 40.0, "max": 90.0},
+        "timing": {"inference_s_mean": 0.1, "device": "cpu"},
         "metrics": {
             "psnr": {
                 "mean": psnr,
@@ -244,6 +248,35 @@ def test_bad_records_give_one_line_errors(records, tmp_path, capsys, mutate, fie
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("key", ["model", "dataset_manifest_sha256", "split", "protocol", "per_image_csv", "date"])
+def test_record_missing_a_required_key_fails_naming_it(records, tmp_path, capsys, key):
+    d = json.loads(records[1].read_text())
+    del d[key]
+    records[1].write_text(json.dumps(d))
+    rc = main(["leaderboard", *map(str, records), "--out", str(tmp_path / "lb")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert "run1/results.json" in err and f"missing required key '{key}'" in err
+
+
+def test_record_unknown_key_and_wrong_type_fail_naming_them(records):
+    d = json.loads(records[0].read_text())
+    records[0].write_text(json.dumps({**d, "datset": "x"}))
+    with pytest.raises(RecordError, match="unknown key 'datset'"):
+        load_record(records[0])
+    records[0].write_text(json.dumps({**d, "n_images": "five"}))
+    with pytest.raises(RecordError, match="n_images: expected an integer"):
+        load_record(records[0])
+
+
+def test_results_writer_refuses_an_incomplete_record(tmp_path):
+    from gyrobench.results import write_record
+
+    with pytest.raises(RecordError, match="missing required key 'label'"):
+        write_record(tmp_path / "r.json", {"model": "x", "metrics": {}})
+    assert not (tmp_path / "r.json").exists()
+
+
 def test_not_json_and_missing(tmp_path, capsys):
     p = tmp_path / "r.json"
     p.write_text("{")
@@ -270,11 +303,25 @@ def test_reads_records_written_by_the_results_writer(tmp_path):
         "model": "nafnet",
         "label": "NAFNet",
         "options": {},
+        "uses_gyro": False,
+        "model_source": "gyrobench checkpoint",
+        "checkpoint": "last.pt",
+        "checkpoint_sha256": "b" * 64,
+        "dataset": "data/demo",
+        "recipe_sha256": None,
         "protocol": "srgb8",
+        "protocol_options": {"gyro_field": "noisy"},
         "split": "test",
         "dataset_manifest_sha256": MANIFEST,
         "per_image_csv": "per_image.csv",
         "crops": [],
+        "unavailable": {},
+        "n_images": 4,
+        "blur_extent_px": {"mean": 15.0, "median": 15.0, "max": 30.0},
+        "timing": {},
+        "versions": {},
+        "machine": {},
+        "git_commit": None,
         "metrics": {
             "psnr": results.summarize_metric(vals, lower_better=False, full_reference=True),
             "ssim": results.summarize_metric([0.7], lower_better=False, full_reference=True),

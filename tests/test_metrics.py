@@ -19,7 +19,7 @@ def _srgb_np(x):
 
 
 def _to_uint8(lin: np.ndarray, protocol: str) -> np.ndarray:
-    """Reference encoding (HWC float64 linear -> uint8 HWC), written from INTERFACES.md §7."""
+    """Reference encoding (HWC float64 linear -> uint8 HWC), written from docs/conventions.md §7."""
     if protocol == "gyrodeblurnet_official":
         # test.py: clamp(0,1)*255 then ByteTensor cast (truncation); values are computed in float32 there
         return (np.clip(lin.astype(np.float32), 0, 1) * np.float32(255)).astype(np.uint8)

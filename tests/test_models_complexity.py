@@ -107,7 +107,7 @@ def test_models_command_errors(capsys):
 
 @pytest.mark.parametrize("name", sorted(n for n, m in available().items() if m.learned))
 def test_every_learned_model_honours_the_batch_contract(name):
-    """INTERFACES.md §2: build(name) -> module with name/options/uses_gyro; model(batch) -> (B,3,H,W); trainable."""
+    """docs/conventions.md §2: build(name) -> module with name/options/uses_gyro; model(batch) -> (B,3,H,W); trainable."""
     from gyrobench.models import build
 
     model = build(name)

@@ -59,7 +59,7 @@ def _killed_publish(records, out: Path, kill_at: int, where: str, **kw) -> None:
 
                 gio._exchange = exchange
             publish(records, out, plots_enabled=False, **kw)
-        except BaseException as exc:  # reported through the exit status
+        except BaseException:  # reported through the exit status
             import traceback
             (out.parent / "child-error.txt").write_text(traceback.format_exc())
             os._exit(3)

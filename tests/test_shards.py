@@ -181,7 +181,7 @@ def test_quantize_bits_keeps_significant_bits():
 
 
 def test_uint16_full_hd_sample_fits_size_budget(tmp_path):
-    """INTERFACES.md §5: <= 6 MB per 1280x720 sample (sharp + blurred + mask), on a natural-image stand-in
+    """docs/conventions.md §5: <= 6 MB per 1280x720 sample (sharp + blurred + mask), on a natural-image stand-in
     (a Kodak image upscaled to 1280x720 and a box-blurred copy), with the paper-scale recipe's 12 significant
     bits (full 16 bits measure 7.2-8.5 MB on these stand-ins; docs/datasets.md)."""
     import cv2

@@ -242,13 +242,13 @@ def test_resume_reruns_only_the_unfinished_run(smoke_study, tmp_path, repo_root)
 
 @pytest.mark.slow
 def test_shuffled_and_zero_fields_reach_a_gyro_model(smoke_study, tmp_path):
-    from gyrobench.evaluate import evaluate
+    from gyrobench.evaluate import EvalConfig, evaluate
 
     out, _ = smoke_study
     res = {}
     for field in ("noisy", "shuffled", "zero"):
-        path = evaluate(None, out / "data", model="classical", out_dir=tmp_path / field, split="test",
-                        metrics=("psnr",), gyro_field=field, n_crops=0)
+        path = evaluate(EvalConfig(model="classical", data=str(out / "data"), out=str(tmp_path / field), split="test",
+                                   metrics=("psnr",), gyro_field=field, crops=0))
         rec = json.loads(path.read_text())
         assert rec["protocol_options"]["gyro_field"] == field
         res[field] = rec["metrics"]["psnr"]["mean"]

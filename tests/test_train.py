@@ -266,3 +266,14 @@ def test_versions_name_every_library_the_results_depend_on():
     except importlib.metadata.PackageNotFoundError:
         tv = "absent"
     assert v["torchvision"] == tv
+
+
+def test_non_finite_loss_is_a_training_error_not_a_config_error(tiny, tmp_path, monkeypatch):
+    """A NaN loss is not a bad recipe or config (issue 12 item 5): TrainingError, one line, exit 2."""
+    from gyrobench.errors import TrainingError
+    from gyrobench.train.trainer import Trainer
+
+    monkeypatch.setattr(Trainer, "train_step", lambda self, batch: (math.nan, math.nan))
+    with pytest.raises(TrainingError, match="step 0: loss is nan; lower schedule.lr") as info:
+        train(tiny_config(tiny, schedule={"steps": 2}), tmp_path / "run")
+    assert not isinstance(info.value, RecipeError)

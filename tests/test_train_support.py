@@ -1,7 +1,7 @@
 """Helpers shared by the loader/trainer/demo tests (no tests here).
 
 ``write_tiny_dataset`` writes a gyrobench dataset folder directly with h5py, following the field names of
-INTERFACES.md §5 and ``docs/datasets.md`` (so these tests do not depend on the synthesis pipeline).
+docs/conventions.md §5 and ``docs/datasets.md`` (so these tests do not depend on the synthesis pipeline).
 The stored motion fields encode their own coordinates: channel 0 = field column, channel 1 = field row,
 channel 2 = sample number, so a test can check that a crop of the image came with the matching crop of the field.
 """

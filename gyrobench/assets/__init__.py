@@ -1,6 +1,6 @@
 """Data files shipped inside the package (see ``kodak/PROVENANCE.md`` and ``handshake/``).
 
-- ``kodak/``: 12 Kodak photographs, 500x500 8-bit sRGB PNG (``INTERFACES.md`` §9, the embedded demo).
+- ``kodak/``: 12 Kodak photographs, 500x500 8-bit sRGB PNG (``docs/conventions.md`` §9, the embedded demo).
 - ``handshake/``: fitted parameters of the synthetic hand-shake generator (never the recording itself).
 
 The paths are real files on disk for a normal (editable or wheel) install; ``importlib.resources.as_file`` is

@@ -30,16 +30,16 @@ import numpy as np
 import yaml
 
 from ..config import from_dict
-from ..data.manifest import FORMAT, write_json_atomic
+from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter
 from ..errors import GyroFormatError, ImageError, ShardError
-from ..gyro.cmf import cmf_shape
+from ..gyro.cmf import FieldSpec, cmf_shape
 from ..gyro.error_model import GyroErrorModel
 from ..gyro.recording import load_gyro
 from ..gyro.trajectory import pose_homographies
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, sha256_json, versions
-from ..synth.blur import blur_extent_px
+from ..synth.blur import pose_path_length_px
 from .seeding import sample_seedseq
 from .sources import load_starting_points
 
@@ -160,7 +160,8 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                      "recipe_name": "import-gyroblur", "recipe_sha256": recipe_sha, "recipe": recipe_text,
                      "seed": int(seed), "colour_space": "linear sRGB primaries (Rec. 709), D65 white", "transfer": "linear",
                      "image_dtype": dtype, "degradation": degradation,
-                     "anchor": "mid-exposure pose (official generator)", "versions": versions()}
+                     "anchor": "mid-exposure pose (official generator)", "field_spec": FieldSpec().to_dict(),
+                     "versions": versions()}
             with ShardWriter(out_dir / name, count, attrs, compression=compression,
                              compression_level=compression_level) as wr:
                 for i in range(first, first + count):
@@ -188,9 +189,10 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                 "seed": int(seed), "limit": limit, "versions": versions(),
                 "image": {"dtype": dtype, "colour_space": "linear sRGB primaries (Rec. 709), D65 white",
                           "transfer": "linear", "layout": "HWC"},
-                "splits": split_info, "shards": entries,
+                "splits": split_info, "shards": entries, "fingerprint": None,
                 "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                             "machine": machine(), "command": command}}
+    manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
     return manifest
 
@@ -220,7 +222,7 @@ def _import_sample(split, i, blur_path, start, rec, S, K, K_crop, cam, crop, cmf
         "crop": np.array(crop, dtype=np.int64), "exposure_ns": np.int64(t[-1] - t[0]),
         "window_start": np.int64(s), "sample_id": f"{split}-{i:06d}", "sample_index": np.int64(i),
         "source_image": blur_path.name, "source_sha256": sha256_file(blur_path),
-        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "blur_extent_px": np.float32(pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
     }
     if cmf_dir is not None:
         npy = cmf_dir / (blur_path.stem + ".npy")

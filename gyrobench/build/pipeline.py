@@ -1,10 +1,10 @@
-"""Dataset synthesis: recipe -> HDF5 shards + manifest (issue 4 items 1, 5, 6; INTERFACES.md §5).
+"""Dataset synthesis: recipe -> HDF5 shards + manifest (issue 4 items 1, 5, 6; docs/conventions.md §5).
 
 Per sample (split ``s``, index ``n``):
 
 1. RNG: ``np.random.SeedSequence([recipe.seed, split_key(s), n])`` spawns independent streams for the gyro
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
-   never on the worker count, scheduling or resume (INTERFACES.md §5).
+   never on the worker count, scheduling or resume (docs/conventions.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
    (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
@@ -45,21 +45,21 @@ import torch
 from joblib import Parallel, delayed
 
 from ..config import differences, from_dict
-from ..data.manifest import FORMAT, write_json_atomic
+from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
-from ..io import atomic_dir
-from ..gyro.cmf import camera_motion_field
+from ..gyro.cmf import FieldSpec, camera_motion_field
 from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
+from ..io import atomic_dir
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
-from ..synth.blur import blur_extent_px, render_blur
+from ..synth.blur import pose_path_length_px, render_blur
 from ..synth.degrade import Degradation
 from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
 from .recipe import Recipe, Split, load_recipe
-from .seeding import sample_seedseq, split_key
+from .seeding import sample_seedseq
 from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
 
 log = get_logger("build.pipeline")
@@ -235,7 +235,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     """Make sample ``index`` of ``split`` as a dict of arrays ready for :class:`ShardWriter` (see module).
 
     ``device``: torch device of the warps and the degradation ("cpu", "cuda"); results are reproducible per
-    device type and renderer (INTERFACES.md §5). ``renderer``: see :func:`resolve_renderer`. ``timer``: a
+    device type and renderer (docs/conventions.md §5). ``renderer``: see :func:`resolve_renderer`. ``timer``: a
     :class:`StageTimer` that receives the decode / poses / warp / degrade / pack seconds."""
     renderer = resolve_renderer(renderer, device)
     ctx = _context(recipe, run_id)
@@ -297,7 +297,7 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         "n_poses": np.int32(H.shape[0]),
         "substeps": np.int32(n_sub),
         "window_start": np.int64(win.start),
-        "blur_extent_px": np.float32(blur_extent_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "blur_extent_px": np.float32(pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
         "sample_id": f"{split.name}-{index:06d}",
         "sample_index": np.int64(index),
         "rng_key": np.array(ss.entropy, dtype=np.uint64),
@@ -310,14 +310,19 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     return sample
 
 
+def field_spec(recipe: Recipe) -> FieldSpec:
+    """The spec of the recipe's motion fields (stored, or recomputed by loaders): official, M = cmf_segments."""
+    return FieldSpec(M=recipe.storage.cmf_segments)
+
+
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
-    M = recipe.storage.cmf_segments
-    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, M=M, layout="hwc", dtype=np.float32)
+    kw = field_spec(recipe).kwargs()
+    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, layout="hwc", dtype=np.float32, **kw)
     out = {"cmf_clean": clean.astype(np.float16)}
     draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
     if draws:
-        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, M=M,
-                                          layout="hwc", dtype=np.float32)
+        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, layout="hwc",
+                                          dtype=np.float32, **kw)
         out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
     else:
         out["cmf_noisy"] = out["cmf_clean"].copy()
@@ -359,6 +364,7 @@ def _shard_attrs(recipe: Recipe, task: dict, renderer: str = "opencv") -> dict:
         "degradation_note": ("applied and stored (draws in deg_*)" if sp.degradation == "offline" else
                              "clean blur stored; apply the preset on the fly with sat_mask"),
         "anchor": "mid-exposure pose (sharp = motion-field anchor frame)",
+        "field_spec": field_spec(recipe).to_dict(),
         "versions": versions(),
     }
 
@@ -581,11 +587,13 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
                   "transfer": "linear", "layout": "HWC"},
         "splits": splits,
         "shards": entries,
+        "fingerprint": None,
         "created": {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "git_commit": git_commit(),
                     "machine": machine(), "command": command or "", "workers": workers, "device": device,
                     "renderer": renderer_label(renderer),
                     "seconds": round(dt, 3)},
     }
+    manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
     log.info("manifest: %s (%s)", shown_as / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
     return manifest

@@ -1,4 +1,4 @@
-"""Dataset recipes: one YAML file says how a dataset is synthesized (issue 4 item 4, INTERFACES.md §5, §9).
+"""Dataset recipes: one YAML file says how a dataset is synthesized (issue 4 item 4, docs/conventions.md §5, §9).
 
 A recipe is validated into the typed :class:`Recipe` dataclass tree with :func:`gyrobench.config.from_dict`:
 unknown keys, wrong types and out-of-range values raise :class:`~gyrobench.errors.RecipeError` naming the file
@@ -195,7 +195,7 @@ class Substeps:
 
 @dataclass
 class DegradationCfg:
-    """The RSBlur-style degradation preset (INTERFACES.md §6); applied offline for splits that ask for it."""
+    """The RSBlur-style degradation preset (docs/conventions.md §6); applied offline for splits that ask for it."""
 
     preset: str = "gyrodeblurnet_official"
 
@@ -232,7 +232,7 @@ class Split:
 
 @dataclass
 class Storage:
-    """Shard layout (INTERFACES.md §5). ``bits``: significant bits kept in the stored sharp/blurred images
+    """Shard layout (docs/conventions.md §5). ``bits``: significant bits kept in the stored sharp/blurred images
     (default: all); 12 keeps a 1280x720 uint16 sample under the 6 MB budget (docs/datasets.md, measured)."""
 
     shard_size: int = 64

@@ -1,6 +1,6 @@
 """Sources of a synthesized dataset: sharp images and hand-shake gyro windows (issue 4 items 3-4).
 
-- Images: ``builtin:kodak`` (the packaged Kodak PNGs, INTERFACES.md §9), a folder (files matching the
+- Images: ``builtin:kodak`` (the packaged Kodak PNGs, docs/conventions.md §9), a folder (files matching the
   recipe's patterns, sorted by name) or an explicit list. Image n of a split is ``images[(start + n) % count]``
   (sorted order, as the official starting-point files index images, spec gyrodeblurnet.md §1.1).
 - Decoding: 8- or 16-bit sRGB files -> float32 linear [0, 1] HWC RGB (sRGB EOTF, rsblur.md §3.1), then fitted

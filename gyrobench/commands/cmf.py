@@ -7,7 +7,6 @@ With the defaults (``--samples 11 --M 8 --layout hwc --intrinsics 4krd``) the ou
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 

@@ -25,7 +25,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..leaderboard import publish
     from ..log import get_logger
-
     from .args import check_out
 
     check_out(args.out, "--out", folder=True)

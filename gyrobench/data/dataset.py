@@ -1,4 +1,4 @@
-"""A torch ``Dataset`` over gyrobench shards (INTERFACES.md §2, §5; spec ``gyrodeblurnet.md`` §3.1, §6.1).
+"""A torch ``Dataset`` over gyrobench shards (docs/conventions.md §2, §5; spec ``gyrodeblurnet.md`` §3.1, §6.1).
 
 ``ShardDataset(root, split=..., crop=256, seed=...)`` yields one dict per sample:
 
@@ -15,7 +15,7 @@ key                     shape / type           meaning
                                                ``K``, ``seed``
 ======================  =====================  ==========================================================
 
-and :func:`collate` stacks a list of them into the batch dict of INTERFACES.md §2 (``meta``: dict of lists).
+and :func:`collate` stacks a list of them into the batch dict of docs/conventions.md §2 (``meta``: dict of lists).
 
 Conventions
 -----------
@@ -27,14 +27,15 @@ Conventions
 * The stored image is a window ``crop = (x0, y0, w, h)`` of the camera frame whose intrinsics are ``K``
   (shard fields ``crop`` and ``K``); a crop (ox, oy, cw, ch) of the stored image is the frame window
   (x0+ox, y0+oy, cw, ch), which is what the gyro core's ``camera_motion_field(..., crop=...)`` takes.
-* Fields are recomputed from the stored gyro on load (M = the recipe's ``storage.cmf_segments``, read from the
-  shard's ``recipe`` attribute, default 8; ``cmf_options`` overrides); if the shard stores them (``cmf_clean`` /
+* Fields are recomputed from the stored gyro on load, with the shard's :class:`~gyrobench.gyro.cmf.FieldSpec`
+  (its ``field_spec`` attribute: M = the recipe's ``storage.cmf_segments``) or the ``field`` asked for; if the
+  shard stores them (``cmf_clean`` /
   ``cmf_noisy`` datasets, float16 (N, H/2, W/2, 2M), recipe option ``store_cmf``) they are read and sliced,
-  unless ``cmf_options`` asks for other fields than the stored ones (M other than channels / 2, or an option such
+  unless ``field`` asks for other fields than the stored ones (``field != `` the shard's spec: M, or an option such
   as ``interp`` away from ``camera_motion_field``'s default, which synthesis and import use): then both are
   recomputed. A stored ``cmf_noisy`` without ``err_*`` draws (fields supplied by the official release, see
   ``import-gyroblur``) cannot be recomputed: it is read, ``cmf_clean`` is recomputed, and with other
-  ``cmf_options`` it is replaced by the clean field (a warning says so).
+  ``field`` it is replaced by the clean field (a warning says so).
 * Crop offsets are a pure function of ``(seed, epoch, sample index)`` (:meth:`ShardDataset.set_epoch`), so
   results do not depend on the number or scheduling of DataLoader workers, and a resumed run sees the same
   crops as an uninterrupted one.
@@ -48,7 +49,6 @@ exists, else the manifest shard entries whose ``"split"`` equals it. The manifes
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,10 @@ import numpy as np
 import torch
 
 from ..errors import ShardError
-from ..gyro.cmf import camera_motion_field
+from ..gyro.cmf import FieldSpec, camera_motion_field
 from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
 from ..log import get_logger
-from .shards import open_dataset
+from .shards import field_spec_of, open_dataset
 
 __all__ = ["ShardDataset", "collate", "random_crop_offset"]
 
@@ -118,14 +118,15 @@ class ShardDataset(torch.utils.data.Dataset):
         checks — files present, sample counts — always run).
     fields: compute ``cmf_clean`` / ``cmf_noisy`` (``False`` for models that ignore the gyro: faster).
     pad_multiple: for ``crop=None``, the field covers the image padded to this multiple (spec §5.1).
-    cmf_options: extra keyword arguments of ``camera_motion_field`` (``M``, ``interp``, ``anchor``, ...); must
-        match the recipe's (``storage.cmf_segments`` is M) when the shards store fields.
+    field: the :class:`~gyrobench.gyro.cmf.FieldSpec` of the fields to return; ``None``: each shard's own spec
+        (its ``field_spec`` attribute, so stored fields are read). Stored fields are read only when ``field ==``
+        the shard's spec; otherwise they are recomputed from the stored gyro.
     stored_fields: read ``cmf_clean``/``cmf_noisy`` from the shard when present (``False``: always recompute).
     """
 
     def __init__(self, root: str | Path, split: str | None = None, crop: int | None = 256, seed: int = 0, *,
                  crop_mode: str = "random", verify: bool = True, fields: bool = True, pad_multiple: int = 8,
-                 cmf_options: dict | None = None, stored_fields: bool = True):
+                 field: FieldSpec | None = None, stored_fields: bool = True):
         self.root = Path(root)
         self.split = split
         self.crop = None if crop is None else int(crop)
@@ -140,7 +141,9 @@ class ShardDataset(torch.utils.data.Dataset):
         self.fields = bool(fields)
         self.stored_fields = bool(stored_fields)
         self.pad_multiple = int(pad_multiple)
-        self.cmf_options = dict(cmf_options or {})
+        if field is not None and not isinstance(field, FieldSpec):
+            raise TypeError(f"field must be a gyrobench.gyro.cmf.FieldSpec or None, got {type(field).__name__}")
+        self.field = field
         self.data_dir, refs = self._resolve(self.root, split, verify)
         self.shards: list[Path] = list(dict.fromkeys(r.shard for r in refs))
         pos = {p: k for k, p in enumerate(self.shards)}
@@ -152,7 +155,7 @@ class ShardDataset(torch.utils.data.Dataset):
     # ------------------------------------------------------------------ manifest
     @staticmethod
     def _resolve(root: Path, split: str | None, verify: bool):
-        """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (INTERFACES.md §5)."""
+        """(dataset folder, list of ``SampleRef``) via the shards module's manifest checks (docs/conventions.md §5)."""
         if split is not None and (root / split / "manifest.json").is_file():
             root = root / split
             index = open_dataset(root, verify=verify)
@@ -268,11 +271,13 @@ class ShardDataset(torch.utils.data.Dataset):
         out["meta"] = meta
         return out
 
-    def _recipe_segments(self, f) -> int:
-        cache = self.__dict__.setdefault("_segments", {})
+    def _shard_spec(self, f) -> FieldSpec:
+        """The FieldSpec of the shard's (stored or recomputable) fields, cached per file."""
+        cache = self.__dict__.setdefault("_specs", {})
         key = f.filename
         if key not in cache:
-            cache[key] = _segments_from_attrs(f)
+            stored = next((f[n].shape[-1] for n in ("cmf_clean", "cmf_noisy") if n in f), None)
+            cache[key] = field_spec_of(dict(f.attrs), stored)
         return cache[key]
 
     def _fields(self, f, i: int, K: np.ndarray, frame_xy: tuple[int, int], window, where: str) -> dict:
@@ -281,15 +286,16 @@ class ShardDataset(torch.utils.data.Dataset):
         if self.crop is None and self.pad_multiple > 1:
             m = self.pad_multiple
             cw, ch = -(-cw // m) * m, -(-ch // m) * m
-        opts = {"M": self._recipe_segments(f), **self.cmf_options}
+        have = self._shard_spec(f)
+        want = have if self.field is None else self.field
+        opts = want.kwargs()
         has_draws = any(n.startswith(_ERR_PREFIX) for n in f)
         stored = [n for n in ("cmf_clean", "cmf_noisy") if n in f] if self.stored_fields else []
-        if stored and not _stored_options_match(f[stored[0]].shape[-1], opts):
+        if stored and want != have:
             if "cmf_noisy" in f and not has_draws:
-                self._warn_once(f"{f.filename}: the supplied 'cmf_noisy' fields were made with "
-                                f"M={f['cmf_noisy'].shape[-1] // 2} and default field options, but cmf_options="
-                                f"{self.cmf_options} were requested; they are recomputed from the gyro without a "
-                                "perturbation (cmf_noisy == cmf_clean); use the stored fields' options to keep them")
+                self._warn_once(f"{f.filename}: the supplied 'cmf_noisy' fields are {have}, but {want} was "
+                                "requested; they are recomputed from the gyro without a perturbation "
+                                "(cmf_noisy == cmf_clean); ask for the stored fields' spec to keep them")
             stored = []
         out: dict[str, torch.Tensor] = {}
         ys, xs = slice(oy // 2, oy // 2 + ch // 2), slice(ox // 2, ox // 2 + cw // 2)
@@ -306,7 +312,7 @@ class ShardDataset(torch.utils.data.Dataset):
         try:
             t_ns = np.asarray(f["gyro_t_ns"][i], dtype=np.int64)
             w = np.asarray(f["gyro_w"][i], dtype=np.float64)
-            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (INTERFACES.md §1)
+            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (docs/conventions.md §1)
                 w = w @ np.asarray(f["R_imu_to_cam"][i], dtype=np.float64).T
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
@@ -333,40 +339,8 @@ class ShardDataset(torch.utils.data.Dataset):
             log.warning("%s", message)
 
 
-def _stored_options_match(channels: int, opts: dict) -> bool:
-    """Whether fields stored with ``channels`` = 2M channels and ``camera_motion_field``'s default options (what
-    synthesis and import write) are the fields that ``opts`` (M + extra keyword arguments) ask for."""
-    defaults = {k: p.default for k, p in inspect.signature(camera_motion_field).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    for key, value in opts.items():
-        if key == "M":
-            if int(value) * 2 != int(channels):
-                return False
-        elif key in ("dtype", "layout", "backend", "crop"):  # do not change the values
-            continue
-        elif key not in defaults or defaults[key] != value:
-            return False
-    return True
-
-
-def _segments_from_attrs(f) -> int:
-    """M of the recipe that wrote the shard (``storage.cmf_segments``; 8 when absent, spec §3.1)."""
-    text = f.attrs.get("recipe", "")
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
-    if not text:
-        return 8
-    try:
-        import yaml
-
-        storage = (yaml.safe_load(text) or {}).get("storage") or {}
-        return int(storage.get("cmf_segments", 8))
-    except Exception:  # noqa: BLE001 - a foreign/odd recipe text: fall back to the spec default
-        return 8
-
-
 def collate(samples: list[dict]) -> dict:
-    """Stack per-sample dicts into the batch dict of INTERFACES.md §2; ``meta`` becomes a dict of lists."""
+    """Stack per-sample dicts into the batch dict of docs/conventions.md §2; ``meta`` becomes a dict of lists."""
     if not samples:
         raise ValueError("collate: empty list of samples")
     batch: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""The dataset manifest (INTERFACES.md §5): ``manifest.json`` beside the shards.
+"""The dataset manifest (docs/conventions.md §5): ``manifest.json`` beside the shards.
 
 Layout::
 
@@ -7,11 +7,18 @@ Layout::
      "splits": {"train": {"samples": 48, "shards": 3, "degradation": "on_the_fly", "preset": ...}, ...},
      "shards": [{"file": "shard-00000.h5", "sha256": ..., "bytes": int, "samples": 16, "split": "train",
                  "first_index": 0}, ...],
+     "fingerprint": "<sha256>",
      "created": {"date": ..., "git_commit": ..., "machine": {...}, "command": ...}}
 
 ``shards`` holds only relative names, hashes and counts, never absolute paths or timestamps, so two runs of one
 recipe (same seed, device type and library versions) give equal ``shards`` lists whatever the worker count.
 Run-specific facts (date, machine) live apart in ``created``. The file is written atomically.
+
+A dataset's identity is its content: :func:`content_fingerprint` hashes the recipe's sha256 and the per-shard
+hashes, and nothing run-specific (not ``created``, not ``versions``), so the same recipe and seed synthesized on
+another day, machine or commit has the same fingerprint whenever its shards are the same. Results records carry it
+(``dataset_fingerprint``) and the leaderboard ranks rows by it; the sha256 of the manifest file itself stays in
+records as provenance (``dataset_manifest_sha256``).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from ..provenance import sha256_json
 FORMAT = "gyrobench-dataset/1"
 MANIFEST = "manifest.json"
 
-__all__ = ["FORMAT", "MANIFEST", "write_json_atomic", "read_manifest", "manifest_path", "shards_sha256"]
+__all__ = ["FORMAT", "MANIFEST", "write_json_atomic", "read_manifest", "manifest_path", "content_fingerprint"]
 
 
 def write_json_atomic(path: str | Path, obj) -> None:
@@ -66,6 +73,18 @@ def read_manifest(root: str | Path) -> dict:
     return man
 
 
-def shards_sha256(manifest: dict) -> str:
-    """Hash of the manifest's ``shards`` list (the content identity of a dataset)."""
-    return sha256_json(manifest["shards"])
+SHARD_IDENTITY = ("file", "split", "samples", "sha256")
+
+
+def content_fingerprint(manifest: dict) -> str:
+    """The content identity of a dataset: sha256 of ``{"recipe_sha256", "shards": [{file, split, samples,
+    sha256}, ...]}`` (canonical JSON), computed from the manifest's fields, so a manifest written before the
+    ``fingerprint`` field existed gets the same value as a new one.
+
+    >>> m = {"recipe_sha256": "r", "shards": [{"file": "shard-00000.h5", "split": "test", "samples": 2,
+    ...      "sha256": "s", "bytes": 10, "first_index": 0}], "created": {"date": "2026-12-03"}}
+    >>> content_fingerprint(m) == content_fingerprint({**m, "created": {"date": "2027-01-01"}})
+    True
+    """
+    shards = [{k: e[k] for k in SHARD_IDENTITY} for e in manifest["shards"]]
+    return sha256_json({"recipe_sha256": manifest.get("recipe_sha256"), "shards": shards})

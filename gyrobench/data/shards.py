@@ -1,4 +1,4 @@
-"""HDF5 shards: writing, reading and verifying (INTERFACES.md §5; schema in ``docs/datasets.md``).
+"""HDF5 shards: writing, reading and verifying (docs/conventions.md §5; schema in ``docs/datasets.md``).
 
 A dataset is a folder ``manifest.json`` + ``shard-00000.h5``, ... Each shard holds the samples of one split, the
 first axis of every dataset being the sample. Images are chunked one sample per chunk with lossless compression
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ShardError
+from ..gyro.cmf import FieldSpec
 from ..log import get_logger, progress
 from ..provenance import sha256_file
 from .manifest import read_manifest
@@ -115,8 +116,13 @@ def quantize(x: np.ndarray, dtype: str, bits: int | None = None) -> np.ndarray:
 class ShardWriter:
     """Write ``n_samples`` samples into ``path`` atomically.
 
-    >>> # with ShardWriter(out / "shard-00000.h5", n_samples=2, attrs={...}) as w:
-    >>> #     w.add({"sharp": uint16 (H,W,3), "gyro_w": (S,3), "sample_id": "train-000000", ...})
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "shard-00000.h5"
+    >>> with ShardWriter(path, n_samples=1, attrs={"split": "test"}) as w:
+    ...     w.add({"sharp": np.zeros((4, 6, 3), np.uint16), "gyro_w": np.zeros((11, 3)), "sample_id": "test-000000"})
+    >>> s = read_sample(path, 0)
+    >>> s["sample_id"], s["sharp"].shape, s["sharp"].dtype.name
+    ('test-000000', (4, 6, 3), 'float32')
 
     Datasets are created on the first :meth:`add` from that sample's arrays (shape ``(n_samples, *shape)``);
     later samples must have the same keys, shapes and dtypes. Strings become variable-length UTF-8.
@@ -235,6 +241,19 @@ def _open(path: Path):
     except OSError as exc:
         raise ShardError(f"{path}: not a readable HDF5 file ({exc}); the shard is truncated or corrupt, "
                          "delete it and rerun 'gyrobench synth' with the same --out") from exc
+
+
+def field_spec_of(attrs: dict[str, Any], stored_channels: int | None = None) -> FieldSpec:
+    """The :class:`FieldSpec` of a shard's motion fields, from its ``field_spec`` attribute. Shards written before
+    that attribute existed used the official options with M = stored channels / 2 (or 8 without stored fields)."""
+    spec = attrs.get("field_spec")
+    if isinstance(spec, bytes):
+        spec = spec.decode()
+    if isinstance(spec, str):
+        spec = json.loads(spec)
+    if isinstance(spec, dict):
+        return FieldSpec.from_dict(spec)
+    return FieldSpec(M=stored_channels // 2 if stored_channels else 8)
 
 
 def read_shard_attrs(path: str | Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Pinhole intrinsics that follow crops and resizes, and rotation homographies ``H = K R K^-1``.
 
-Conventions (INTERFACES.md §1, spec ``gyrodeblurnet.md`` §1.1, §3.1 step 4):
+Conventions (docs/conventions.md §1, spec ``gyrodeblurnet.md`` §1.1, §3.1 step 4):
 
 - Pixel coordinates ``(x, y)``: x = column to the right, y = row down, in **pixels**; the integer coordinate
   ``(j, i)`` is the *centre* of pixel row i, column j (the convention of the official generator, whose grid
@@ -31,7 +31,22 @@ import numpy as np
 
 from ..errors import ShapeError
 
-__all__ = ["Intrinsics", "FOURKRD", "FOURKRD_CROP", "DEMO", "DEMO_CROP", "homography", "as_K", "intrinsics_by_name"]
+__all__ = ["Intrinsics", "center_crop_box", "FOURKRD", "FOURKRD_CROP", "DEMO", "DEMO_CROP", "homography", "as_K", "intrinsics_by_name"]
+
+
+def center_crop_box(frame_wh: tuple[int, int], crop_wh: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(x0, y0, w, h)`` in pixels of the centred ``crop_wh = (w, h)`` crop of a ``frame_wh = (W, H)`` frame
+    (width first, like the result). Odd margins round the offset down.
+
+    >>> center_crop_box((1920, 1080), (1280, 720))
+    (320, 180, 1280, 720)
+    """
+    (W, H), (w, h) = frame_wh, crop_wh
+    if w <= 0 or h <= 0:
+        raise ShapeError(f"center crop: size must be positive, got {w}x{h}")
+    if w > W or h > H:
+        raise ShapeError(f"center crop {w}x{h} does not fit in the {W}x{H} frame; use a smaller crop")
+    return ((int(W) - int(w)) // 2, (int(H) - int(h)) // 2, int(w), int(h))
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,9 @@ class Intrinsics:
         return Intrinsics(self.fx, self.fy, self.cx - x0, self.cy - y0, int(w), int(h))
 
     def center_crop(self, w: int, h: int) -> tuple[int, int, int, int]:
-        """``(x0, y0, w, h)`` of the centred ``w`` x ``h`` crop (4KRD: (320, 180, 1280, 720))."""
-        if w > self.width or h > self.height:
-            raise ValueError(f"center_crop: {w}x{h} does not fit in {self.width}x{self.height}")
-        return ((self.width - w) // 2, (self.height - h) // 2, int(w), int(h))
+        """``(x0, y0, w, h)`` of the centred ``w`` x ``h`` crop (4KRD: (320, 180, 1280, 720)); see
+        :func:`center_crop_box`."""
+        return center_crop_box((self.width, self.height), (w, h))
 
     def resize(self, new_w: int, new_h: int) -> Intrinsics:
         """Intrinsics after resizing the whole frame to ``new_w`` x ``new_h`` (pixel-centre convention)."""
@@ -84,7 +98,7 @@ class Intrinsics:
     def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
         """Square-pixel intrinsics with horizontal FOV ``hfov_deg`` and the principal point at the image centre.
 
-        The centre is ``(W/2, H/2)``, matching the official 4KRD choice (960, 540) and INTERFACES.md §9's demo
+        The centre is ``(W/2, H/2)``, matching the official 4KRD choice (960, 540) and docs/conventions.md §9's demo
         camera ((250, 250) for 500x500; 48 deg gives fx = 561.5 px).
         """
         if not 0 < hfov_deg < 180:
@@ -97,7 +111,7 @@ class Intrinsics:
 FOURKRD = Intrinsics(2139.03493, 2133.82853, 960.0, 540.0, 1920, 1080)
 #: The stored 1280x720 centre crop of the 4KRD frame: (x0, y0, w, h) in full-frame pixels.
 FOURKRD_CROP = (320, 180, 1280, 720)
-#: Embedded demo camera for the 500x500 Kodak images (INTERFACES.md §9).
+#: Embedded demo camera for the 500x500 Kodak images (docs/conventions.md §9).
 DEMO = Intrinsics(561.5, 561.5, 250.0, 250.0, 500, 500)
 #: The demo data's stored window: the 480x480 centre crop of the 500x500 frame (recipe ``demo``, field 240x240).
 DEMO_CROP = (10, 10, 480, 480)

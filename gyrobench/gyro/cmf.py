@@ -12,7 +12,7 @@ For a gyro window ``t_ns`` (S,) int64 ns, ``w`` (S, 3) rad/s (camera axes) and i
    the trajectory segments in forward time of the scene point that sits at x at the anchor time, in
    **full-resolution pixels** (not divided by the stride). x = columns right, y = rows down.
 5. Output ``(ceil(height/stride), ceil(width/stride), 2M)`` HWC (``layout="hwc"``, the .npy file layout) or
-   ``(2M, h, w)`` (``layout="chw"``, the tensor layout of INTERFACES.md §1); float32 by default.
+   ``(2M, h, w)`` (``layout="chw"``, the tensor layout of docs/conventions.md §1); float32 by default.
 
 The official generator builds the "pre" half by inverting right-accumulated homographies and the "pro" half by
 left accumulation, then differences and negates (spec §3.1 steps 3, 5); that equals the closed form above
@@ -26,6 +26,10 @@ relative to the principal point (``T^-1 H T``), which keeps float32 errors aroun
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
 import cv2
 import numpy as np
 
@@ -33,10 +37,53 @@ from ..errors import ShapeError
 from .camera import Intrinsics, as_K
 from .trajectory import anchor_index, relative_rotations, rotation_homographies, window_orientations
 
-__all__ = ["camera_motion_field", "camera_motion_fields", "cmf_homographies", "field_from_homographies",
+__all__ = ["FieldSpec", "camera_motion_field", "camera_motion_fields", "cmf_homographies", "field_from_homographies",
            "cmf_shape", "grid_coordinates", "LAYOUTS"]
 
 LAYOUTS = ("hwc", "chw")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """Which camera motion field: the options that change its values (spec ``gyrodeblurnet.md`` §3.1).
+
+    ``FieldSpec()`` is the official field: M = 8 segments, stride 2 px, linearly interpolated rates, anchored at
+    mid-exposure, Euler-product rotations. Datasets record the spec of their fields in each shard's ``field_spec``
+    attribute; a loader reuses stored fields only when the spec it wants ``==`` the stored one, and otherwise
+    recomputes them from the stored gyro. Typed in the training config as ``data.field``.
+
+    >>> FieldSpec() == FieldSpec(M=8, interpolation="linear")
+    True
+    >>> FieldSpec(M=4).kwargs()["M"], FieldSpec(interpolation="cubic").kwargs()["interp"]
+    (4, 'cubic')
+    """
+
+    M: int = 8
+    stride: int = 2
+    interpolation: Literal["linear", "cubic"] = "linear"
+    anchor: Literal["mid", "start"] | int = "mid"
+    rotation: Literal["euler", "expmap"] = "euler"
+
+    def __post_init__(self):
+        if int(self.M) < 1:
+            raise ValueError(f"M={self.M}: the number of segments must be >= 1")
+        if int(self.stride) < 1:
+            raise ValueError(f"stride={self.stride}: the grid step must be >= 1 px")
+        if isinstance(self.anchor, int) and not 0 <= self.anchor <= self.M:
+            raise ValueError(f"anchor={self.anchor}: a pose index must lie in [0, M={self.M}]")
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`camera_motion_field` for this spec."""
+        return {"M": self.M, "stride": self.stride, "interp": self.interpolation, "anchor": self.anchor,
+                "rotation": self.rotation}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FieldSpec:
+        """From :meth:`to_dict`'s mapping (e.g. a shard attribute); unknown keys raise ``TypeError``."""
+        return cls(**data)
 
 
 def _resolve_crop(K, crop):

@@ -1,4 +1,4 @@
-"""Leaderboards from results records (INTERFACES.md §8): Markdown / CSV / LaTeX tables and a static HTML page.
+"""Leaderboards from results records (docs/conventions.md §8): Markdown / CSV / LaTeX tables and a static HTML page.
 
 Reads only ``gyrobench-results/1`` JSON records and the per-image CSVs and crop PNGs they point to; never imports
 a model. Published paper numbers live in :mod:`.paper` and appear only in a separate, labelled block.

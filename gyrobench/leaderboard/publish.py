@@ -1,10 +1,10 @@
-"""Publish results records as a leaderboard folder (issue 6 item 5; INTERFACES.md §8).
+"""Publish results records as a leaderboard folder (issue 6 item 5; docs/conventions.md §8).
 
 ``publish(records, out_dir)`` writes::
 
     out_dir/table.md  table.csv  table.tex     deterministic text (see tables.py)
     out_dir/index.html                          static page: tables, plots, crops, traceability, stamp
-    out_dir/bars-<g>.png  scatter-<g>.png  crops-<g>.png   figures per group (dataset manifest + protocol)
+    out_dir/bars-<g>.png  scatter-<g>.png  crops-<g>.png   figures per group (dataset fingerprint + protocol)
     out_dir/crops/<g>-<rank>-<slug>/...         copies of each record's crop PNGs (the page is self-contained)
     out_dir/leaderboard.json                    the stamp and the list of records (sha256) it was built from
     out_dir/reference.md                        only with with_paper_reference=True: spec §7 numbers, labelled [S]
@@ -259,7 +259,7 @@ def _build(records: list[Record], out: Path, title: str, with_paper_reference: b
             groups=[
                 {
                     "group": g.index,
-                    "dataset_manifest_sha256": g.dataset_sha,
+                    "dataset_fingerprint": g.dataset_sha,
                     "split": g.split,
                     "protocol": g.protocol,
                     "gyro_field": g.gyro_field,
@@ -283,7 +283,7 @@ def _build(records: list[Record], out: Path, title: str, with_paper_reference: b
             f"{e(' to '.join(dict.fromkeys(st['record_dates'])) or 'not given')} · "
             "tables: <a href=table.md>Markdown</a>, <a href=table.csv>CSV</a>, <a href=table.tex>LaTeX</a></p>",
             "<p>Cells: mean over test images with the 95 % interval. Rows are ranked only within one dataset "
-            "manifest, split, protocol and test-time gyro field (one section each).</p>",
+            "content (fingerprint), split, protocol and test-time gyro field (one section each).</p>",
         ]
         for g in groups:
             figs = {}

@@ -1,4 +1,4 @@
-"""Image-quality metrics behind one registry (INTERFACES.md §7).
+"""Image-quality metrics behind one registry (docs/conventions.md §7).
 
 >>> import torch
 >>> from gyrobench.metrics import create_metric
@@ -13,8 +13,9 @@ Names: ``psnr``, ``ssim`` (full-reference), ``niqe``, ``topiq_nr`` (no-reference
 
 from __future__ import annotations
 
+from .metric_set import MetricSet
 from .protocols import PROTOCOLS, Protocol, get_protocol
 from .registry import Metric, MetricUnavailable, create_metric, list_metrics, register_metric
 
-__all__ = ["PROTOCOLS", "Protocol", "get_protocol", "Metric", "MetricUnavailable", "create_metric",
+__all__ = ["PROTOCOLS", "Protocol", "get_protocol", "Metric", "MetricSet", "MetricUnavailable", "create_metric",
            "list_metrics", "register_metric"]

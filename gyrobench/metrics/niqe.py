@@ -1,8 +1,8 @@
 """NIQE, the Natural Image Quality Evaluator (no-reference, lower is better), written from the published algorithm.
 
 Mittal, Soundararajan, Bovik, "Making a 'Completely Blind' Image Quality Analyzer", IEEE SPL 20(3), 2013, with
-the pristine multivariate-Gaussian model of the LIVE release shipped in ``gyrobench/assets/niqe/`` (never read
-from ``../shared`` and never downloaded). Steps, per image (all float64):
+the pristine multivariate-Gaussian model of the LIVE release shipped in ``gyrobench/assets/niqe/`` (read from
+the package, never downloaded). Steps, per image (all float64):
 
 1. Grey level: ``Y = 0.299 R + 0.587 G + 0.114 B`` of the protocol's 8-bit encoding (YIQ luma, as pyiqa's
    default ``color_space='yiq'``), rounded to integers in [0, 255]. (The MATLAB release uses ``rgb2gray`` with

@@ -1,6 +1,6 @@
 """Named evaluation protocols: how restored and ground-truth images become the 8-bit values that are scored.
 
-INTERFACES.md §7 and spec ``gyrodeblurnet.md`` §6.2 (test.py) / §9.10. Every metric receives images as float
+docs/conventions.md §7 and spec ``gyrodeblurnet.md`` §6.2 (test.py) / §9.10. Every metric receives images as float
 tensors ``(N, 3, H, W)``, **linear** RGB in [0, 1] (the library convention); the protocol says how they are
 encoded before scoring. Every results record stores the protocol name and :meth:`Protocol.to_dict`.
 

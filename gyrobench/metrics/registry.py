@@ -1,4 +1,4 @@
-"""The metric registry: one entry point, ``create_metric(name, **protocol)`` (INTERFACES.md §7).
+"""The metric registry: one entry point, ``create_metric(name, **protocol)`` (docs/conventions.md §7).
 
 Pattern of pyiqa's ``create_metric``: each metric class declares ``name``, ``lower_better``,
 ``full_reference`` and ``citation`` so that evaluation and leaderboards never special-case a metric.

@@ -1,4 +1,4 @@
-"""Models behind one registry (INTERFACES.md §2): ``build(name, **options)``, ``available()``, ``load_official``.
+"""Models behind one registry (docs/conventions.md §2): ``build(name, **options)``, ``available()``, ``load_official``.
 
 Registered names: ``gyrodeblurnet``, ``nafnet`` (width=32|64, tlc), ``deepgyro``, ``eggnet``, ``classical``.
 """

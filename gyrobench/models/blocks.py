@@ -1,4 +1,4 @@
-"""Small pieces shared by the models: reading the batch dict (INTERFACES.md §2) and the spatial attention block.
+"""Small pieces shared by the models: reading the batch dict (docs/conventions.md §2) and the spatial attention block.
 
 Models take the batch dict and read only the keys they need; a bare ``(B, 3, H, W)`` tensor is accepted as
 ``{"blurred": tensor}`` for convenience (shape checks raise :class:`~gyrobench.errors.ShapeError`).
@@ -36,7 +36,7 @@ def batch_image(batch, key: str = "blurred") -> torch.Tensor:
 
 
 def batch_alpha(batch, n: int, like: torch.Tensor) -> torch.Tensor | float:
-    """Curriculum weight α (INTERFACES.md §3): a float, or a tensor reshaped to ``(B, 1, 1, 1)``; default 1.0."""
+    """Curriculum weight α (docs/conventions.md §3): a float, or a tensor reshaped to ``(B, 1, 1, 1)``; default 1.0."""
     alpha = batch.get("alpha", 1.0) if isinstance(batch, Mapping) else 1.0
     if isinstance(alpha, torch.Tensor):
         if alpha.dim() == 0:

@@ -6,7 +6,7 @@ The image is cut into overlapping tiles (§7.3), each tile is deconvolved with i
 (§7.4, closed form) or Richardson–Lucy (§7.5), and the tiles are blended with windows.
 
 Conventions: images ``(B, 3, H, W)`` float, **linear** RGB in [0, 1]; CMF ``(B, 2M, h, w)`` in full-resolution
-pixels (INTERFACES.md §1). Every RGB channel is processed independently. All tiles of an image are processed at
+pixels (docs/conventions.md §1). Every RGB channel is processed independently. All tiles of an image are processed at
 once with batched ``torch.fft`` (no per-tile Python loop); the only loop is over the images of the batch (to bound
 memory) and, for Richardson–Lucy, over iterations.
 
@@ -367,7 +367,7 @@ class ClassicalDeconv(nn.Module):
 
     Options: ``method`` ("wiener" | "rl" | "rl_global"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
     ``iterations`` (RL), ``tv`` (RL TV damping), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
-    ``cmf_key`` ("mix" = α-mix of noisy and clean per INTERFACES.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
+    ``cmf_key`` ("mix" = α-mix of noisy and clean per docs/conventions.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
 

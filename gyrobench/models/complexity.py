@@ -63,7 +63,7 @@ def count_params(model: nn.Module) -> int:
 
 
 def _meta_batch(model: nn.Module, height: int, width: int, batch: int = 1) -> dict:
-    """A batch dict (INTERFACES.md §2) of meta tensors; fields sized for GyroDeblurNet's padding rule (÷8 then ÷2)."""
+    """A batch dict (docs/conventions.md §2) of meta tensors; fields sized for GyroDeblurNet's padding rule (÷8 then ÷2)."""
     m = int(getattr(model, "M", None) or getattr(model, "options", {}).get("M", 8) or 8)
     hp, wp = -(-height // 8) * 8, -(-width // 8) * 8
     img = torch.empty(batch, 3, height, width, device="meta")

@@ -1,6 +1,6 @@
 """Conversions from the camera-motion field (CMF) to the gyro inputs of the baselines.
 
-Conventions (spec ``baselines.md`` §1.2, ``gyrodeblurnet.md`` §3.1, INTERFACES.md §1):
+Conventions (spec ``baselines.md`` §1.2, ``gyrodeblurnet.md`` §3.1, docs/conventions.md §1):
 
 - A CMF is a float tensor ``(B, 2M, h, w)``: channel pair m (channels 2m, 2m+1) holds the trajectory segment
   ``v_m = p_{m+1}(x) - p_m(x)`` as ``(dx, dy)`` in **full-resolution pixels** (x right, y down), segments in
@@ -40,7 +40,7 @@ def check_cmf(cmf: torch.Tensor, name: str = "cmf") -> int:
         shape = tuple(cmf.shape) if hasattr(cmf, "shape") else type(cmf).__name__
         raise ShapeError(
             f"{name}: expected a camera-motion field of shape (B, 2M, H/2, W/2) with M even >= 2, got {shape}; "
-            "fix: pass the batch's 'cmf_noisy'/'cmf_clean' tensor (INTERFACES.md §2)"
+            "fix: pass the batch's 'cmf_noisy'/'cmf_clean' tensor (docs/conventions.md §2)"
         )
     m = cmf.shape[1] // 2
     if m % 2:
@@ -51,10 +51,10 @@ def check_cmf(cmf: torch.Tensor, name: str = "cmf") -> int:
 
 
 def select_cmf(batch: Mapping, key: str = "mix") -> torch.Tensor:
-    """The CMF a baseline should see, from the batch dict (INTERFACES.md §2–§3).
+    """The CMF a baseline should see, from the batch dict (docs/conventions.md §2–§3).
 
     ``key="mix"`` (default): ``alpha * cmf_noisy + (1 - alpha) * cmf_clean`` when both are present (the curriculum
-    of INTERFACES.md §3 applied to the input field; ``alpha`` is a float or a ``(B,)`` tensor, default 1.0),
+    of docs/conventions.md §3 applied to the input field; ``alpha`` is a float or a ``(B,)`` tensor, default 1.0),
     otherwise whichever of the two exists. ``key="cmf_noisy"`` or ``"cmf_clean"`` picks one field.
     """
     if key != "mix":
@@ -67,7 +67,7 @@ def select_cmf(batch: Mapping, key: str = "mix") -> torch.Tensor:
     if noisy is None and clean is None:
         raise ShapeError(
             f"batch has neither 'cmf_noisy' nor 'cmf_clean' (keys: {sorted(batch)}); "
-            "fix: gyro baselines need the camera-motion field (INTERFACES.md §2)"
+            "fix: gyro baselines need the camera-motion field (docs/conventions.md §2)"
         )
     if noisy is None or clean is None:
         return noisy if noisy is not None else clean

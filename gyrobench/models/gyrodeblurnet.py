@@ -2,7 +2,7 @@
 
 Re-implemented from the spec ``gyrodeblurnet.md`` §5 (architecture), §4 (α mix of clean/noisy fields) and §9
 items 6–9; no code copied. The attribute names give exactly the 570 state_dict keys and shapes of the official
-model (``../shared/specs/gyrodeblurnet-official-keys.txt``, 16,311,296 parameters), so the official checkpoint
+model (listed from the released checkpoint; 16,311,296 parameters; docs/models.md), so the official checkpoint
 loads with ``strict=True`` through ``gyrobench.models.load_official("gyrodeblurnet", path)``.
 
 Conventions:

@@ -1,7 +1,7 @@
 """NAFNet (Chen, Chu, Zhang, Sun, "Simple Baselines for Image Restoration", ECCV 2022, arXiv 2204.04676).
 
 Re-implemented from baselines.md §2.3–§2.6 (no code copied). Attribute names reproduce the official state_dict
-keys exactly (``../shared/specs/nafnet-official-keys-width{32,64}.txt``), so released checkpoints load with
+keys exactly (listed from the released checkpoints; docs/models.md), so released checkpoints load with
 ``gyrobench.models.load_official("nafnet", path, width=...)``.
 
 Tensors: images ``(B, 3, H, W)`` float32, linear RGB in the benchmark (the official GoPro weights were trained on

@@ -1,4 +1,4 @@
-"""Load *official* checkpoints into gyrobench models (INTERFACES.md §4).
+"""Load *official* checkpoints into gyrobench models (docs/conventions.md §4).
 
 - GyroDeblurNet (``ckpt_gyroblur_synth_epoch_300.pt``): a bare state_dict (test.py, gyrodeblurnet.md §5.4). Also
   accepted: the training format ``{"model_state_dict": ...}`` of train.py, and the older key prefixes

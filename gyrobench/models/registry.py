@@ -2,7 +2,7 @@
 
 A model class registers itself with ``@register("name", citation=..., uses_gyro=...)``. Each instance exposes
 ``name``, ``options`` (the keyword arguments it was built with) and ``uses_gyro``; ``model(batch)`` takes the
-batch dict of INTERFACES.md §2 and returns the restored image ``(B, 3, H, W)``, linear RGB.
+batch dict of docs/conventions.md §2 and returns the restored image ``(B, 3, H, W)``, linear RGB.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Student-t 95 % interval across seeds (``n_seeds - 1`` degrees of freedom); with 
 mean with its 95 % interval over images. The table says which.
 
 Blur-extent bins: ``blur_extent_px`` of each test image (path length of the image-centre trajectory, px; see
-:func:`gyrobench.evaluate.blur_extent_px`) from the per-image CSV. Edges are the suite's ``blur_bins`` or, by
+:func:`gyrobench.evaluate.outputs.field_path_length_px`) from the per-image CSV. Edges are the suite's ``blur_bins`` or, by
 default, the tertiles of the split's extents rounded to 0.1 px (``[0, q1/3, q2/3, inf)``); a bin's cell is the
 mean PSNR of its images (then the mean over seeds).
 """

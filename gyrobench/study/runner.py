@@ -41,7 +41,7 @@ from ..build.recipe import load_recipe
 from ..config import from_dict
 from ..data.manifest import read_manifest
 from ..errors import RecipeError
-from ..evaluate import evaluate
+from ..evaluate import EvalConfig, evaluate
 from ..io import _alive, write_text_atomic
 from ..log import get_logger
 from ..models import build
@@ -90,7 +90,7 @@ def _data_sha256(manifest: dict) -> str:
 def finalize_checkpoint(last: Path, dest: Path, out_dir: Path, data_sha256: str | None = None) -> str:
     """Write the publishable checkpoint of a finished run and return its sha256.
 
-    Keeps what evaluation and traceability need (INTERFACES.md §4 fields ``model``, ``options``,
+    Keeps what evaluation and traceability need (docs/conventions.md §4 fields ``model``, ``options``,
     ``state_dict``, plus ``step``, ``config``, ``data``, ``train``, ``git_commit``, ``versions``); drops the
     optimizer, scheduler and RNG states; paths inside ``out_dir`` are rewritten as ``<study>/...`` and the
     training data's manifest sha256 (which hashes the synthesis date too) is replaced by ``data_sha256`` (the
@@ -281,9 +281,10 @@ class _Study:
             rec_path = udir / "val" / ck.stem / "results.json"
             sha = sha256_file(ck)
             if not _record_ok(rec_path, sha, manifest_sha, ("psnr",), "noisy"):
-                evaluate(ck, self.data, out_dir=rec_path.parent, split=v.split, limit=v.limit, metrics=("psnr",),
-                         protocol=suite.protocol, n_crops=0, device=suite.device, command=self.command,
-                         label=f"{suite.runs[i].label} seed {seed} step {step}")
+                evaluate(EvalConfig(checkpoint=str(ck), data=str(self.data), out=str(rec_path.parent), split=v.split,
+                                    limit=v.limit, metrics=("psnr",), protocol=suite.protocol, crops=0,
+                                    device=suite.device, command=self.command,
+                                    label=f"{suite.runs[i].label} seed {seed} step {step}"))
             points.append((step, _read_json(rec_path)["metrics"]["psnr"]["mean"]))
         times = {0: 0.0, **train_times(udir / "metrics.jsonl", suite.validation_every)}
         curve = curve_points(points, times)
@@ -308,9 +309,11 @@ class _Study:
                 rec_path = udir / "eval" / name / "results.json"
                 if not _record_ok(rec_path, final_sha, manifest_sha, suite.metrics, field):
                     label = run.label + (f" ({var.name})" if var is not None else "") + f" · seed {seed}"
-                    evaluate(udir / "final.pt", self.data, out_dir=rec_path.parent, split=ts.split, limit=ts.limit,
-                             metrics=tuple(suite.metrics), protocol=suite.protocol, gyro_field=field,
-                             device=suite.device, command=self.command, label=label, n_crops=suite.crops)
+                    evaluate(EvalConfig(checkpoint=str(udir / "final.pt"), data=str(self.data),
+                                        out=str(rec_path.parent), split=ts.split, limit=ts.limit,
+                                        metrics=tuple(suite.metrics), protocol=suite.protocol, gyro_field=field,
+                                        device=suite.device, command=self.command, label=label,
+                                        crops=suite.crops))
                 out[(ts.name, var.name if var is not None else None)] = rec_path
         return out
 
@@ -327,9 +330,10 @@ class _Study:
             model, label = _REF_ROWS[key]
             rec_path = self.out / "references" / key / name / "results.json"
             if not _record_ok(rec_path, None, manifest_sha, metrics, "noisy"):
-                evaluate(None, self.data, out_dir=rec_path.parent, split=split, limit=limit, metrics=metrics,
-                         protocol=suite.protocol, model=model, label=label, device=suite.device,
-                         n_crops=0 if name == "_validation" else suite.crops, command=self.command)
+                evaluate(EvalConfig(model=model, data=str(self.data), out=str(rec_path.parent), split=split,
+                                    limit=limit, metrics=metrics, protocol=suite.protocol, label=label,
+                                    device=suite.device, crops=0 if name == "_validation" else suite.crops,
+                                    command=self.command))
             out[(key, name)] = rec_path
         return out
 

@@ -11,7 +11,7 @@ A7R3 CRF) are re-exported here for convenience.
 """
 
 from gyrobench.color import a7r3_crf, linear_to_srgb, srgb_to_linear
-from gyrobench.synth.blur import blur_homographies, centre_crop_box, render_blur, saturation_mask
+from gyrobench.synth.blur import blur_homographies, render_blur, saturation_mask
 from gyrobench.synth.degrade import Degradation, DegradationDraw
 from gyrobench.synth.presets import PRESETS, PresetParams, get_preset
 
@@ -19,7 +19,6 @@ __all__ = [
     "render_blur",
     "saturation_mask",
     "blur_homographies",
-    "centre_crop_box",
     "srgb_to_linear",
     "linear_to_srgb",
     "a7r3_crf",

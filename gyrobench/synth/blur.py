@@ -41,19 +41,10 @@ __all__ = [
     "saturation_mask",
     "max_step_px",
     "blur_homographies",
-    "centre_crop_box",
-    "blur_extent_px",
+    "pose_path_length_px",
 ]
 
 log = get_logger("synth.blur")
-
-
-def centre_crop_box(frame_hw: tuple[int, int], crop_hw: tuple[int, int]) -> tuple[int, int, int, int]:
-    """``(x0, y0, w, h)`` of the centred crop; 1920x1080 -> 1280x720 gives (320, 180, 1280, 720)."""
-    (H, W), (h, w) = frame_hw, crop_hw
-    if h > H or w > W:
-        raise ShapeError(f"crop {w}x{h} is larger than the frame {W}x{H}; use a smaller crop")
-    return ((W - w) // 2, (H - h) // 2, w, h)
 
 
 def _check(sharp: torch.Tensor, homs, crop):
@@ -296,8 +287,11 @@ def max_step_px(homs, frame_hw: tuple[int, int], grid: int = 5) -> float:
     return float(np.linalg.norm(np.diff(p, axis=-3), axis=-2).max())
 
 
-def blur_extent_px(homs, point_xy: tuple[float, float]) -> float:
-    """Path length (px) of the image point ``point_xy`` (anchor frame) along the poses ``homs`` (P, 3, 3)."""
+def pose_path_length_px(homs, point_xy: tuple[float, float]) -> float:
+    """Path length in pixels of the image point ``point_xy`` (anchor frame) along ALL the blur poses ``homs``
+    (P, 3, 3): the sum of the displacements between consecutive poses. Stored per sample as ``blur_extent_px``.
+    (:func:`gyrobench.evaluate.outputs.field_path_length_px` measures the same path with the motion field's M
+    chords, a slightly shorter, coarser figure.)"""
     pts = np.array([[point_xy[0]], [point_xy[1]], [1.0]])
     p = _project(np.asarray(homs, dtype=np.float64), pts)[..., 0]  # (P, 2)
     return float(np.linalg.norm(np.diff(p, axis=0), axis=-1).sum())

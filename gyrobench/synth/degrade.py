@@ -226,7 +226,7 @@ class Degradation(torch.nn.Module):
 
     ``forward(blurred (B,3,H,W), sat_mask=None (B,1|3,H,W), generator=None, draw=None) -> (degraded, draw)``.
 
-    Input: ``blurred`` is **linear light** in [0, 1] (INTERFACES.md §1; RSBlur's B1 decode of its sRGB PNGs is
+    Input: ``blurred`` is **linear light** in [0, 1] (docs/conventions.md §1; RSBlur's B1 decode of its sRGB PNGs is
     therefore already done: decode sRGB data with :func:`~gyrobench.color.srgb_to_linear` first), and
     ``sat_mask`` a fraction in [0, 1]. A missing ``sat_mask`` means no saturated pixels (alpha is still drawn and
     recorded). ``generator``: int seed, ``numpy.random.Generator`` or ``torch.Generator``; ignored when

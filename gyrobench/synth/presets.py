@@ -1,6 +1,6 @@
 """Degradation presets as data: one row of constants and switches per named pipeline variant.
 
-The five presets of INTERFACES.md §6 (specs ``rsblur.md`` §4, §5, §10 D1/D15 and ``gyrodeblurnet.md`` §6.1) are
+The five presets of docs/conventions.md §6 (specs ``rsblur.md`` §4, §5, §10 D1/D15 and ``gyrodeblurnet.md`` §6.1) are
 instances of one frozen dataclass, :class:`PresetParams`, consumed by the single code path in
 :mod:`gyrobench.synth.degrade`. Nothing here is code that differs between presets: only values.
 
@@ -73,7 +73,7 @@ class PresetParams:
     name: str
     description: str = ""
     #: output domain (rsblur.md D14): "srgb" = B10 sRGB encode (+ B12 if crf); "linear" = linear output.
-    #: The input is always linear (B1 decode done by the caller, INTERFACES.md §1).
+    #: The input is always linear (B1 decode done by the caller, docs/conventions.md §1).
     domain: str = "srgb"
     #: one parameter draw per "sample" or per "batch" (GyroDeblurNet train.py draws once per batch).
     per: str = "sample"

@@ -1,5 +1,5 @@
 """Training: config, PSNR loss, curriculum, checkpoints, the training loop and DDP (spec ``gyrodeblurnet.md`` §4,
-§6.1; INTERFACES.md §3–§4). ``gyrobench train CONFIG`` runs :func:`train`."""
+§6.1; docs/conventions.md §3–§4). ``gyrobench train CONFIG`` runs :func:`train`."""
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import TrainConfig, load_train_config

@@ -1,4 +1,4 @@
-"""Training checkpoints (INTERFACES.md §4): atomic saves, safe loads, model rebuild.
+"""Training checkpoints (docs/conventions.md §4): atomic saves, safe loads, model rebuild.
 
 A checkpoint is a plain dict saved with :func:`torch.save`::
 
@@ -102,7 +102,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Load a gyrobench checkpoint with ``weights_only=True``.
 
     Raises :class:`CheckpointError` (naming the file and the fix) when the file is missing, is not a torch
-    file, carries pickled code (custom classes or functions), or lacks the INTERFACES.md §4 fields.
+    file, carries pickled code (custom classes or functions), or lacks the docs/conventions.md §4 fields.
     """
     path = Path(path)
     if not path.is_file():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import differences, from_dict, load_mapping
+from ..gyro.cmf import FieldSpec
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
            "RESUME_MAY_CHANGE", "resume_differences"]
@@ -42,7 +43,7 @@ class DataSection:
     workers: int = 0
     multiprocessing_context: Literal["spawn", "fork", "forkserver"] | None = None
     verify: bool = True
-    cmf_options: dict[str, Any] = field(default_factory=dict)
+    motion_field: FieldSpec | None = None  # the fields to train on; None: the dataset's own (shards' field_spec)
 
     def __post_init__(self):
         if self.crop is not None and (self.crop <= 0 or self.crop % 8):
@@ -139,7 +140,7 @@ def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainC
 #: dotted config keys that may differ between a checkpoint and the config that resumes it (docs/training.md):
 #: the run's length (to extend it), the wall-clock budget, where and how data is read (the dataset itself is
 #: checked by its manifest sha256), the device and DDP options, logging, and the run's name. Every other key
-#: (model, data.split/crop/cmf_options, schedule.batch_size/lr/lr_min, degradation, curriculum, seed, amp) sets
+#: (model, data.split/crop/motion_field, schedule.batch_size/lr/lr_min, degradation, curriculum, seed, amp) sets
 #: the trajectory and must match.
 RESUME_MAY_CHANGE = frozenset({
     "name", "schedule.steps", "schedule.epochs", "schedule.max_seconds", "data.root", "data.workers",
@@ -153,7 +154,7 @@ def resume_differences(saved: dict, current: dict) -> list[str]:
     side only (a config written by another gyrobench version) are not compared."""
     shared = {k: v for k, v in current.items() if k in saved}
     saved = {k: v for k, v in saved.items() if k in current}
-    return differences(saved, shared, skip=RESUME_MAY_CHANGE, opaque=("model.options", "data.cmf_options"))
+    return differences(saved, shared, skip=RESUME_MAY_CHANGE, opaque=("model.options", "data.motion_field"))
 
 
 def _merge(base: dict, extra: dict) -> dict:

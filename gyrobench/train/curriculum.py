@@ -1,4 +1,4 @@
-"""The gyro-noise curriculum of GyroDeblurNet (spec ``gyrodeblurnet.md`` §4; INTERFACES.md §3).
+"""The gyro-noise curriculum of GyroDeblurNet (spec ``gyrodeblurnet.md`` §4; docs/conventions.md §3).
 
 The network mixes its two motion-field inputs as ``α·noisy + (1−α)·clean``. The official schedule is, with
 0-based epoch ``e`` of 300: ``α = 0.1·⌊e/10⌋`` for ``e < 100`` and ``1`` afterwards. For a run of any length,

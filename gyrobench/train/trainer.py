@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict, to_dict
-from ..errors import CheckpointError, RecipeError
+from ..errors import CheckpointError, RecipeError, TrainingError
 from ..io import write_text_atomic
 from ..log import get_logger, progress
 from ..models.dcn import dcn_backends
@@ -56,7 +56,7 @@ def _to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def _linear_degradation(preset: str):
-    """``Degradation(preset)`` with linear output, as the linear targets and metrics need (INTERFACES.md §1).
+    """``Degradation(preset)`` with linear output, as the linear targets and metrics need (docs/conventions.md §1).
 
     The RSBlur presets end in sRGB (B10) or the A7R3 CRF (B12); the trainer compares the degraded input with the
     linear ``sharp`` target, so those presets are built with ``domain="linear", crf="none"`` (the same pipeline
@@ -103,7 +103,7 @@ class Trainer:
         self.model_info = info(cfg.model.name)
         self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
                                     verify=cfg.data.verify, fields=self.model_info.uses_gyro,
-                                    cmf_options=cfg.data.cmf_options)
+                                    field=cfg.data.motion_field)
         self.sampler = ddp.ResumableDistributedSampler(self.dataset, num_replicas=world, rank=self.dist.rank,
                                                        seed=cfg.seed)
         self.steps_per_epoch = len(self.dataset) // world // self.batch_per_rank
@@ -188,7 +188,7 @@ class Trainer:
                                            pin_memory=self.device.type == "cuda", **kw)
 
     def state(self) -> dict:
-        """The checkpoint dict of INTERFACES.md §4 at the current step."""
+        """The checkpoint dict of docs/conventions.md §4 at the current step."""
         from ..provenance import git_commit, versions
 
         return {
@@ -393,7 +393,7 @@ class Trainer:
             for batch in self._loader(epoch, pos):
                 loss, psnr = self.train_step(batch)
                 if not math.isfinite(loss):
-                    raise RecipeError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
+                    raise TrainingError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
                 first_loss = loss if first_loss is None else first_loss
                 self.step += 1
                 window_n += self.batch_per_rank * self.dist.world_size

@@ -1,4 +1,4 @@
-"""Pictures of camera motion fields (spec ``gyrodeblurnet.md`` §3.1; INTERFACES.md §1).
+"""Pictures of camera motion fields (spec ``gyrodeblurnet.md`` §3.1; docs/conventions.md §1).
 
 Conventions
 -----------

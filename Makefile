@@ -10,7 +10,7 @@ PIP_TORCH_ARGS ?=
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-iqa lint bench clean
+.PHONY: install demo test test-iqa lint bench clean real-captures-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,18 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/gyrobench demo --out out/demo --publish leaderboard/demo
+
+# No-reference leaderboard over captures, built from SYNTHETIC captures (Kodak images, demo camera x2 focal length,
+# fitted hand-shake, 20 ms exposure, 10 ms readout): docs/captures.md. Real captures: import them and run the
+# same eval/leaderboard commands on their folder.
+RCE := leaderboard/real-captures-example
+real-captures-example: install
+	rm -rf out/real-captures-example/captures $(RCE)/records
+	for i in 0 1 2 3 4 5; do $(BIN)/gyrobench capture synth --out out/real-captures-example/captures/syn$$i \
+	  --image $$((2 * i)) --seed $$i --focal-scale 2 --readout-ms 10 || exit 1; done
+	$(BIN)/gyrobench eval --model identity --captures out/real-captures-example/captures --label "photo as taken (identity)" --out $(RCE)/records/identity
+	$(BIN)/gyrobench eval --model classical --captures out/real-captures-example/captures --label "classical (per-tile Wiener)" --out $(RCE)/records/classical
+	$(BIN)/gyrobench leaderboard $(RCE)/records --out $(RCE) --title "real captures (no reference): example on SYNTHETIC captures"
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

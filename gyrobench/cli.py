@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "leaderboard": ("leaderboard", "publish results records as Markdown/CSV/LaTeX/HTML tables"),
     "study": ("study", "run a learning study from one suite file: train, validate, evaluate, publish a table"),
     "demo": ("demo", "end-to-end demo on the embedded Kodak data: synth, train, eval, leaderboard"),
+    "capture": ("capture", "real captures: import photos + gyro logs, blur fields, time-offset calibration"),
+    "infer": ("infer", "restore one capture (a photo with its gyro) with a checkpoint or the classical model"),
 }
 
 

@@ -31,6 +31,11 @@ REQUIRED = {
     ("leaderboard",): ["r.json", "--out", "o"],
     ("demo",): [],
     ("study",): ["s.yaml"],
+    ("capture", "import"): ["src", "--format", "csv", "--out", "o"],
+    ("capture", "blur-field"): ["c", "--out", "o"],
+    ("capture", "calibrate"): ["c", "--out", "o"],
+    ("capture", "synth"): ["--out", "o"],
+    ("infer",): ["--model", "classical", "--capture", "c"],
 }
 
 

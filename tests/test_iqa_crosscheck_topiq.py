@@ -32,4 +32,4 @@ def test_topiq_runs_offline_with_local_weights(tmp_path, monkeypatch):
     from gyrobench.errors import CheckpointError
 
     with pytest.raises(CheckpointError, match="not a CFANet"):
-        create_metric("topiq_nr", weights=tmp_path / "bad.pth")(torch.rand(1, 3, 64, 64))
+        create_metric("topiq_nr", input_space="linear", weights=tmp_path / "bad.pth")(torch.rand(1, 3, 64, 64))

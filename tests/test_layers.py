@@ -7,10 +7,13 @@ The layers (each may import only the layers listed for it, and itself):
   package root) imports only ``base``;
 - ``gyro``: base; ``synth`` (render and degrade) and ``viz``: gyro, color, base;
 - ``data`` (file format, readers): gyro, color, viz, base; ``build`` (recipes, sources, seeding, synthesis,
-  import): synth, data, gyro, color, base;
+  import): synth, data, gyro, color, capture (hand-shake from captures), base;
 - ``models``: base; ``results``: base; ``metrics``: results, color, base; ``leaderboard``: results, base;
 - ``train``: build, synth, data, models, gyro, color, base; ``evaluate``: train, metrics, models, results, data,
   build, synth, gyro, color, base;
+- ``capture`` (real captures: format, importers, fields, synthetic captures): synth, gyro, color, base;
+  ``restore`` (infer, time calibration, no-reference scoring of captures): capture, train, metrics, models,
+  results, viz, synth, gyro, color, base;
 - ``demo``, ``commands``, ``cli``: anything.
 """
 
@@ -32,13 +35,15 @@ ALLOWED: dict[str, set[str]] = {
     "synth": BASE | {"gyro", "color"},
     "viz": BASE | {"gyro", "color"},
     "data": BASE | {"gyro", "color", "viz"},
-    "build": BASE | {"synth", "data", "gyro", "color"},
+    "build": BASE | {"synth", "data", "gyro", "color", "capture"},
     "models": BASE,
     "metrics": BASE | {"color", "results"},
     "results": BASE,
     "leaderboard": BASE | {"results"},
     "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
     "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color"},
+    "capture": BASE | {"synth", "gyro", "color"},
+    "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
     "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",
                      "gyro", "color"},
 }

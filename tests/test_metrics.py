@@ -96,7 +96,7 @@ def test_registry_metadata():
     assert {"psnr", "ssim", "niqe", "topiq_nr"} <= set(names)
     expect = {"psnr": (False, True), "ssim": (False, True), "niqe": (True, False), "topiq_nr": (False, False)}
     for name, (lower, fr) in expect.items():
-        m = create_metric(name)
+        m = create_metric(name, input_space="linear")
         assert (m.lower_better, m.full_reference) == (lower, fr)
         assert m.citation and m.name == name
     assert set(PROTOCOLS) >= {"gyrodeblurnet_official", "srgb8"}
@@ -115,3 +115,34 @@ def test_bad_inputs_raise_clear_errors():
         create_metric("ssim")(torch.rand(1, 3, 8, 8))
     with pytest.raises(ShapeError, match="7x7"):
         create_metric("ssim")(torch.rand(1, 3, 5, 8), torch.rand(1, 3, 5, 8))
+
+
+def test_no_reference_metrics_need_an_explicit_colour_space():
+    """create_metric('niqe') must not silently treat display-encoded photos as linear light (or vice versa)."""
+    for name in ("niqe", "topiq_nr"):
+        with pytest.raises(GyrobenchError, match="input_space='display'"):
+            create_metric(name)
+    with pytest.raises(GyrobenchError, match="expects linear input"):
+        create_metric("niqe", protocol="srgb8", input_space="display")
+    with pytest.raises(GyrobenchError, match="input_space='sRGB'"):
+        create_metric("niqe", input_space="sRGB")
+    assert create_metric("niqe", input_space="display").protocol.name == "display8"
+    assert create_metric("niqe", input_space="linear").protocol.nr_transfer == "srgb"
+    assert create_metric("niqe", protocol="display8").input_space == "display"
+    assert create_metric("psnr").protocol.name == "gyrodeblurnet_official"  # full-reference default unchanged
+
+
+def test_niqe_colour_space_changes_the_score():
+    """The same display-encoded photo scored as display (pyiqa's convention) and, wrongly, as linear light."""
+    import cv2
+
+    from gyrobench.assets import kodak_paths
+    from gyrobench.color import srgb_to_linear
+
+    img = cv2.imread(str(kodak_paths()[0]))[:192, :192, ::-1].astype(np.float64) / 255
+    x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+    disp = float(create_metric("niqe", input_space="display")(x)[0])
+    as_linear = float(create_metric("niqe", input_space="linear")(x)[0])  # double-encoded: the silent mistake
+    decoded = float(create_metric("niqe", input_space="linear")(srgb_to_linear(x))[0])
+    assert abs(decoded - disp) < 0.02  # decode then re-encode: the same 8-bit image up to rounding
+    assert abs(as_linear - disp) > 0.05  # treating display values as linear moves NIQE

@@ -121,6 +121,6 @@ def test_niqe_errors():
     with pytest.raises(ShapeError, match="at least 2"):
         create_metric("niqe", protocol="display8")(torch.rand(1, 3, 100, 100))
     with pytest.raises(GyrobenchError, match="compat"):
-        create_metric("niqe", compat="matlab")
+        create_metric("niqe", input_space="display", compat="matlab")
     with pytest.raises(GyrobenchError, match="not found"):
-        create_metric("niqe", params_path="/nonexistent/niqe.json")
+        create_metric("niqe", input_space="display", params_path="/nonexistent/niqe.json")

@@ -253,3 +253,35 @@ def test_shuffled_and_zero_fields_reach_a_gyro_model(smoke_study, tmp_path):
         assert rec["protocol_options"]["gyro_field"] == field
         res[field] = rec["metrics"]["psnr"]["mean"]
     assert res["shuffled"] != res["noisy"] and res["zero"] != res["noisy"]
+
+
+def test_plan_text_states_steps_and_estimated_minutes(repo_root):
+    from gyrobench.study.runner import plan_text
+
+    d = _suite_dict(repo_root)
+    d["seeds"] = [1, 2, 3]
+    s = parse_suite(d, "s.yaml")
+    figs = {r.label: {"params": 1000, "gmacs_per_crop": 0.5, "crop": 32} for r in s.runs}
+    text = plan_text(s, [{"steps": 5}, {"steps": 4}], figs, [2.0, 30.0])
+    lines = [x for x in text.splitlines() if x.startswith("| NAFNet") or x.startswith("| DeepGyro")]
+    # 5 steps x 2 s x 3 seeds = 0.5 min, validation at steps 0, 2, 4, 5; 4 x 30 s x 3 = 6 min at 0, 2, 4
+    assert lines[0].endswith("| 5 | 2.000 | 0.5 | 4 |") and lines[1].endswith("| 4 | 30.000 | 6.0 | 3 |")
+    assert "Total training: 6.5 min" in text
+
+
+def test_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    from gyrobench.study.runner import _Lock
+
+    mine = _Lock(tmp_path / "a.lock")
+    assert mine.acquire(wait=False) and (tmp_path / "a.lock").read_text().split()[0].isdigit()
+    mine.release()
+    assert not (tmp_path / "a.lock").exists()
+    (tmp_path / "b.lock").write_text("1\n")  # held by a live process (pid 1)
+    assert not _Lock(tmp_path / "b.lock").acquire(wait=False)
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    (tmp_path / "c.lock").write_text(f"{done.pid}\n")  # its process has exited: stale, taken over
+    assert _Lock(tmp_path / "c.lock").acquire(wait=False)

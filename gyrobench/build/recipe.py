@@ -63,6 +63,10 @@ class GyroSource:
 
     - ``kind: fitted``: the synthetic hand-shake generator (``gyrobench.gyro.handshake.load_default_handshake()``
       or the model JSON in ``model``), one independent draw of ``samples`` gyro samples per image.
+    - ``kind: capture``: windows of the gyro logs of the capture folders under ``file`` (one capture folder or a
+      folder of them, written by ``gyrobench capture import`` from any device log, ``docs/captures.md``): the
+      start is drawn uniformly from the per-sample RNG among the gap-free windows of all logs; rates on each
+      capture's camera axes (its ``R_imu_to_cam``).
     - ``kind: files``: windows of a recorded sequence ``file`` (``t_ns wx wy wz`` per line, rad/s). The start
       of image n's window is line n of ``starting_points`` (``starting_point_base`` 0 or 1, spec §1.1/§10), or
       drawn uniformly from the per-sample RNG among starts whose window has no gap
@@ -72,7 +76,7 @@ class GyroSource:
     the fitted hand-shake is about half the strength of the official test windows (``strength: 1.9``).
     """
 
-    kind: Literal["fitted", "files"] = "fitted"
+    kind: Literal["fitted", "files", "capture"] = "fitted"
     file: str | None = None
     model: str | None = None
     starting_points: str | None = None
@@ -88,6 +92,8 @@ class GyroSource:
             raise ValueError(f"strength must be > 0, got {self.strength}")
         if self.kind == "files" and not self.file:
             raise ValueError("kind 'files' needs 'file' (a gyro recording: t_ns wx wy wz per line)")
+        if self.kind == "capture" and not self.file:
+            raise ValueError("kind 'capture' needs 'file' (a capture folder or a folder of them)")
         if self.starting_points and self.kind != "files":
             raise ValueError("'starting_points' needs kind 'files'")
         if self.starting_point_base not in (0, 1):

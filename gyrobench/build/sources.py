@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..assets import kodak_paths
+from ..capture.format import list_captures, load_capture
 from ..color import srgb_to_linear
 from ..errors import GyroFormatError, ImageError, RecipeError
 from ..gyro import handshake
@@ -212,6 +213,22 @@ def valid_window_starts(t_ns: np.ndarray, samples: int, exclude_gaps: bool, gap_
     return starts[bad == 0]
 
 
+def _capture_windows(root: Path, samples: int, exclude_gaps: bool, gap_factor: float):
+    """``([(recording, valid starts)], cumulative offsets, total)`` over the captures under ``root``."""
+    recs = []
+    for folder in list_captures(root):
+        cap, f = load_capture(folder)
+        rec = cap.recording(f)
+        starts = valid_window_starts(np.asarray(rec.t_ns), samples, exclude_gaps, gap_factor)
+        if starts.size:
+            recs.append((rec, starts))
+    if not recs:
+        raise GyroFormatError(f"{root}: no capture has a gap-free gyro window of {samples} samples; import longer "
+                              "logs or set exclude_gaps: false")
+    sizes = np.array([s.size for _, s in recs])
+    return recs, np.concatenate([[0], np.cumsum(sizes)[:-1]]), int(sizes.sum())
+
+
 @dataclass
 class GyroWindow:
     t_ns: np.ndarray  # (S,) int64
@@ -232,6 +249,7 @@ class GyroWindowSource:
         self._starts = None
         self._fixed = None
         self._model = None
+        self._captures = None
         key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
         if self.cfg.kind == "files":
             path = expand_path(self.cfg.file, recipe, f"{key}.file")
@@ -254,6 +272,9 @@ class GyroWindowSource:
                                           f"samples exceeds the {len(t)}-sample recording {path.name}; check "
                                           "starting_point_base")
                 self._sp_path = sp_path
+        elif self.cfg.kind == "capture":
+            self._captures = _capture_windows(expand_path(self.cfg.file, recipe, f"{key}.file"), self.samples,
+                                              self.cfg.exclude_gaps, self.cfg.gap_factor)
         else:
             self._model = self._load_model()
 
@@ -269,6 +290,14 @@ class GyroWindowSource:
 
     def window(self, index: int, rng: np.random.Generator) -> GyroWindow:
         S = self.samples
+        if self._captures is not None:
+            recs, offsets, total = self._captures
+            g = int(rng.integers(total))
+            k = int(np.searchsorted(offsets, g, side="right")) - 1
+            rec, starts = recs[k]
+            s = int(starts[g - offsets[k]])
+            return GyroWindow(np.asarray(rec.t_ns[s:s + S], dtype=np.int64),
+                              np.asarray(rec.w[s:s + S], dtype=np.float64), np.asarray(rec.R_imu_to_cam), s)
         if self._rec is not None:
             if self._fixed is not None:
                 s = int(self._fixed[index])

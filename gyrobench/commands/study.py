@@ -1,4 +1,4 @@
-"""``gyrobench study SUITE.yaml [--out DIR] [--publish DIR] [--only RUN] [--fresh]``: run a learning study
+"""``gyrobench study SUITE.yaml [--out DIR] [--publish DIR] [--only RUN] [--fresh] [--plan]``: run a learning study
 (see :mod:`gyrobench.study.runner`). A rerun resumes: finished runs are skipped (verified by hash), a
 half-trained run continues from its last checkpoint."""
 
@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train/evaluate only this run label (repeatable); the table shows finished runs")
     parser.add_argument("--fresh", action="store_true",
                         help="discard earlier runs and references in OUT (the dataset is kept); default: resume")
+    parser.add_argument("--plan", action="store_true",
+                        help="only print each run's steps and its calibrated training time on this machine")
     parser.add_argument("--workers", type=WORKERS, default=None, help="synthesis worker processes (default: cores, max 4)")
 
 
@@ -29,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
         check_out(args.out, "--out", folder=True)
     if args.publish is not None:
         check_out(args.publish, "--publish", folder=True)
-    run_study(args.suite, args.out, publish=args.publish, only=args.only, fresh=args.fresh, workers=args.workers)
+    res = run_study(args.suite, args.out, publish=args.publish, only=args.only, fresh=args.fresh,
+                    workers=args.workers, plan_only=args.plan)
+    if args.plan:
+        print(res["text"])
     return 0

@@ -176,7 +176,10 @@ def rgb8_to_gray(img8: torch.Tensor, compat: str = "pyiqa") -> np.ndarray:
 
 @register_metric
 class NIQE(Metric):
-    """NIQE (no-reference, lower is better) on the protocol's display encoding (``srgb8`` by default)."""
+    """NIQE (no-reference, lower is better) on the protocol's 8-bit display encoding.
+
+    The input colour space must be stated: ``input_space="display"`` (sRGB-encoded, as pyiqa takes it) or
+    ``"linear"``, or a ``protocol`` (see :mod:`gyrobench.metrics.registry`)."""
 
     name = "niqe"
     lower_better = True
@@ -184,7 +187,7 @@ class NIQE(Metric):
     citation = ("Mittal, Soundararajan, Bovik, 'Making a Completely Blind Image Quality Analyzer', "
                 "IEEE SPL 20(3), 2013 (LIVE pristine model)")
 
-    def __init__(self, protocol="gyrodeblurnet_official", device=None, params_path: str | None = None,
+    def __init__(self, protocol=None, device=None, params_path: str | None = None,
                  compat: str = "pyiqa", **overrides):
         super().__init__(protocol, device, **overrides)
         if compat not in ("pyiqa", "float64"):

@@ -59,7 +59,7 @@ class TOPIQ_NR(Metric):
     citation = ("Chen, Wu, Liao, Hou, Sun, Yan, Lin, 'TOPIQ: A Top-down Approach from Semantics to "
                 "Distortions for Image Quality Assessment', IEEE TIP 2024 (pyiqa implementation)")
 
-    def __init__(self, protocol="gyrodeblurnet_official", device=None, weights=None, **overrides):
+    def __init__(self, protocol=None, device=None, weights=None, **overrides):
         super().__init__(protocol, device, **overrides)
         self._net = None
         path, searched = find_weights(weights)

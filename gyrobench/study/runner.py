@@ -42,7 +42,7 @@ from ..config import from_dict
 from ..data.manifest import read_manifest
 from ..errors import RecipeError
 from ..evaluate import EvalConfig, evaluate
-from ..io import write_text_atomic
+from ..io import _alive, write_text_atomic
 from ..log import get_logger
 from ..models import build
 from ..models.complexity import model_complexity
@@ -130,6 +130,45 @@ def _initial_checkpoint(cfg: dict, path: Path) -> Path:
     model = build(cfg["model"]["name"], **dict(cfg["model"].get("options") or {}))
     return save_checkpoint(path, model=cfg["model"]["name"], options=dict(model.options),
                            state_dict=model.state_dict(), step=0, config=cfg)
+
+
+class _Lock:
+    """An exclusive lock file holding the owner's pid (``O_CREAT | O_EXCL``); a lock whose process is gone is
+    stale and taken over. Keeps two study processes on one folder off the same run x seed and the board."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _owner_alive(self) -> bool:
+        try:
+            pid = int(self.path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        return _alive(pid)  # this process's own pid counts as stale (a reused pid)
+
+    def acquire(self, wait: bool = True, poll_s: float = 5.0) -> bool:
+        said = False
+        while True:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                if not self._owner_alive():
+                    self.path.unlink(missing_ok=True)  # stale: its process is gone
+                    continue
+                if not wait:
+                    return False
+                if not said:
+                    log.info("study: waiting for %s (held by another study process)", self.path)
+                    said = True
+                time.sleep(poll_s)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{os.getpid()}\n")
+            return True
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -273,7 +312,8 @@ class _Study:
                     evaluate(EvalConfig(checkpoint=str(udir / "final.pt"), data=str(self.data),
                                         out=str(rec_path.parent), split=ts.split, limit=ts.limit,
                                         metrics=tuple(suite.metrics), protocol=suite.protocol, gyro_field=field,
-                                        device=suite.device, command=self.command, label=label))
+                                        device=suite.device, command=self.command, label=label,
+                                        crops=suite.crops))
                 out[(ts.name, var.name if var is not None else None)] = rec_path
         return out
 
@@ -292,7 +332,7 @@ class _Study:
             if not _record_ok(rec_path, None, manifest_sha, metrics, "noisy"):
                 evaluate(EvalConfig(model=model, data=str(self.data), out=str(rec_path.parent), split=split,
                                     limit=limit, metrics=metrics, protocol=suite.protocol, label=label,
-                                    device=suite.device, crops=0 if name == "_validation" else 3,
+                                    device=suite.device, crops=0 if name == "_validation" else suite.crops,
                                     command=self.command))
             out[(key, name)] = rec_path
         return out
@@ -312,36 +352,65 @@ def _model_figures(suite: Suite) -> dict:
     return figs
 
 
-def _plan(study: _Study) -> list[dict]:
-    """Budget plan per run; the time rule's calibrations are cached in ``OUT/plan.json`` per run config."""
+class _Calibrator:
+    """Seconds per optimizer step of each run (:func:`calibrate_seconds_per_step`), cached in ``OUT/plan.json``
+    per run config, so a resumed study does not calibrate again."""
 
-    suite = study.suite
-    plan_path = study.out / "plan.json"
-    cached = (_read_json(plan_path) or {}).get("calibration", {})
-    calib: dict[str, float] = {}
+    def __init__(self, study: _Study):
+        self.study = study
+        self.cached = (_read_json(study.out / "plan.json") or {}).get("calibration", {})
+        self.used: dict[str, float] = {}
 
-    def sps(i: int) -> float:
-        key = sha256_json([train_mapping(suite, i, seed=0, steps=1, data_root=study.data), suite.budget.seconds])
-        if key not in cached:
-            work = study.out / "calibration" / slug(suite.runs[i].label)
+    def __call__(self, i: int) -> float:
+        st, suite = self.study, self.study.suite
+        key = sha256_json([train_mapping(suite, i, seed=0, steps=1, data_root=st.data), suite.budget.seconds])
+        if key not in self.cached:
+            work = st.out / "calibration" / slug(suite.runs[i].label)
             if work.exists():
                 shutil.rmtree(work)
-            cached[key] = calibrate_seconds_per_step(suite, i, study.data, work)
+            self.cached[key] = calibrate_seconds_per_step(suite, i, st.data, work)
             shutil.rmtree(work, ignore_errors=True)
-        calib[key] = cached[key]
-        return cached[key]
+        self.used[key] = self.cached[key]
+        return self.cached[key]
 
-    plans = plan_budget(suite, seconds_per_step=sps if suite.budget.rule == "time" else None)
-    _write_json(plan_path, {"runs": [{"label": r.label, **p} for r, p in zip(suite.runs, plans)],
-                            "calibration": calib})
+
+def _plan(study: _Study, calib: _Calibrator) -> list[dict]:
+    """Budget plan per run (``OUT/plan.json``, with the calibrations used)."""
+    suite = study.suite
+    plans = plan_budget(suite, seconds_per_step=calib if suite.budget.rule == "time" else None)
+    _write_json(study.out / "plan.json", {"runs": [{"label": r.label, **p} for r, p in zip(suite.runs, plans)],
+                                          "calibration": calib.used})
     return plans
+
+
+def plan_text(suite: Suite, plans: list[dict], figs: dict, sps: list[float]) -> str:
+    """The ``--plan`` table: steps per run and the training time they would take on this machine."""
+    n = len(suite.seeds)
+    L = [f"Study `{suite.name}`: budget rule {suite.budget.rule}, {n} seed(s), validation every "
+         f"{suite.validation_every} steps", "",
+         "| run | model | params | GMAC/crop | crop | steps | s/step (calibrated) | training min (all seeds) | "
+         "validation points per seed |", "|---|---|---|---|---|---|---|---|---|"]
+    total = 0.0
+    for run, p, t in zip(suite.runs, plans, sps):
+        f = figs[run.label]
+        minutes = p["steps"] * t * n / 60
+        total += minutes
+        g = f"{f['gmacs_per_crop']:.3f}" if f.get("gmacs_per_crop") is not None else "—"
+        L.append(f"| {run.label} | {run.model['name']} | {f['params']:,} | {g} | {f['crop']} | {p['steps']} | "
+                 f"{t:.3f} | {minutes:.1f} | {1 + p['steps'] // suite.validation_every + bool(p['steps'] % suite.validation_every)} |")
+    L += ["", f"Total training: {total:.1f} min on this machine now (validation, evaluation and synthesis "
+          "not included)."]
+    return "\n".join(L)
 
 
 # ------------------------------------------------------------------------------------------------ run_study
 def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publish: str | Path | None = None,
               only: list[str] | tuple[str, ...] | None = None, fresh: bool = False, workers: int | None = None,
-              command: str | None = None, show_progress: bool | None = None) -> dict:
-    """Run a study suite (module docstring); returns the summary also written to ``BOARD/study.json``."""
+              command: str | None = None, show_progress: bool | None = None, plan_only: bool = False) -> dict:
+    """Run a study suite (module docstring); returns the summary also written to ``BOARD/study.json``.
+
+    ``plan_only``: synthesize the data, compute the budget plan, time every run's step and return
+    ``{"plan": ..., "text": plan_text(...)}`` without training."""
     t_all = time.perf_counter()
     suite = load_suite(suite_path)
     out = Path(out_dir) if out_dir is not None else Path("out") / "study" / slug(suite.name)
@@ -359,6 +428,10 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
     study = _Study(suite, out, board, command, show_progress)
     stages: dict[str, float] = {}
 
+    figs = _model_figures(suite)
+    calib = _Calibrator(study)
+    plans = _plan(study, calib) if suite.budget.rule != "time" else None  # fail before synthesis if possible
+
     t0 = time.perf_counter()
     manifest = prepare_data(suite, study.data, workers=workers or max(1, min(4, os.cpu_count() or 1)),
                             command=command)
@@ -371,32 +444,60 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
     data_sha = study.data_sha256 = _data_sha256(manifest)
     stages["data_s"] = time.perf_counter() - t0
 
-    figs = _model_figures(suite)
-    plans = _plan(study)
+    if plans is None:  # the time rule calibrates on the data
+        plans = _plan(study, calib)
+    if plan_only:
+        sps = [calib(i) for i in range(len(suite.runs))]
+        _plan(study, calib)  # records the calibrations
+        return {"plan": plans, "seconds_per_step": sps, "text": plan_text(suite, plans, figs, sps)}
     log.info("study %s: %d run(s) x %d seed(s), budget %s: steps %s", suite.name, len(suite.runs), len(suite.seeds),
              suite.budget.rule, ", ".join(f"{r.label} {p['steps']}" for r, p in zip(suite.runs, plans)))
 
     t0 = time.perf_counter()
     units: list[dict] = []
-    for i, run in enumerate(suite.runs):
-        for seed in suite.seeds:
+    todo = [(i, seed) for i in range(len(suite.runs)) for seed in suite.seeds]
+    deferred: list[tuple[int, int]] = []
+    for wait, batch in ((False, todo), (True, deferred)):
+        for i, seed in batch:
+            run = suite.runs[i]
             udir = study.unit_dir(i, seed)
             if only and run.label not in only:
                 state = _read_json(udir / "unit.json") or {}
-                if not state.get("final_sha256"):
-                    continue
-            else:
+                if state.get("final_sha256"):
+                    units.append({"index": i, "label": run.label, "seed": seed, "dir": udir, "state": state,
+                                  "curve": _read_json(udir / "curve.json") or [],
+                                  "evals": _existing_evals(study, i, seed)})
+                continue
+            lock = _Lock(study.out / "locks" / f"{slug(run.label)}-s{seed}.lock")
+            if not lock.acquire(wait=wait):  # another study process works on it: do the others first
+                log.info("study: %s seed %d: busy in another study process, done last", run.label, seed)
+                deferred.append((i, seed))
+                continue
+            try:
                 state = study.train_unit(i, seed, plans[i])
-            curve = study.validate_unit(i, seed, manifest_sha) if not only or run.label in only else \
-                _read_json(udir / "curve.json") or []
-            evals = (study.evaluate_unit(i, seed, state["final_sha256"], manifest_sha, figs[run.label]["uses_gyro"])
-                     if not only or run.label in only else _existing_evals(study, i, seed))
+                curve = study.validate_unit(i, seed, manifest_sha)
+                evals = study.evaluate_unit(i, seed, state["final_sha256"], manifest_sha,
+                                            figs[run.label]["uses_gyro"])
+            finally:
+                lock.release()
             units.append({"index": i, "label": run.label, "seed": seed, "dir": udir, "state": state,
                           "curve": curve, "evals": evals})
+    units.sort(key=lambda u: (u["index"], suite.seeds.index(u["seed"])))
     stages["runs_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    refs = study.references(manifest_sha)
-    stages["references_s"] = time.perf_counter() - t0
+    board_lock = _Lock(study.out / "locks" / "references-and-board.lock")
+    board_lock.acquire(wait=True)
+    try:
+        refs = study.references(manifest_sha)
+        stages["references_s"] = time.perf_counter() - t0
+        summary = _finish(study, units, refs, plans, figs, manifest, data_sha, stages, t_all)
+    finally:
+        board_lock.release()
+    return summary
+
+
+def _finish(study, units, refs, plans, figs, manifest, data_sha, stages, t_all) -> dict:
+    suite, board = study.suite, study.board
     missing = [f"{r.label} seed {s}" for r in suite.runs for s in suite.seeds
                if not any(u["label"] == r.label and u["seed"] == s for u in units)]
     if missing:

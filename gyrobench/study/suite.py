@@ -209,6 +209,7 @@ class Suite:
     device: str = "cpu"
     description: str = ""
     publish_max_mb: float = 10.0
+    crops: int = 3  # test images with saved visual crops per evaluation record (0: none; keeps boards small)
 
     # set by parse_suite: the file, and each run's sections as written (merged over ``defaults``)
     source: str = field(default="<suite>", repr=False)
@@ -235,6 +236,8 @@ class Suite:
             raise ValueError(f"defaults: unknown key(s) {bad}; valid keys: {', '.join(RUN_KEYS)}")
         if self.budget.reference is not None and self.budget.reference not in labels:
             raise ValueError(f"budget.reference={self.budget.reference!r} is not a run label ({labels})")
+        if self.crops < 0:
+            raise ValueError(f"crops={self.crops}: must be >= 0")
         if self.publish_max_mb <= 0:
             raise ValueError(f"publish_max_mb={self.publish_max_mb}: must be > 0")
 

@@ -42,6 +42,7 @@ __all__ = [
     "max_step_px",
     "blur_homographies",
     "pose_path_length_px",
+    "render_rolling_shutter",
 ]
 
 log = get_logger("synth.blur")
@@ -344,3 +345,38 @@ def blur_homographies(
 def poses_needed(extent_px: float, max_step: float = 1.0) -> int:
     """Minimum pose count for a straight blur of ``extent_px`` with steps of at most ``max_step`` px."""
     return int(math.ceil(extent_px / max_step)) + 1
+
+
+def render_rolling_shutter(sharp_linear: torch.Tensor, rec, exposure_start_ns: int, exposure_ns: int, K, *,
+                           readout_time_s: float = 0.0, crop=None, frame_height: int | None = None,
+                           samples: int = 11, band_rows: int = 8, max_step: float = 1.0, **kw):
+    """Blur of a (rolling-shutter) exposure from a gyro recording: each band of ``band_rows`` output rows is
+    rendered with the poses of its own exposure window (the band's first row, see
+    :mod:`gyrobench.gyro.rolling_shutter`), anchored at that window's mid-exposure.
+
+    ``sharp_linear`` (1, 3, H, W) linear full frame; ``rec`` a :class:`~gyrobench.gyro.recording.GyroRecording`
+    on the photo clock; ``K`` the full frame's intrinsics; ``crop`` (x0, y0, w, h), default the whole frame.
+    With ``readout_time_s = 0`` every row shares one window and the result is exactly the global-shutter
+    rendering ``render_blur(sharp, blur_homographies(window)[0], crop=crop)`` (one band, the same call).
+    Returns :func:`render_blur`'s dict (``blurred``, ``sharp``, ``valid``).
+    """
+    from gyrobench.gyro.rolling_shutter import exposure_windows, row_start_times_ns
+
+    B, _, H, W = sharp_linear.shape
+    if B != 1:
+        raise ShapeError(f"render_rolling_shutter: one frame at a time, got a batch of {B}")
+    x0, y0, w, h = (0, 0, W, H) if crop is None else (int(v) for v in crop)
+    fh = int(frame_height or H)
+    if readout_time_s == 0:
+        bands = [(y0, h)]
+    else:
+        bands = [(y, min(band_rows, y0 + h - y)) for y in range(y0, y0 + h, band_rows)]
+    starts = row_start_times_ns(exposure_start_ns, readout_time_s, [b[0] for b in bands], fh)
+    t, wc = exposure_windows(rec, starts, exposure_ns, samples)
+    parts = []
+    for (by, bh), tb, wb in zip(bands, t, wc):
+        homs, _, _ = blur_homographies(tb, wb, K, (H, W), max_step=max_step, **kw)
+        parts.append(render_blur(sharp_linear, homs, crop=(x0, by, w, bh)))
+    if len(parts) == 1:
+        return parts[0]
+    return {k: torch.cat([p[k] for p in parts], dim=2) for k in ("blurred", "sharp", "valid")}

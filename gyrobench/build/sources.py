@@ -297,7 +297,8 @@ class GyroWindowSource:
             rec, starts = recs[k]
             s = int(starts[g - offsets[k]])
             return GyroWindow(np.asarray(rec.t_ns[s:s + S], dtype=np.int64),
-                              np.asarray(rec.w[s:s + S], dtype=np.float64), np.asarray(rec.R_imu_to_cam), s)
+                              np.asarray(rec.w[s:s + S], dtype=np.float64) * self.cfg.strength,
+                              np.asarray(rec.R_imu_to_cam), s)
         if self._rec is not None:
             if self._fixed is not None:
                 s = int(self._fixed[index])

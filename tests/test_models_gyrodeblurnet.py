@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gyrobench.errors import CheckpointError, ShapeError
+from gyrobench.errors import CheckpointError, RecipeError, ShapeError
 from gyrobench.models import build, load_official
 
 
@@ -353,3 +353,35 @@ def test_gyro_concat_sees_the_field_and_the_ablation_does_not():
     blind = build("gyrodeblurnet", **small, use_gyro=False).eval()
     with torch.no_grad():
         torch.testing.assert_close(blind(a), blind(b))
+
+
+def test_wiener_input_starts_from_the_classical_estimate_and_uses_the_field():
+    """``wiener_input`` (issue 9 item 6): with the output conv zeroed the model returns exactly the classical
+    per-tile Wiener deconvolution with the batch's field (the α-mix of docs/conventions.md §3), so a field of
+    another sample changes the output; intro takes 3 more channels; the default keeps the official keys."""
+    from gyrobench.models.classical import deconvolve
+
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    torch.manual_seed(0)
+    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_lam=0.03, wiener_tile=32).eval()
+    assert model.intro.in_channels == 6 and build("gyrodeblurnet", **small).intro.in_channels == 3
+    torch.nn.init.zeros_(model.ending.weight)
+    torch.nn.init.zeros_(model.ending.bias)
+    batch = _batch(b=2, h=36, w=44, seed=4)
+    batch["cmf_clean"] = batch["cmf_noisy"] * 0.5
+    batch["alpha"] = torch.tensor([0.25, 1.0])
+    a = batch["alpha"].reshape(2, 1, 1, 1)
+    mixed = a * batch["cmf_noisy"] + (1 - a) * batch["cmf_clean"]
+    with torch.no_grad():
+        out = model(batch)
+        ref = deconvolve(batch["blurred"], mixed, lam=0.03, tile=32)
+        torch.testing.assert_close(out, ref)
+        other = dict(batch, cmf_noisy=batch["cmf_noisy"].flip(0), cmf_clean=batch["cmf_clean"].flip(0))
+        assert (model(other) - out).abs().max() > 0.05
+
+
+def test_wiener_input_needs_the_gyro_and_valid_options():
+    for opts, word in (({"use_gyro": False}, "use_gyro"), ({"wiener_lam": 0.0}, "wiener_lam"),
+                       ({"wiener_tile": 8}, "wiener_tile")):
+        with pytest.raises(RecipeError, match=word):
+            build("gyrodeblurnet", wiener_input=True, **opts)

@@ -182,7 +182,13 @@ class GyroDeblurNet(nn.Module):
     ``offset_init`` (std of a normal init of the GDBs' offset/modulator conv weights; 0 = the official zero
     init, under which the output does not depend on the gyro at initialisation and the whole gyro branch gets
     exactly zero gradient until those weights move); ``gyro_concat`` (also feed the field × ``cmf_scale``,
-    nearest-upsampled to full resolution, as 2M extra input channels of ``intro``, as DeepGyro does).
+    nearest-upsampled to full resolution, as 2M extra input channels of ``intro``, as DeepGyro does);
+    ``wiener_input`` (a gyro prior in the manner of deep Wiener deconvolution, Dong, Roth, Schiele, NeurIPS 2020:
+    the classical per-tile Wiener deconvolution of the input with the α-mixed field,
+    :func:`gyrobench.models.classical.deconvolve` with ``wiener_lam`` and ``wiener_tile``, computed without
+    gradient, is fed as 3 extra input channels of ``intro`` and is the base of the global residual instead of the
+    blurred input, so the network starts from the gyro-kernel estimate and learns what the Wiener filter gets wrong:
+    ringing, amplified noise, errors of the noisy field). Not in the paper; docs/cpu-study.md measures it.
     """
 
     width = 32
@@ -206,6 +212,9 @@ class GyroDeblurNet(nn.Module):
         cmf_scale: float = 1.0,
         offset_init: float = 0.0,
         gyro_concat: bool = False,
+        wiener_input: bool = False,
+        wiener_lam: float = 0.06,
+        wiener_tile: int = 128,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -222,6 +231,13 @@ class GyroDeblurNet(nn.Module):
         if float(offset_init) < 0:
             raise RecipeError(f"gyrodeblurnet: offset_init must be >= 0 (std of the offset/modulator weights), got "
                               f"{offset_init!r}")
+        if wiener_input and not use_gyro:
+            raise RecipeError("gyrodeblurnet: wiener_input needs the gyro (use_gyro: true); the no-gyro ablation "
+                              "of a wiener_input model is the same options with use_gyro: false and wiener_input "
+                              "off")
+        if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
+            raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
+                              f"{wiener_tile!r}")
         if not float(cmf_scale) > 0:
             raise RecipeError(f"gyrodeblurnet: cmf_scale must be > 0, got {cmf_scale!r}")
         self.M = int(M)
@@ -235,7 +251,11 @@ class GyroDeblurNet(nn.Module):
 
         # definition order reproduces the official state_dict key order
         self.gyro_concat = bool(gyro_concat) and self.uses_gyro
-        self.intro = nn.Conv2d(3 + (self.gyro_channel if gyro_concat else 0), width, 3, padding=1)
+        self.concat_field = bool(gyro_concat)  # the channels exist (zeros for the no-gyro ablation)
+        self.wiener_input = bool(wiener_input)
+        self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile))
+        extra = (self.gyro_channel if gyro_concat else 0) + (3 if self.wiener_input else 0)
+        self.intro = nn.Conv2d(3 + extra, width, 3, padding=1)
         self.intro_gyro = nn.Conv2d(self.gyro_channel, gw, 3, padding=1)
         self.ending = nn.Conv2d(width, 3, 3, padding=1)
         self.encoders = nn.ModuleList()
@@ -306,23 +326,42 @@ class GyroDeblurNet(nn.Module):
             return self.intro_gyro(clean)
         return alpha * self.intro_gyro(noisy) + (1.0 - alpha) * self.intro_gyro(clean)
 
+    def _mixed_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """The α-mixed field ``α·noisy + (1−α)·clean`` (B, 2M, Hp/2, Wp/2), pixels, unscaled."""
+        get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
+        clean, noisy = get("cmf_clean"), get("cmf_noisy")
+        if clean is None and noisy is None:
+            raise ShapeError(
+                "gyrodeblurnet needs batch['cmf_clean'] and/or batch['cmf_noisy'] "
+                f"(B, {self.gyro_channel}, H/2, W/2); got neither"
+            )
+        clean = noisy if clean is None else clean
+        noisy = clean if noisy is None else noisy
+        clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
+        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
+        alpha = batch_alpha(batch, n, like)
+        if isinstance(alpha, float):
+            return noisy if alpha == 1.0 else alpha * noisy + (1.0 - alpha) * clean
+        return alpha * noisy + (1.0 - alpha) * clean
+
     def _full_res_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """``gyro_concat``: the α-mixed field × ``cmf_scale`` at full (padded) resolution (nearest ×2), zeros
         for the no-gyro ablation; concatenated to the image before ``intro``."""
         hp, wp = like.shape[-2:]
         if not self.uses_gyro:
             return like.new_zeros(n, self.gyro_channel, hp, wp)
-        get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
-        clean, noisy = get("cmf_clean"), get("cmf_noisy")
-        clean = noisy if clean is None else clean
-        noisy = clean if noisy is None else noisy
-        clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
-        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
-        alpha = batch_alpha(batch, n, like)
-        field = alpha * noisy + (1.0 - alpha) * clean if not isinstance(alpha, float) else (
-            noisy if alpha == 1.0 else alpha * noisy + (1.0 - alpha) * clean)
+        field = self._mixed_field(batch, n, hw, like)
         up = torch.nn.functional.interpolate(field * self.cmf_scale, scale_factor=2, mode="nearest")
         return up[..., :hp, :wp].to(like.dtype)
+
+    def _wiener(self, batch, inp: torch.Tensor) -> torch.Tensor:
+        """``wiener_input``: the classical per-tile Wiener estimate (B, 3, H, W), linear, no gradient."""
+        from .classical import deconvolve  # local: classical imports the gyro-input helpers
+
+        n, _, h, w = inp.shape
+        with torch.no_grad():
+            field = self._mixed_field(batch, n, (h, w), inp)
+            return deconvolve(inp.detach(), field.detach(), **self.wiener_kwargs)
 
     def forward(self, batch) -> torch.Tensor:
         inp = batch_image(batch)
@@ -330,8 +369,14 @@ class GyroDeblurNet(nn.Module):
         x0, size = pad_to_multiple(inp, self.padder_size)  # zero pad to a multiple of 8 (§5.1)
         gyro = self._gyro_features(batch, n, (h, w), inp)  # (B, 64, Hp/2, Wp/2)
 
-        x = self.intro(torch.cat([x0, self._full_res_field(batch, n, (h, w), x0)], 1) if self.intro.in_channels > 3
-                       else x0)
+        parts = [x0]
+        if self.concat_field:
+            parts.append(self._full_res_field(batch, n, (h, w), x0))
+        base = x0
+        if self.wiener_input:
+            base = pad_to_multiple(self._wiener(batch, inp), self.padder_size)[0]
+            parts.append(base)
+        x = self.intro(torch.cat(parts, 1) if len(parts) > 1 else x0)
         skips = []
         for level, (encoder, refine, down) in enumerate(
             zip(self.encoders, self.gyro_refine_blks, self.downs)
@@ -347,5 +392,5 @@ class GyroDeblurNet(nn.Module):
                 x = gdb(x, gyro)  # the gyro feature is passed unchanged to every GDB
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)
-        x = self.ending(x) + x0  # global residual on the padded input
+        x = self.ending(x) + base  # global residual on the padded input (or on the Wiener estimate)
         return crop_to(x, size)

@@ -359,6 +359,8 @@ class GyroDeblurNet(nn.Module):
         from .classical import deconvolve  # local: classical imports the gyro-input helpers
 
         n, _, h, w = inp.shape
+        if inp.device.type == "meta":  # MAC counting (models.complexity): the FFT filter has no conv MACs
+            return inp
         with torch.no_grad():
             field = self._mixed_field(batch, n, (h, w), inp)
             return deconvolve(inp.detach(), field.detach(), **self.wiener_kwargs)

@@ -17,7 +17,6 @@ Prints a table and writes benchmarks/results/bench_pipeline.{json,md}. Times are
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 
 from gyrobench.assets import kodak_paths
 from gyrobench.build.sources import load_linear_image
@@ -132,11 +132,8 @@ def main(argv=None) -> dict:
               f"| clean blur (on_the_fly splits) | {b['write16_clean']:.2f} | {b['write12_clean']:.2f} |",
               f"| degraded blur (offline splits) | {b['write16']:.2f} | {b['write12']:.2f} |"]
     text = "\n".join(lines)
-    print(text)
-    OUT.mkdir(parents=True, exist_ok=True)
     tag = "" if dev.type == "cpu" else f"_{dev.type}"
-    (OUT / f"bench_pipeline{tag}.json").write_text(json.dumps(result, indent=1))
-    (OUT / f"bench_pipeline{tag}.md").write_text(text + "\n")
+    save_report(OUT, f"bench_pipeline{tag}", result, text)
     return result
 
 

@@ -26,7 +26,6 @@ Writes ``benchmarks/results/bench_synth.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -36,6 +35,7 @@ import cv2
 import numpy as np
 import torch
 import yaml
+from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 
 from gyrobench.build.pipeline import StageTimer, _context, make_shard, sample_poses, shard_tasks
 from gyrobench.build.recipe import load_recipe
@@ -198,11 +198,7 @@ def main(argv=None) -> dict:
               f"end to end: **{e['images_per_s_per_thread']:.2f} full-HD images/s per thread** (CPU time; "
               f"{e['images_per_s_wall']:.2f} by wall clock); {e['bytes_per_sample'] / 1e6:.2f} MB per sample"]
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_synth.json").write_text(json.dumps(result, indent=1))
-    (out / "bench_synth.md").write_text(text)
+    save_report(args.out, "bench_synth", result, text)
     return result
 
 

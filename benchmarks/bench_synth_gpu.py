@@ -16,7 +16,6 @@ Writes ``benchmarks/results/bench_synth_gpu.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
 from gyrobench.build.pipeline import _context, sample_poses
@@ -95,12 +95,8 @@ def main(argv=None) -> dict:
         lines += ["", "No GPU lent: these are CPU figures of the GPU code path (correctness check only); the GPU "
                   "target (>= 100 images/s on an H100-class GPU) is unmeasured."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     tag = "" if dev.type == "cuda" else "_cpu_codepath"
-    (out / f"bench_synth_gpu{tag}.json").write_text(json.dumps(result, indent=1))
-    (out / f"bench_synth_gpu{tag}.md").write_text(text)
+    save_report(args.out, f"bench_synth_gpu{tag}", result, text)
     return result
 
 

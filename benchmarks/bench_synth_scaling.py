@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
 from gyrobench.build.pipeline import synthesize
@@ -130,11 +131,7 @@ def report(runs, images, shard_size, date, repeats, out, mach, vers) -> dict:
               f"dask cluster of 4 x 16 cores: {proj['dask_4x16_cores_hours_ideal']:.2f} h to "
               f"{proj['dask_4x16_cores_hours_at_measured_efficiency']:.2f} h ({proj['assumes']})."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_synth_scaling.json").write_text(json.dumps(result, indent=1))
-    (out / "bench_synth_scaling.md").write_text(text)
+    save_report(out, "bench_synth_scaling", result, text)
     return result
 
 

@@ -19,7 +19,6 @@ Writes ``benchmarks/results/bench_write.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 import zlib
@@ -31,6 +30,7 @@ import h5py
 import numpy as np
 import torch
 import yaml
+from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
 from gyrobench.build.pipeline import synthesize_sample
@@ -134,11 +134,7 @@ def main(argv=None) -> dict:
               f"({t['deflate_speedup']:.2f}x); PNG decode of 2 full-HD images {t['decode_2_pngs_1_thread_s'] * 1e3:.0f}"
               f" ms on 1 thread, {t['decode_2_pngs_2_threads_s'] * 1e3:.0f} ms on 2 ({t['decode_speedup']:.2f}x)."]
     text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_write.json").write_text(json.dumps(result, indent=1))
-    (out / "bench_write.md").write_text(text)
+    save_report(args.out, "bench_write", result, text)
     return result
 
 

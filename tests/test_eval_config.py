@@ -62,7 +62,7 @@ def test_baseline_eval_yaml_with_unknown_key_fails_like_a_train_config(path, tmp
 def test_eval_config_values_are_validated(tmp_path):
     with pytest.raises(RecipeError, match="c.yaml: unknown key 'datta'"):
         load_eval_config(_write(tmp_path, "model: identity\ndatta: x\n"))
-    with pytest.raises(RecipeError, match="c.yaml: missing required key 'data'"):
+    with pytest.raises(RecipeError, match="c.yaml: EvalConfig: give exactly one data source: 'data: DIR'"):
         load_eval_config(_write(tmp_path, "model: identity\n"))
     with pytest.raises(RecipeError, match="gyro_field: 'oracle' is not one of 'noisy', 'clean'"):
         load_eval_config(_write(tmp_path, "model: identity\ndata: d\ngyro_field: oracle\n"))

@@ -10,7 +10,7 @@ The layers (each may import only the layers listed for it, and itself):
   import): synth, data, gyro, color, capture (hand-shake from captures), base;
 - ``models``: base; ``results``: base; ``metrics``: results, color, base; ``leaderboard``: results, base;
 - ``train``: build, synth, data, models, gyro, color, base; ``evaluate``: train, metrics, models, results, data,
-  build, synth, gyro, color, base;
+  build, synth, gyro, color, restore (a captures source is scored by restore.score), base;
 - ``capture`` (real captures: format, importers, fields, synthetic captures): synth, gyro, color, base;
   ``restore`` (infer, time calibration, no-reference scoring of captures): capture, train, metrics, models,
   results, viz, synth, gyro, color, base;
@@ -41,7 +41,8 @@ ALLOWED: dict[str, set[str]] = {
     "results": BASE,
     "leaderboard": BASE | {"results"},
     "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
-    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color"},
+    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color",
+                        "restore"},
     "capture": BASE | {"synth", "gyro", "color"},
     "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
     "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",

@@ -285,3 +285,21 @@ def test_lock_is_exclusive_and_stale_locks_are_taken_over(tmp_path):
     done.wait()
     (tmp_path / "c.lock").write_text(f"{done.pid}\n")  # its process has exited: stale, taken over
     assert _Lock(tmp_path / "c.lock").acquire(wait=False)
+
+
+@pytest.mark.slow
+def test_republishing_replaces_the_whole_board(smoke_study, tmp_path, repo_root):
+    """The board is swapped in as one folder: a file of an earlier publication (here a stray checkpoint and
+    crop folder) does not survive a republication, and the tables are unchanged."""
+    out_a, _ = smoke_study
+    out = tmp_path / "d"
+    shutil.copytree(out_a, out)
+    board = out / "board"
+    before = {n: (board / n).read_bytes() for n in ("table.md", "table.csv")}
+    (board / "checkpoints" / "old-run-s1.pt").write_bytes(b"stale")
+    (board / "records" / "stale-eval").mkdir(parents=True)
+    run_study(repo_root / "studies" / "smoke.yaml", out, command=COMMAND, workers=1)  # resume: publish only
+    assert not (board / "checkpoints" / "old-run-s1.pt").exists()
+    assert not (board / "records" / "stale-eval").exists()
+    assert {n: (board / n).read_bytes() for n in before} == before
+    assert (board / "checkpoints" / "nafnet-tiny-s1.pt").is_file() and (board / "study.json").is_file()

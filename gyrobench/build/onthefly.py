@@ -142,6 +142,11 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
             self.recipe = load_recipe(online.recipe)
         except RecipeError as exc:
             raise RecipeError(f"data.online.recipe={online.recipe!r}: {exc}") from exc
+        if self.recipe.exposure.readout_time_s > 0:
+            raise RecipeError(f"data.online.recipe={online.recipe!r}: exposure.readout_time_s="
+                              f"{self.recipe.exposure.readout_time_s:g} (rolling shutter) is supported by the stored "
+                              "path only (gyrobench synth, then data.root); set exposure.readout_time_s: 0 for "
+                              "on-the-fly synthesis")
         cam = self.recipe.camera
         if self.crop > min(cam.width, cam.height):
             raise RecipeError(f"data.crop={crop} is larger than the {cam.width}x{cam.height} frame of recipe "

@@ -11,6 +11,11 @@ Per sample (split ``s``, index ``n``):
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
+   With a rolling shutter (``exposure.readout_time_s > 0``) the window read in step 3 also covers the readout
+   (:class:`gyrobench.build.sources.GyroWindowSource`), and steps 4-5 run per band of 8 rows with the exposure
+   window of the band's first full-frame row (:func:`gyrobench.gyro.rolling_shutter.band_windows`); the stored
+   fields are then :func:`gyrobench.gyro.rolling_shutter.window_field` (per row, its own window) and every sample
+   records ``readout_time_s`` (docs/datasets.md, "Rolling shutter").
 5. Blur: every pose's warp of the full frame averaged in linear light, computed over the crop only
    (``renderer``: :func:`gyrobench.synth.render_cpu.render_blur_cpu` with OpenCV on the CPU, the torch
    :func:`gyrobench.synth.blur.render_blur` on a GPU; they agree to <= 1e-4; the renderer is recorded in every
@@ -50,7 +55,9 @@ from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs,
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
 from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
+from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field, perturb_K, perturb_window
+from ..gyro.recording import GyroRecording
+from ..gyro.rolling_shutter import band_windows, window_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
 from ..io import atomic_dir
 from ..log import get_logger, progress
@@ -67,7 +74,7 @@ log = get_logger("build.pipeline")
 SAT_THRESHOLD_RSBLUR = 1.0  # render_blur compares with threshold - 1e-6
 
 __all__ = ["synthesize", "shard_tasks", "make_shard", "synthesize_sample", "resolve_renderer", "renderer_label",
-           "StageTimer", "RENDERERS", "sample_poses"]
+           "StageTimer", "RENDERERS", "sample_poses", "sample_window"]
 
 
 # ------------------------------------------------------------------------------------------------ renderer
@@ -215,19 +222,62 @@ def _draw_arrays(draw) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------------------- one sample
 def sample_poses(recipe: Recipe, split: Split, index: int, run_id: str = ""):
     """Gyro window and blur poses of sample ``index`` (steps 1, 3, 4 of the module): ``(window, w_cam (S, 3)
-    rad/s in camera axes, sub-steps per interval, H (P, 3, 3) anchor->pose homographies)``."""
+    rad/s in camera axes, sub-steps per interval, H (P, 3, 3) anchor->pose homographies)``; global shutter only."""
+    K = recipe.camera.K()
+    if recipe.exposure.readout_time_s > 0:
+        raise GyrobenchError(f"{recipe.source_path or recipe.name}: sample_poses gives the one pose set of a global "
+                             "shutter, but exposure.readout_time_s > 0 (rolling shutter: one pose set per band of "
+                             "rows, see build.pipeline._render_rolling); set exposure.readout_time_s: 0")
+    win, w_cam = sample_window(recipe, split, index, run_id)
+    n_sub, H = _poses(recipe, win.t_ns, w_cam, K)
+    return win, w_cam, n_sub, H
+
+
+def sample_window(recipe: Recipe, split: Split, index: int, run_id: str = ""):
+    """Gyro window of sample ``index`` (``recipe.exposure.samples`` samples, plus the readout's with a rolling
+    shutter) and its rates on the camera axes: ``(window, w_cam (N, 3) rad/s)``."""
     ctx = _context(recipe, run_id)
-    cam = recipe.camera
-    K = cam.K()
     ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
     win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
-    w_cam = win.w @ win.R_imu_to_cam.T
-    sub = recipe.substeps
-    n_sub = substeps_for_max_step(win.t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
+    return win, win.w @ win.R_imu_to_cam.T
+
+
+def _poses(recipe: Recipe, t_ns, w_cam, K) -> tuple[int, np.ndarray]:
+    """Sub-steps (>= min_per_interval, <= max_step_px between warps over the full frame) and the anchor->pose
+    homographies anchored at mid-exposure of one exposure window ``t_ns`` (S,), ``w_cam`` (S, 3) rad/s."""
+    cam, sub = recipe.camera, recipe.substeps
+    n_sub = substeps_for_max_step(t_ns, w_cam, K, (cam.height, cam.width), max_step_px=sub.max_step_px,
                                   min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval,
                                   M=recipe.storage.cmf_segments)
-    H, _tau = pose_homographies(win.t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
-    return win, w_cam, n_sub, H
+    H, _tau = pose_homographies(t_ns, w_cam, K, substeps=n_sub, anchor="mid", M=recipe.storage.cmf_segments)
+    return n_sub, H
+
+
+def _render_rolling(recipe: Recipe, frame: np.ndarray, t_ns, w_cam, K, crop, renderer: str, device: str):
+    """Rolling-shutter blur (``exposure.readout_time_s > 0``) of the crop: bands of 8 rows, each rendered with the
+    poses (:func:`_poses`) of its own exposure window, the window of the band's first full-frame row
+    (:func:`gyrobench.gyro.rolling_shutter.band_windows`, the same bands as
+    :func:`gyrobench.synth.blur.render_rolling_shutter`). ``t_ns``/``w_cam``: the whole stored window (exposure
+    + readout); the exposure is its first ``exposure.samples`` samples. Returns :func:`_render`'s dict plus
+    ``substeps`` and ``n_poses`` (the largest over the bands) and ``blur_extent_px`` (the band at the crop centre)."""
+    cam = recipe.camera
+    S = recipe.exposure.samples
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    rec = GyroRecording(t_ns, w_cam, np.eye(3), "gyro window")
+    x0, y0, cw, ch = crop
+    bands, ts, ws = band_windows(rec, int(t_ns[0]), int(t_ns[S - 1] - t_ns[0]), crop,
+                                 readout_time_s=recipe.exposure.readout_time_s, frame_height=cam.height, samples=S)
+    parts, n_sub, n_poses, extent = [], 0, 0, 0.0
+    centre = (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2)
+    for (by, bh), tb, wb in zip(bands, ts, ws):
+        sub, H = _poses(recipe, tb, wb, K)
+        parts.append(_render(frame, H, (x0, by, cw, bh), renderer, device))
+        n_sub, n_poses = max(n_sub, sub), max(n_poses, H.shape[0])
+        if by <= centre[1] < by + bh:
+            extent = pose_path_length_px(H, centre)
+    out = {k: np.concatenate([p[k] for p in parts], axis=0) for k in ("blurred", "sharp", "sat_mask", "valid")}
+    out.update(substeps=n_sub, n_poses=n_poses, blur_extent_px=extent)
+    return out
 
 
 def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = "", device: str = "cpu",
@@ -250,11 +300,18 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
     with _stage(timer, "decode"):
         frame = ctx.image(img_path)  # (H, W, 3) float32 linear
 
+    readout = recipe.exposure.readout_time_s
     with _stage(timer, "poses"):
-        win, w_cam, n_sub, H = sample_poses(recipe, split, index, run_id)
+        if readout > 0:
+            win, w_cam = sample_window(recipe, split, index, run_id)
+        else:
+            win, w_cam, n_sub, H = sample_poses(recipe, split, index, run_id)
 
     with _stage(timer, "warp"):
-        out = _render(frame, H, (x0, y0, cw, ch), renderer, device)
+        if readout > 0:
+            out = _render_rolling(recipe, frame, win.t_ns, w_cam, K, (x0, y0, cw, ch), renderer, device)
+        else:
+            out = _render(frame, H, (x0, y0, cw, ch), renderer, device)
     blurred = out["blurred"]
 
     sample: dict[str, Any] = {}
@@ -293,17 +350,20 @@ def synthesize_sample(recipe: Recipe, split: Split, index: int, run_id: str = ""
         "K_crop": K_crop,
         "frame_size": np.array([cam.width, cam.height], dtype=np.int64),
         "crop": np.array([x0, y0, cw, ch], dtype=np.int64),
-        "exposure_ns": np.int64(win.t_ns[-1] - win.t_ns[0]),
-        "n_poses": np.int32(H.shape[0]),
-        "substeps": np.int32(n_sub),
+        "exposure_ns": np.int64(win.t_ns[recipe.exposure.samples - 1] - win.t_ns[0]),
+        "n_poses": np.int32(out["n_poses"] if readout > 0 else H.shape[0]),
+        "substeps": np.int32(out["substeps"] if readout > 0 else n_sub),
         "window_start": np.int64(win.start),
-        "blur_extent_px": np.float32(pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
+        "blur_extent_px": np.float32(out["blur_extent_px"] if readout > 0 else
+                                     pose_path_length_px(H, (x0 + (cw - 1) / 2, y0 + (ch - 1) / 2))),
         "sample_id": f"{split.name}-{index:06d}",
         "sample_index": np.int64(index),
         "rng_key": np.array(ss.entropy, dtype=np.uint64),
         "source_image": img_path.name,
         "source_sha256": file_sha256(str(img_path)),
     })
+    if readout > 0:  # recorded only for a rolling shutter, so global-shutter shards keep their bytes
+        sample["readout_time_s"] = np.float64(readout)
     if recipe.storage.store_cmf == "float16":
         with _stage(timer, "fields"):
             sample.update(_fields(recipe, win.t_ns, w_cam, K, (x0, y0, cw, ch), ctx, sample))
@@ -317,9 +377,21 @@ def field_spec(recipe: Recipe) -> FieldSpec:
 
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
     kw = field_spec(recipe).kwargs()
+    draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
+    if recipe.exposure.readout_time_s > 0:
+        out = {}
+        rs = {"exposure_ns": int(sample["exposure_ns"]), "crop": crop, "layout": "hwc", "dtype": np.float32,
+              "readout_time_s": recipe.exposure.readout_time_s, "frame_height": recipe.camera.height, **kw}
+        out["cmf_clean"] = window_field(t_ns, w_cam, K, **rs).astype(np.float16)
+        if draws:
+            d = ErrorDraw.from_arrays(draws)
+            out["cmf_noisy"] = window_field(t_ns, perturb_window(t_ns, w_cam, d), perturb_K(K, d),
+                                            **rs).astype(np.float16)
+        else:
+            out["cmf_noisy"] = out["cmf_clean"].copy()
+        return out
     clean = camera_motion_field(t_ns, w_cam, K, crop=crop, layout="hwc", dtype=np.float32, **kw)
     out = {"cmf_clean": clean.astype(np.float16)}
-    draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
     if draws:
         noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, layout="hwc",
                                           dtype=np.float32, **kw)

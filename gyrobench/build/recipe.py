@@ -13,7 +13,9 @@ Conventions
   cx, cy`` or ``hfov_deg`` (then fx = fy = (W/2)/tan(hfov/2), principal point at the centre).
 - ``crop = [x0, y0, w, h]`` in full-frame pixels: the stored images (spec §1.1: (320, 180, 1280, 720)).
   ``crop_size = [w, h]`` alone means a centred crop.
-- Exposure: ``samples`` consecutive gyro samples per image (11 = 10 raw intervals, spec §1.1).
+- Exposure: ``samples`` consecutive gyro samples per image (11 = 10 raw intervals, spec §1.1);
+  ``readout_time_s`` (default 0 = global shutter) makes it a rolling shutter: full-frame row ``y`` starts
+  exposing ``y * readout_time_s / height`` after row 0 (``docs/datasets.md``, "Rolling shutter").
 - Sub-steps: at least ``min_per_interval`` poses per raw interval (8, spec §1.2), more when any pixel would
   move more than ``max_step_px`` between consecutive warps (rsblur.md D2).
 - Paths in a recipe are relative to the recipe file; ``${VAR}`` / ``~`` are expanded when the recipe is
@@ -52,6 +54,7 @@ MAX_EXPOSURE_SAMPLES = 1000   # gyro samples per exposure (about 5 s at the 200 
 MAX_SPLIT_SIZE = 10_000_000   # samples per split
 MAX_SUBSTEPS = 1024           # poses per raw gyro interval
 MAX_SHARD_SIZE = 100_000      # samples per shard
+MAX_READOUT_S = 1.0           # rolling-shutter readout of the full frame (phones: about 0.01-0.04 s)
 
 DEGRADATION_PRESETS = ("gyrodeblurnet_official", "gyrodeblurnet", "rsblur_pt", "rsblur_tf_realblur",
                        "rsblur_tf_rsblur")
@@ -176,14 +179,28 @@ class Camera:
 
 @dataclass
 class Exposure:
-    """Gyro samples per image (11 = 10 raw intervals, spec gyrodeblurnet.md §1.1)."""
+    """Gyro samples per image (11 = 10 raw intervals, spec gyrodeblurnet.md §1.1) and the shutter.
+
+    ``readout_time_s`` (seconds, default 0 = global shutter): rolling-shutter readout time of the full frame.
+    Row ``y`` of the full frame (pixel centre, top = 0) exposes over ``[t0 + y * readout_time_s / height,
+    ... + exposure]``, where ``t0`` is the window's first sample and the exposure lasts ``samples - 1`` raw
+    intervals (:mod:`gyrobench.gyro.rolling_shutter`). The gyro window read per image then covers the exposure
+    plus the readout (``docs/datasets.md``, "Rolling shutter").
+    """
 
     samples: int = 11
+    readout_time_s: float = 0.0
 
     def __post_init__(self):
         if not 2 <= self.samples <= MAX_EXPOSURE_SAMPLES:
             raise ValueError(f"samples must be 2..{MAX_EXPOSURE_SAMPLES} gyro samples per exposure (11 = 10 raw "
                              f"intervals, spec §1.1), got {self.samples}")
+        r = self.readout_time_s
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r <= MAX_READOUT_S:
+            raise ValueError(f"readout_time_s must be a number of seconds in [0, {MAX_READOUT_S:g}] (0 = global "
+                             f"shutter; phones read a frame out in about 0.01-0.04 s), got {r!r}; fix "
+                             "exposure.readout_time_s")
+        self.readout_time_s = float(r)
 
 
 @dataclass
@@ -309,6 +326,8 @@ class Recipe:
         for gyro in [d["sources"]["gyro"], *(sp.get("gyro") for sp in d.get("splits", []))]:
             if isinstance(gyro, dict) and gyro.get("strength") == 1.0:
                 gyro.pop("strength")
+        if d.get("exposure", {}).get("readout_time_s") == 0.0:
+            d["exposure"].pop("readout_time_s")
         return d
 
     @property

@@ -28,6 +28,7 @@ from ..color import srgb_to_linear
 from ..errors import GyroFormatError, ImageError, RecipeError
 from ..gyro import handshake
 from ..gyro.recording import load_gyro
+from ..gyro.rolling_shutter import readout_extra_samples
 from ..provenance import sha256_file
 from ..synth.deadleaves import dead_leaves_linear
 from .recipe import GyroSource, Recipe, Split, expand_path
@@ -213,12 +214,20 @@ def valid_window_starts(t_ns: np.ndarray, samples: int, exclude_gaps: bool, gap_
     return starts[bad == 0]
 
 
-def _capture_windows(root: Path, samples: int, exclude_gaps: bool, gap_factor: float):
-    """``([(recording, valid starts)], cumulative offsets, total)`` over the captures under ``root``."""
+def _median_dt_ns(t_ns) -> float:
+    return float(np.median(np.diff(np.asarray(t_ns, dtype=np.int64))))
+
+
+def _capture_windows(root: Path, samples: int, exclude_gaps: bool, gap_factor: float, readout_time_s: float = 0.0):
+    """``([(recording, valid starts)], cumulative offsets, total, window samples)`` over the captures under
+    ``root``; windows of ``samples`` plus, with a rolling shutter, the samples that cover the readout at the
+    finest sample interval of the logs (one window length for all, so a shard's gyro arrays stack)."""
+    logs = [load_capture(folder) for folder in list_captures(root)]
+    recs_all = [cap.recording(f) for cap, f in logs]
+    extra = max((readout_extra_samples(readout_time_s, _median_dt_ns(r.t_ns)) for r in recs_all), default=0)
+    samples = samples + extra
     recs = []
-    for folder in list_captures(root):
-        cap, f = load_capture(folder)
-        rec = cap.recording(f)
+    for rec in recs_all:
         starts = valid_window_starts(np.asarray(rec.t_ns), samples, exclude_gaps, gap_factor)
         if starts.size:
             recs.append((rec, starts))
@@ -226,7 +235,7 @@ def _capture_windows(root: Path, samples: int, exclude_gaps: bool, gap_factor: f
         raise GyroFormatError(f"{root}: no capture has a gap-free gyro window of {samples} samples; import longer "
                               "logs or set exclude_gaps: false")
     sizes = np.array([s.size for _, s in recs])
-    return recs, np.concatenate([[0], np.cumsum(sizes)[:-1]]), int(sizes.sum())
+    return recs, np.concatenate([[0], np.cumsum(sizes)[:-1]]), int(sizes.sum()), samples
 
 
 @dataclass
@@ -238,12 +247,17 @@ class GyroWindow:
 
 
 class GyroWindowSource:
-    """Gives the gyro window of sample n of a split (deterministic in n and the sample RNG)."""
+    """Gives the gyro window of sample n of a split (deterministic in n and the sample RNG).
+
+    A window has ``recipe.exposure.samples`` samples; with a rolling shutter (``exposure.readout_time_s > 0``)
+    it has :func:`~gyrobench.gyro.rolling_shutter.readout_extra_samples` more, at the source's median sample
+    interval, so that it covers the exposure of the last row too (``self.samples`` is the window length)."""
 
     def __init__(self, recipe: Recipe, split: Split):
         self.recipe = recipe
         self.cfg: GyroSource = recipe.gyro_for(split)
         self.samples = recipe.exposure.samples
+        readout = recipe.exposure.readout_time_s
         self.R = np.asarray(self.cfg.R_imu_to_cam, dtype=np.float64) if self.cfg.R_imu_to_cam else np.eye(3)
         self._rec = None
         self._starts = None
@@ -255,6 +269,7 @@ class GyroWindowSource:
             path = expand_path(self.cfg.file, recipe, f"{key}.file")
             self._rec = load_gyro(path)
             t = np.asarray(self._rec.t_ns)
+            self.samples += readout_extra_samples(readout, _median_dt_ns(t))
             self._starts = valid_window_starts(t, self.samples, self.cfg.exclude_gaps, self.cfg.gap_factor)
             if self._starts.size == 0:
                 raise GyroFormatError(f"{path}: no gap-free window of {self.samples} samples; "
@@ -274,9 +289,11 @@ class GyroWindowSource:
                 self._sp_path = sp_path
         elif self.cfg.kind == "capture":
             self._captures = _capture_windows(expand_path(self.cfg.file, recipe, f"{key}.file"), self.samples,
-                                              self.cfg.exclude_gaps, self.cfg.gap_factor)
+                                              self.cfg.exclude_gaps, self.cfg.gap_factor, readout)
+            self.samples = self._captures[3]
         else:
             self._model = self._load_model()
+            self.samples += readout_extra_samples(readout, 1e9 / float(self.cfg.rate_hz or self._model.rate_hz))
 
     def _load_model(self):
         if self.cfg.model:
@@ -291,7 +308,7 @@ class GyroWindowSource:
     def window(self, index: int, rng: np.random.Generator) -> GyroWindow:
         S = self.samples
         if self._captures is not None:
-            recs, offsets, total = self._captures
+            recs, offsets, total, _ = self._captures
             g = int(rng.integers(total))
             k = int(np.searchsorted(offsets, g, side="right")) - 1
             rec, starts = recs[k]

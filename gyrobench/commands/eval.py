@@ -8,6 +8,7 @@ Examples::
     gyrobench eval --official gyrodeblurnet --checkpoint ckpt_gyroblur_synth_epoch_300.pt --data DIR
     gyrobench eval --config baselines/classical/eval.yaml      # keys mirror the flags; flags given override
     gyrobench eval --model classical --captures captures/ --out runs/eval-captures/classical   # NIQE/TOPIQ only
+    gyrobench eval --config captures-eval.yaml                 # the same with 'captures: captures/' in the file
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="dataset folder (manifest.json + shards)")
     parser.add_argument("--captures", type=Path, default=None,
                         help="instead of --data: a folder of capture folders (real photos, no reference): "
-                             "NIQE/TOPIQ on the display-encoded outputs (docs/captures.md)")
+                             "NIQE/TOPIQ on the display-encoded outputs (docs/captures.md); the config key "
+                             "'captures'")
     parser.add_argument("--protocol", default=None, choices=sorted(PROTOCOLS),
                         help="metric protocol (docs/metrics.md; default: gyrodeblurnet_official)")
     parser.add_argument("--out", type=Path, default=None,
@@ -88,28 +90,7 @@ def flag_overrides(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate, load_eval_config
 
-    if args.captures is not None:
-        return _run_captures(args)
-    cfg = load_eval_config(args.config, flag_overrides(args))
+    cfg = load_eval_config(args.config, flag_overrides(args))  # --captures DIR is the config's 'captures: DIR'
     check_out(cfg.out_dir(), "--out", folder=True)
     evaluate(cfg)
-    return 0
-
-
-def _run_captures(args: argparse.Namespace) -> int:
-    """``--captures DIR``: no-reference scoring of real (or synthetic) captures (gyrobench.restore.score)."""
-    from ..restore.score import NR_METRICS, evaluate_captures
-
-    if args.data is not None:
-        raise GyrobenchError("give either --data (a dataset) or --captures (a folder of captures), not both")
-    if args.checkpoint is None and args.model not in ("classical", "identity"):
-        raise GyrobenchError("with --captures give --checkpoint PATH or --model classical|identity")
-    metrics = NR_METRICS if args.metrics is None else tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    options = json.loads(args.options) if args.options else None
-    label = args.label or args.model or (args.checkpoint.stem if args.checkpoint else "model")
-    out = check_out(args.out or Path("runs") / "eval-captures" / label, "--out", folder=True)
-    metric_options = {"topiq_nr": {"weights": args.topiq_weights}} if args.topiq_weights else None
-    evaluate_captures(args.captures, out, checkpoint=args.checkpoint, model=args.model, model_options=options,
-                      label=args.label, metrics=metrics, metric_options=metric_options, ci=args.ci or "t",
-                      n_crops=3 if args.crops is None else args.crops, device=args.device or "cpu")
     return 0

@@ -36,6 +36,8 @@ Conventions
   recomputed. A stored ``cmf_noisy`` without ``err_*`` draws (fields supplied by the official release, see
   ``import-gyroblur``) cannot be recomputed: it is read, ``cmf_clean`` is recomputed, and with other
   ``field`` it is replaced by the clean field (a warning says so).
+* Rolling-shutter shards (a per-sample ``readout_time_s`` > 0, recipe ``exposure.readout_time_s``): the fields
+  are :func:`gyrobench.gyro.rolling_shutter.window_field`, each row the field of its own exposure window.
 * Crop offsets are a pure function of ``(seed, epoch, sample index)`` (:meth:`ShardDataset.set_epoch`), so
   results do not depend on the number or scheduling of DataLoader workers, and a resumed run sees the same
   crops as an uninterrupted one.
@@ -58,7 +60,8 @@ import torch
 
 from ..errors import ShardError
 from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
+from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field, perturb_K, perturb_window
+from ..gyro.rolling_shutter import window_field
 from ..log import get_logger
 from .shards import field_spec_of, open_dataset
 
@@ -317,11 +320,21 @@ class ShardDataset(torch.utils.data.Dataset):
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
         opts.update(crop=(frame_xy[0], frame_xy[1], cw, ch), layout="chw", dtype=np.float32)
-        clean = camera_motion_field(t_ns, w, K, **opts)
+        readout = float(f["readout_time_s"][i]) if "readout_time_s" in f else 0.0
+        if readout > 0:  # rolling shutter: per row, the field of that row's own exposure window
+            rs = {"exposure_ns": int(f["exposure_ns"][i]), "readout_time_s": readout,
+                  "frame_height": int(f["frame_size"][i][1]), **opts}
+            clean = window_field(t_ns, w, K, **rs)
+        else:
+            clean = camera_motion_field(t_ns, w, K, **opts)
         out.setdefault("cmf_clean", torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)))
         if "cmf_noisy" not in out:
             draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
-            if draws:
+            if draws and readout > 0:
+                d = ErrorDraw.from_arrays(draws)
+                noisy = window_field(t_ns, perturb_window(t_ns, w, d), perturb_K(K, d), **rs)
+                out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
+            elif draws:
                 noisy = noisy_camera_motion_field(t_ns, w, K, ErrorDraw.from_arrays(draws), **opts)
                 out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
             else:

@@ -16,6 +16,7 @@ import numpy as np
 from ..color import linear_to_srgb
 from ..errors import GyrobenchError, ShardError
 from ..gyro.cmf import camera_motion_field
+from ..gyro.rolling_shutter import window_field
 from ..viz.cmf_plot import render_cmf
 from .manifest import MANIFEST, read_manifest
 from .shards import read_sample, read_shard_attrs, verify_dataset, verify_shard
@@ -143,8 +144,13 @@ def _field_for(sample: dict[str, Any]) -> np.ndarray:
         return np.asarray(sample["cmf_clean"], dtype=np.float64)
     R = np.asarray(sample.get("R_imu_to_cam", np.eye(3)))
     w = np.asarray(sample["gyro_w"]) @ R.T
-    return camera_motion_field(sample["gyro_t_ns"], w, sample["K"], crop=tuple(int(v) for v in sample["crop"]),
-                               layout="hwc", dtype=np.float64)
+    crop = tuple(int(v) for v in sample["crop"])
+    readout = float(sample.get("readout_time_s", 0.0))
+    if readout > 0:  # rolling shutter: per row, the field of the row's own exposure window
+        return window_field(sample["gyro_t_ns"], w, sample["K"], int(sample["exposure_ns"]), crop=crop,
+                            readout_time_s=readout, frame_height=int(np.asarray(sample["frame_size"])[1]),
+                            layout="hwc", dtype=np.float64)
+    return camera_motion_field(sample["gyro_t_ns"], w, sample["K"], crop=crop, layout="hwc", dtype=np.float64)
 
 
 def contact_sheet(path: str | Path, out_png: str | Path, *, n: int = 6, tile: int = 256,

@@ -64,6 +64,10 @@ FIELD_ATTRS: dict[str, dict[str, str]] = {
     "window_start": {"layout": "N", "units": "sample index (0-based)",
                      "meaning": "window start in the gyro recording; -1 for the fitted generator"},
     "blur_extent_px": {"layout": "N", "units": "px", "meaning": "path length of the crop-centre trajectory"},
+    "readout_time_s": {"layout": "N", "units": "s", "meaning": (
+        "rolling-shutter readout of the full frame (absent = global shutter): row y starts y * readout / height "
+        "after gyro_t_ns[0]; the gyro window covers exposure_ns (its first S samples) plus the readout; fields "
+        "are per row, each row's own exposure window (docs/datasets.md, Rolling shutter)")},
     "sample_id": {"layout": "N", "units": "", "meaning": "<split>-<index:06d>"},
     "sample_index": {"layout": "N", "units": "", "meaning": "index within the split"},
     "rng_key": {"layout": "N,3", "units": "", "meaning": "SeedSequence entropy (seed, split key, index)"},

@@ -5,9 +5,16 @@ loaded by :func:`load_eval_config` through :func:`gyrobench.config.from_dict`: a
 required key or a wrong type is one line naming the file and the key, exactly as for the training configs.
 Flags given on the command line override the file's keys (``overrides``).
 
+The data source is ``data`` (a synthesized or imported dataset: full-reference and no-reference metrics) or
+``captures`` (a folder of capture folders, real photos without a reference: NIQE / TOPIQ on the display-encoded
+outputs, :func:`gyrobench.restore.score.evaluate_captures`; the ``--captures`` flag sets the same key).
+
 >>> cfg = EvalConfig(data="data/demo", model="identity")
 >>> cfg.metrics, cfg.gyro_field, cfg.out_dir()
 (('psnr', 'ssim', 'niqe', 'topiq_nr'), 'noisy', PosixPath('runs/eval/identity'))
+>>> cfg = EvalConfig(captures="captures", model="classical")
+>>> cfg.metrics, cfg.out_dir()
+(('niqe', 'topiq_nr'), PosixPath('runs/eval-captures/classical'))
 """
 
 from __future__ import annotations
@@ -19,9 +26,13 @@ from typing import Any, Literal
 from ..config import from_dict, load_mapping
 from ..metrics import PROTOCOLS
 
-__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS", "GYRO_FIELDS", "MAX_CROPS", "MAX_LIMIT"]
+__all__ = ["EvalConfig", "load_eval_config", "DEFAULT_METRICS", "CAPTURE_METRICS", "GYRO_FIELDS", "MAX_CROPS",
+           "MAX_LIMIT"]
 
 DEFAULT_METRICS = ("psnr", "ssim", "niqe", "topiq_nr")
+CAPTURE_METRICS = ("niqe", "topiq_nr")  # captures have no reference image
+#: keys that mean nothing for captures (the protocol is fixed: display sRGB 8-bit; the field is each capture's own)
+_NOT_FOR_CAPTURES = ("official", "split", "protocol", "gyro_field", "limit", "save_images", "no_verify")
 GYRO_FIELDS = ("noisy", "clean", "shuffled", "zero")
 MAX_CROPS = 1000  # the same bounds for a config file's values as for the flags (gyrobench.commands.args)
 MAX_LIMIT = 10**9
@@ -29,10 +40,13 @@ MAX_LIMIT = 10**9
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """One evaluation (docs/metrics.md). Give ``checkpoint`` (a gyrobench checkpoint, or an official weights file
-    with ``official``) or ``model`` (a non-learned model: ``classical`` | ``identity``)."""
+    """One evaluation (docs/metrics.md). Give ``data`` (a dataset) or ``captures`` (a folder of captures,
+    docs/captures.md), and ``checkpoint`` (a gyrobench checkpoint, or an official weights file with ``official``)
+    or ``model`` (a non-learned model: ``classical`` | ``identity``). ``metrics`` defaults to
+    :data:`DEFAULT_METRICS` for a dataset and :data:`CAPTURE_METRICS` for captures."""
 
-    data: str  # dataset folder (manifest.json + shards)
+    data: str | None = None  # dataset folder (manifest.json + shards)
+    captures: str | None = None  # instead of data: a capture folder or a folder of them (no reference)
     checkpoint: str | None = None
     model: str | None = None
     official: str | None = None  # load ``checkpoint`` as an official file of this model
@@ -40,7 +54,7 @@ class EvalConfig:
     label: str | None = None  # row label in tables (default: the model name)
     split: str = "test"  # "all": every sample
     protocol: str = "gyrodeblurnet_official"
-    metrics: tuple[str, ...] = DEFAULT_METRICS
+    metrics: tuple[str, ...] | None = None  # default: DEFAULT_METRICS (data) or CAPTURE_METRICS (captures)
     gyro_field: Literal["noisy", "clean", "shuffled", "zero"] = "noisy"  # see gyrobench.evaluate.run
     ci: Literal["t", "bootstrap"] = "t"  # 95 % interval method
     seed: int = 0  # of the bootstrap interval
@@ -56,9 +70,23 @@ class EvalConfig:
     command: str | None = None  # recorded as the record's command (default: this process's command line)
 
     def __post_init__(self):
+        if (self.data is None) == (self.captures is None):
+            raise ValueError("give exactly one data source: 'data: DIR' (a dataset; --data) or 'captures: DIR' (a "
+                             "folder of capture folders, no reference; --captures)"
+                             + (", not both" if self.data is not None else ""))
         if self.checkpoint is None and self.model is None:
             raise ValueError("give --checkpoint PATH (trained model) or --model classical|identity "
                              "('checkpoint:' or 'model:' in a config file)")
+        if self.captures is not None:
+            given = [k for k in _NOT_FOR_CAPTURES if getattr(self, k) != EvalConfig.__dataclass_fields__[k].default]
+            if given:
+                raise ValueError(f"'{given[0]}' does not apply to captures (no reference: NIQE/TOPIQ on display "
+                                 "sRGB 8-bit, each capture's own field); remove it, or evaluate a dataset with data:")
+            if self.checkpoint is None and self.model not in ("classical", "identity"):
+                raise ValueError(f"model={self.model!r}: with captures give --checkpoint PATH or --model "
+                                 "classical|identity")
+        if self.metrics is None:
+            object.__setattr__(self, "metrics", CAPTURE_METRICS if self.captures is not None else DEFAULT_METRICS)
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol={self.protocol!r}: use one of {', '.join(sorted(PROTOCOLS))}")
         if not self.metrics:
@@ -77,7 +105,7 @@ class EvalConfig:
 
     def out_dir(self) -> Path:
         name = self.label or self.official or self.model or (Path(self.checkpoint).stem if self.checkpoint else "model")
-        return Path(self.out) if self.out else Path("runs") / "eval" / name
+        return Path(self.out) if self.out else Path("runs") / ("eval-captures" if self.captures else "eval") / name
 
     def all_metric_options(self) -> dict[str, dict[str, Any]]:
         """``metric_options`` with ``topiq_weights`` folded in."""

@@ -52,7 +52,7 @@ from .config import EvalConfig
 from .model import build_eval_model, model_field_spec
 from .outputs import centre_crop, field_path_length_px, save_png, slug
 
-__all__ = ["evaluate", "prepare", "restore_and_score", "make_record", "Run", "Images"]
+__all__ = ["evaluate", "evaluate_captures_cfg", "prepare", "restore_and_score", "make_record", "Run", "Images"]
 
 log = get_logger("evaluate")
 
@@ -83,7 +83,10 @@ class Images:
 
 
 def evaluate(cfg: EvalConfig) -> Path:
-    """Evaluate ``cfg``; returns the path of the written ``results.json``."""
+    """Evaluate ``cfg``; returns the path of the written ``results.json``. A ``captures`` source (no reference)
+    is scored by :func:`gyrobench.restore.score.evaluate_captures` (:func:`evaluate_captures_cfg`)."""
+    if cfg.captures is not None:
+        return evaluate_captures_cfg(cfg)
     run = prepare(cfg)
     metrics = MetricSet(cfg.metrics, protocol=run.protocol, device=run.device, options=cfg.all_metric_options())
     images = restore_and_score(run, metrics)
@@ -96,6 +99,18 @@ def evaluate(cfg: EvalConfig) -> Path:
     means = ", ".join(f"{k} {v['mean']:.4f}" for k, v in summaries.items())
     log.info("eval %s: %d images, %s -> %s", run.label, len(images.rows), means or "no metric", path)
     return path
+
+
+def evaluate_captures_cfg(cfg: EvalConfig) -> Path:
+    """``cfg.captures``: restore every capture and compute the no-reference metrics on the display-encoded
+    outputs; the record's ``split`` is ``"real captures (no reference)"`` (its leaderboard group)."""
+    from ..restore.score import evaluate_captures
+
+    return evaluate_captures(cfg.captures, cfg.out_dir(), checkpoint=cfg.checkpoint, model=cfg.model,
+                             model_options=cfg.options or None, label=cfg.label, metrics=cfg.metrics,
+                             metric_options=cfg.all_metric_options() or None, ci=cfg.ci, seed=cfg.seed,
+                             n_crops=cfg.crops, crop_size=cfg.crop_size, device=str(resolve_device(cfg.device)),
+                             command=cfg.command)
 
 
 def prepare(cfg: EvalConfig) -> Run:

@@ -23,6 +23,8 @@ The gyro recording must already be on the photo clock (a capture shifts it by it
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import GyroFormatError, ShapeError
@@ -37,7 +39,8 @@ from .cmf import (
 )
 from .recording import GyroRecording
 
-__all__ = ["row_start_times_ns", "exposure_windows", "exposure_motion_field", "DEFAULT_WINDOW_SAMPLES"]
+__all__ = ["row_start_times_ns", "exposure_windows", "exposure_motion_field", "band_windows", "window_field",
+           "readout_extra_samples", "DEFAULT_WINDOW_SAMPLES"]
 
 #: samples per exposure window: 11 (10 intervals) like a GyroBlur-Synth window (8 field segments of 1.25).
 DEFAULT_WINDOW_SAMPLES = 11
@@ -118,3 +121,49 @@ def exposure_motion_field(rec: GyroRecording, exposure_start_ns: int, exposure_n
         else:
             out[:, i] = row[:, 0]
     return out
+
+
+def band_windows(rec: GyroRecording, exposure_start_ns: int, exposure_ns: int, crop, *, readout_time_s: float,
+                 frame_height: int, samples: int = DEFAULT_WINDOW_SAMPLES, band_rows: int = 8):
+    """The exposure windows a rolling-shutter blur is rendered with: bands of ``band_rows`` rows of ``crop``.
+
+    Each band ``(y, h)`` (full-frame rows ``y .. y + h - 1``) uses the window of its first row ``y``
+    (:func:`row_start_times_ns`, :func:`exposure_windows`). With ``readout_time_s = 0`` there is one band, the
+    whole crop. Returns ``(bands [(y, h)], t_ns (G, samples), w_cam (G, samples, 3))``.
+    """
+    _, y0, _, h = (int(v) for v in crop)
+    if readout_time_s == 0:
+        bands = [(y0, h)]
+    else:
+        bands = [(y, min(band_rows, y0 + h - y)) for y in range(y0, y0 + h, band_rows)]
+    starts = row_start_times_ns(exposure_start_ns, readout_time_s, [b[0] for b in bands], frame_height)
+    t, w = exposure_windows(rec, starts, exposure_ns, samples)
+    return bands, t, w
+
+
+def readout_extra_samples(readout_time_s: float, dt_ns: float) -> int:
+    """Gyro samples to read beyond an exposure window so that it also covers a readout of ``readout_time_s``
+    at a sample interval of ``dt_ns``: ``ceil(readout / dt) + 1`` (one sample of margin for timing jitter),
+    0 for a global shutter."""
+    if readout_time_s == 0:
+        return 0
+    return int(math.ceil(float(readout_time_s) * 1e9 / float(dt_ns))) + 1
+
+
+def window_field(t_ns, w_cam, K, exposure_ns: int, *, crop, readout_time_s: float, frame_height: int,
+                 **field_kw):
+    """Motion field of a stored rolling-shutter gyro window (``gyrobench synth`` with ``exposure.readout_time_s``).
+
+    ``t_ns`` (N,), ``w_cam`` (N, 3) rad/s on the camera axes: the window read for the image, starting at the
+    exposure start of full-frame row 0 and covering the exposure ``exposure_ns`` plus the readout. The exposure has
+    ``S`` samples, the count of ``t_ns <= t_ns[0] + exposure_ns`` (the recipe's ``exposure.samples``). The field
+    is :func:`exposure_motion_field`: each row's vectors are the field of that row's own exposure window, anchored
+    at its own mid-exposure (the network sees, per row, the blur of that row). ``field_kw``: ``M``, ``stride``,
+    ``interp``, ``anchor``, ``rotation``, ``layout``, ``dtype``. For an error-model draw, pass the perturbed rates
+    and intrinsics (:func:`gyrobench.gyro.error_model.perturb_window`, ``perturb_K``) over the whole window.
+    """
+    t = np.asarray(t_ns, dtype=np.int64)
+    samples = int(np.searchsorted(t, t[0] + int(exposure_ns), side="right"))
+    rec = GyroRecording(t, np.asarray(w_cam, dtype=np.float64), np.eye(3), "stored rolling-shutter window")
+    return exposure_motion_field(rec, int(t[0]), int(exposure_ns), K, crop=crop, readout_time_s=readout_time_s,
+                                 frame_height=frame_height, samples=samples, **field_kw)

@@ -293,12 +293,9 @@ class GyroDeblurNet(nn.Module):
                     nn.init.normal_(dcn.offset_conv.weight, std=float(offset_init))
                     nn.init.normal_(dcn.modulator_conv.weight, std=float(offset_init))
 
-    def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
-        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network; fields not needed
-            hp, wp = padded_size(*hw, self.padder_size)
-            zeros = like.new_zeros(n, self.gyro_channel, hp // 2, wp // 2)
-            return self.intro_gyro(zeros)
+    def _fields(self, batch, n: int, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's (clean, noisy) fields checked and padded to Hp/2 × Wp/2 (either stands in for a missing
+        other); pixels, unscaled."""
         get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
         clean, noisy = get("cmf_clean"), get("cmf_noisy")
         if clean is None and noisy is None:
@@ -308,13 +305,23 @@ class GyroDeblurNet(nn.Module):
             )
         clean = noisy if clean is None else clean
         noisy = clean if noisy is None else noisy
+        same = noisy is clean
         clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
-        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
+        noisy = clean if same else prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
         if clean.shape[0] != n or noisy.shape[0] != n:
             raise ShapeError(
                 f"gyrodeblurnet: batch has {n} images but fields of batch size "
                 f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)"
             )
+        return clean, noisy
+
+    def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
+        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network; fields not needed
+            hp, wp = padded_size(*hw, self.padder_size)
+            zeros = like.new_zeros(n, self.gyro_channel, hp // 2, wp // 2)
+            return self.intro_gyro(zeros)
+        clean, noisy = self._fields(batch, n, hw)
         if self.cmf_scale != 1.0:
             same = noisy is clean
             clean = clean * self.cmf_scale
@@ -328,17 +335,7 @@ class GyroDeblurNet(nn.Module):
 
     def _mixed_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """The α-mixed field ``α·noisy + (1−α)·clean`` (B, 2M, Hp/2, Wp/2), pixels, unscaled."""
-        get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
-        clean, noisy = get("cmf_clean"), get("cmf_noisy")
-        if clean is None and noisy is None:
-            raise ShapeError(
-                "gyrodeblurnet needs batch['cmf_clean'] and/or batch['cmf_noisy'] "
-                f"(B, {self.gyro_channel}, H/2, W/2); got neither"
-            )
-        clean = noisy if clean is None else clean
-        noisy = clean if noisy is None else noisy
-        clean = prepare_cmf(clean, hw, self.gyro_channel, "cmf_clean")
-        noisy = prepare_cmf(noisy, hw, self.gyro_channel, "cmf_noisy")
+        clean, noisy = self._fields(batch, n, hw)
         alpha = batch_alpha(batch, n, like)
         if isinstance(alpha, float):
             return noisy if alpha == 1.0 else alpha * noisy + (1.0 - alpha) * clean

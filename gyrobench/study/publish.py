@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import GyrobenchError
-from ..io import write_text_atomic
+from ..io import atomic_dir, write_text_atomic
 from ..leaderboard.publish import publish
 from ..log import get_logger
 from ..provenance import sha256_file
@@ -77,8 +77,8 @@ def _rows(study, units: list[dict], refs: dict, figs: dict, edges: dict) -> dict
     return out
 
 
-def _copy_checkpoints(study, units: list[dict]) -> dict[tuple[str, int], str]:
-    """Copy each final checkpoint to ``BOARD/checkpoints/<run>-s<seed>.pt`` (at most ``publish_max_mb``)."""
+def _copy_checkpoints(study, units: list[dict], board: Path) -> dict[tuple[str, int], str]:
+    """Copy each final checkpoint to ``board/checkpoints/<run>-s<seed>.pt`` (at most ``publish_max_mb``)."""
     limit = study.suite.publish_max_mb * 1e6
     names = {}
     for u in units:
@@ -90,20 +90,19 @@ def _copy_checkpoints(study, units: list[dict]) -> dict[tuple[str, int], str]:
                         u["label"], u["seed"], size / 1e6, study.suite.publish_max_mb, src)
             names[(u["label"], u["seed"])] = f"not published ({size / 1e6:.1f} MB > {study.suite.publish_max_mb:g} MB)"
             continue
-        dest = study.board / rel
+        dest = board / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if not dest.is_file() or sha256_file(dest) != u["state"]["final_sha256"]:
-            shutil.copyfile(src, dest)
+        shutil.copyfile(src, dest)
         names[(u["label"], u["seed"])] = rel
     return names
 
 
-def _copy_records(study, paths: list[Path]) -> list[Path]:
-    """Copy evaluation folders (record, per-image CSV, crops) under ``BOARD/records/`` (the board stands alone)."""
+def _copy_records(study, paths: list[Path], board: Path) -> list[Path]:
+    """Copy evaluation folders (record, per-image CSV, crops) under ``board/records/`` (the board stands alone)."""
     out = []
     for p in paths:
         rel = p.parent.relative_to(study.out)
-        dest = study.board / "records" / rel
+        dest = board / "records" / rel
         if dest.exists():
             shutil.rmtree(dest)
         shutil.copytree(p.parent, dest)
@@ -116,9 +115,18 @@ def _fmt_s(v) -> str:
 
 
 def write_board(study, units, refs, plans, figs, manifest, data_sha, missing) -> dict:
+    """Publish the study into ``study.board`` as one folder swap (:func:`gyrobench.io.atomic_dir`): the board
+    holds exactly what this publication wrote (no file of an earlier study survives), and a kill leaves the old
+    board whole."""
+    with atomic_dir(study.board) as tmp:
+        summary = _write_board(study, Path(tmp), units, refs, plans, figs, manifest, data_sha, missing)
+    final = str(study.board)
+    summary["written"] = {k: v.replace(str(tmp), final, 1) for k, v in summary["written"].items()}
+    return summary
 
-    suite, board = study.suite, study.board
-    board.mkdir(parents=True, exist_ok=True)
+
+def _write_board(study, board: Path, units, refs, plans, figs, manifest, data_sha, missing) -> dict:
+    suite = study.suite
     test_info = {}
     edges = {}
     for ts in suite.dataset.test:
@@ -132,7 +140,7 @@ def write_board(study, units, refs, plans, figs, manifest, data_sha, missing) ->
         test_info[ts.name] = {"images": rec["n_images"], "extent_median": rec["blur_extent_px"]["median"],
                               "extent_max": rec["blur_extent_px"]["max"], "split": ts.split}
     val_rec, _ = _load(refs[("blurred", "_validation")])
-    ckpt_names = _copy_checkpoints(study, units)
+    ckpt_names = _copy_checkpoints(study, units, board)
     suite_text = Path(suite.source).read_text(encoding="utf-8")
     write_text_atomic(board / "suite.yaml", suite_text)
     write_text_atomic(board / "recipe.yaml", manifest.get("recipe") or "")
@@ -174,11 +182,11 @@ def write_board(study, units, refs, plans, figs, manifest, data_sha, missing) ->
     # every evaluation record, through the project leaderboard (per seed, intervals over images)
     rec_paths = [p for u in units for p in u["evals"].values()]
     rec_paths += [p for (k, name), p in sorted(refs.items()) if name != "_validation"]
-    copies = _copy_records(study, rec_paths)
+    copies = _copy_records(study, rec_paths, board)
     lb = publish(copies, board / "leaderboard", title=f"study {suite.name}: every evaluation (per seed)")
     written.update({f"leaderboard_{k}": v for k, v in lb.items() if k in ("md", "csv", "tex", "html")})
     return {"suite": suite.source, "name": suite.name, "command": study.command, "out": str(study.out),
-            "board": str(board), "budget": plans, "figures": figs, "missing": missing,
+            "board": str(study.board), "budget": plans, "figures": figs, "missing": missing,
             "units": [{"label": u["label"], "seed": u["seed"], "dir": str(u["dir"]), **{
                 k: v for k, v in u["state"].items() if k != "config"}} for u in units],
             "written": {k: str(v) for k, v in written.items()}, "edges": edges, "test": test_info}

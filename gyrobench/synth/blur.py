@@ -360,19 +360,14 @@ def render_rolling_shutter(sharp_linear: torch.Tensor, rec, exposure_start_ns: i
     rendering ``render_blur(sharp, blur_homographies(window)[0], crop=crop)`` (one band, the same call).
     Returns :func:`render_blur`'s dict (``blurred``, ``sharp``, ``valid``).
     """
-    from gyrobench.gyro.rolling_shutter import exposure_windows, row_start_times_ns
+    from gyrobench.gyro.rolling_shutter import band_windows
 
     B, _, H, W = sharp_linear.shape
     if B != 1:
         raise ShapeError(f"render_rolling_shutter: one frame at a time, got a batch of {B}")
     x0, y0, w, h = (0, 0, W, H) if crop is None else (int(v) for v in crop)
-    fh = int(frame_height or H)
-    if readout_time_s == 0:
-        bands = [(y0, h)]
-    else:
-        bands = [(y, min(band_rows, y0 + h - y)) for y in range(y0, y0 + h, band_rows)]
-    starts = row_start_times_ns(exposure_start_ns, readout_time_s, [b[0] for b in bands], fh)
-    t, wc = exposure_windows(rec, starts, exposure_ns, samples)
+    bands, t, wc = band_windows(rec, exposure_start_ns, exposure_ns, (x0, y0, w, h), readout_time_s=readout_time_s,
+                                frame_height=int(frame_height or H), samples=samples, band_rows=band_rows)
     parts = []
     for (by, bh), tb, wb in zip(bands, t, wc):
         homs, _, _ = blur_homographies(tb, wb, K, (H, W), max_step=max_step, **kw)

@@ -133,6 +133,7 @@ import hashlib, os, signal, sys
 sys.path.insert(0, {tests!r})
 import test_train_support  # registers the tiny model
 import torch
+torch.set_num_threads({threads})  # the parent's count (tests/conftest.py): same float reductions, same weights
 from gyrobench.train import trainer
 from gyrobench.train.trainer import Trainer, train
 mode, kill_at = {mode!r}, {kill_at}
@@ -160,7 +161,8 @@ train({cfg!r}, {out!r})
 
 
 def _killed_run(cfg: dict, out: Path, mode: str, kill_at: int) -> None:
-    code = _KILLER.format(tests=str(TESTS), mode=mode, kill_at=kill_at, cfg=cfg, out=str(out))
+    code = _KILLER.format(tests=str(TESTS), mode=mode, kill_at=kill_at, cfg=cfg, out=str(out),
+                          threads=torch.get_num_threads())
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]

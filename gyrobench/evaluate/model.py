@@ -12,34 +12,19 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import torch
-
 from ..config import from_dict
 from ..errors import GyrobenchError
 from ..gyro.cmf import FieldSpec
 from ..log import get_logger
 from ..models import build, load_official
 from ..models import info as model_info
+from ..models.identity import BlurredInput
 from ..provenance import sha256_file
 from ..train.checkpoint import model_from_checkpoint
 
 __all__ = ["BlurredInput", "build_eval_model", "model_field_spec"]
 
 log = get_logger("evaluate")
-
-
-class BlurredInput(torch.nn.Module):
-    """The "model" that returns its input: the blurred-input row of every table."""
-
-    name = "identity"
-    uses_gyro = False
-
-    def __init__(self):
-        super().__init__()
-        self.options: dict = {}
-
-    def forward(self, batch: dict) -> torch.Tensor:
-        return batch["blurred"]
 
 
 def build_eval_model(checkpoint: str | Path | None, *, model: str | None = None, official: str | None = None,

@@ -30,6 +30,7 @@ from ..errors import GyrobenchError, ShapeError
 from ..log import get_logger, progress
 from ..metrics import create_metric
 from ..metrics.registry import MetricUnavailable
+from ..models.identity import BlurredInput
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..results import summarize_metric, write_per_image_csv, write_record
 from ..viz.cmf_plot import save_png
@@ -42,18 +43,6 @@ log = get_logger("eval.captures")
 
 NR_METRICS = ("niqe", "topiq_nr")
 GROUP_SPLIT = "real captures (no reference)"
-
-
-class _Identity(torch.nn.Module):
-    name = "identity"
-    uses_gyro = False
-
-    def __init__(self):
-        super().__init__()
-        self.options: dict = {}
-
-    def forward(self, batch):
-        return batch["blurred"]
 
 
 def captures_fingerprint(folders: list[Path]) -> str:
@@ -75,7 +64,7 @@ def evaluate_captures(root: str | Path, out_dir: str | Path, *, checkpoint: str 
     folders = list_captures(root)
     out = Path(out_dir)
     if model == "identity":
-        net, info, field_opts = _Identity(), {"source": "identity", "checkpoint": None,
+        net, info, field_opts = BlurredInput(), {"source": "identity", "checkpoint": None,
                                               "checkpoint_sha256": None}, {}
     else:
         net, info, field_opts = load_restorer(checkpoint, model=model, model_options=model_options, device=device)

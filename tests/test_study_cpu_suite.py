@@ -1,18 +1,32 @@
-"""The published CPU study's suite (issue 9) validates: every run through TrainConfig, the recipe, the splits."""
+"""The published CPU study's suite (issue 9) validates: every run through TrainConfig, the recipe, the splits, and
+no run trains on a validation or test image."""
 
 from __future__ import annotations
 
 from gyrobench.build.recipe import load_recipe
-from gyrobench.study.suite import load_suite
+from gyrobench.study.suite import load_suite, train_mapping
 
 
 def test_cpu_suite_and_recipe_validate(repo_root):
     suite = load_suite(repo_root / "studies" / "cpu.yaml")
-    assert suite.budget.rule == "steps" and suite.budget.steps == 150
+    assert suite.budget.rule == "steps" and suite.budget.steps == 2000
     labels = [r.label for r in suite.runs]
-    assert "GyroDeblurNet small" in labels and "GyroDeblurNet small, no gyro (trained)" in labels
-    assert any(e.gyro_field == "shuffled" for r in suite.runs for e in r.evals)
+    for label in ("GyroDeblurNet small + Wiener prior", "GyroDeblurNet small, no gyro", "NAFNet small",
+                  "GyroDeblurNet small (official gyro path)", "DeepGyro small", "EggNet small"):
+        assert label in labels, label
+    shuffled = {r.label for r in suite.runs for e in r.evals if e.gyro_field == "shuffled"}
+    gyro_runs = {r.label for r in suite.runs if r.model["name"] in ("deepgyro", "eggnet")
+                 or (r.model["name"] == "gyrodeblurnet" and r.model.get("options", {}).get("use_gyro", True)
+                     and "dead leaves" not in r.label)}
+    assert gyro_runs <= shuffled, gyro_runs - shuffled  # every Kodak-trained gyro model is also scored blind-folded
     recipe = load_recipe(repo_root / "studies" / "cpu-data.yaml")
     splits = {s.name: s for s in recipe.splits}
-    assert tuple(splits["test"].image_range) == (6, 12) and tuple(splits["val"].image_range) == (0, 6)
+    held_out = set(range(*splits["val"].image_range)) | set(range(*splits["test"].image_range))
+    assert set(range(*splits["test"].image_range)) == set(range(6, 12))
     assert recipe.gyro_for(splits["test_strong"]).strength == 1.9
+    for i, run in enumerate(suite.runs):
+        online = train_mapping(suite, i, seed=1, steps=1, data_root="<study>/data")["data"]["online"]
+        if online["images"] == "builtin:kodak":
+            assert not set(range(*online["image_range"])) & held_out, run.label
+        else:
+            assert online["images"] == "builtin:deadleaves", run.label

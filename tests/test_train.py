@@ -277,3 +277,36 @@ def test_non_finite_loss_is_a_training_error_not_a_config_error(tiny, tmp_path, 
     with pytest.raises(TrainingError, match="step 0: loss is nan; lower schedule.lr") as info:
         train(tiny_config(tiny, schedule={"steps": 2}), tmp_path / "run")
     assert not isinstance(info.value, RecipeError)
+
+
+def test_gyro_shuffle_swaps_fields_only_and_deterministically():
+    """``gyro_shuffle`` (docs/training.md): chosen samples get another sample's fields (never their own), images
+    stay; the same seed gives the same swap; fraction 1 deranges the whole batch."""
+    import torch
+
+    from gyrobench.train.trainer import shuffle_fields
+
+    n = 6
+    cmf = torch.arange(n, dtype=torch.float32).reshape(n, 1, 1, 1).expand(n, 4, 2, 2).clone()
+    batch = {"blurred": torch.rand(n, 3, 4, 4), "sharp": torch.rand(n, 3, 4, 4), "cmf_noisy": cmf,
+             "cmf_clean": cmf + 100}
+    full = shuffle_fields(batch, 1.0, seed=3)
+    got = full["cmf_noisy"][:, 0, 0, 0].long()
+    assert sorted(got.tolist()) == list(range(n)) and all(got[i] != i for i in range(n))
+    assert torch.equal(full["cmf_clean"][:, 0, 0, 0].long() - 100, got)  # clean and noisy move together
+    assert full["blurred"] is batch["blurred"] and full["sharp"] is batch["sharp"]
+    for seed in range(20):
+        a, b = shuffle_fields(batch, 0.3, seed), shuffle_fields(batch, 0.3, seed)
+        assert torch.equal(a["cmf_noisy"], b["cmf_noisy"])
+        moved = a["cmf_noisy"][:, 0, 0, 0].long() != torch.arange(n)
+        assert all(a["cmf_noisy"][i, 0, 0, 0] != i for i in torch.nonzero(moved).flatten())
+    assert torch.equal(shuffle_fields(batch, 0.0, 1)["cmf_noisy"], cmf)
+
+
+def test_gyro_shuffle_is_validated(tmp_path):
+    from gyrobench.config import from_dict
+    from gyrobench.errors import GyrobenchError
+    from gyrobench.train.config import TrainConfig
+
+    with pytest.raises((GyrobenchError, ValueError), match="gyro_shuffle"):
+        from_dict(TrainConfig, {"model": {"name": "nafnet"}, "data": {"root": str(tmp_path)}, "gyro_shuffle": 1.5})

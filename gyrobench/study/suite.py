@@ -25,7 +25,7 @@ raise :class:`~gyrobench.errors.RecipeError` naming the file and the dotted key)
         model: {name: deepgyro, options: {width: 8, residual: true}}
         evals: [{label: shuffled fields, gyro_field: shuffled}]
 
-Each run's ``model`` / ``data`` / ``schedule`` / ``degradation`` / ``curriculum`` / ``amp`` sections go to
+Each run's ``model`` / ``data`` / ``schedule`` / ``degradation`` / ``curriculum`` / ``amp`` / ``gyro_shuffle`` sections go to
 :class:`gyrobench.train.config.TrainConfig` unchanged (after the ``defaults`` merge); the runner only adds
 ``data.root`` (the study's dataset folder) when a run does not name one, the seed, the step count of the budget
 rule, and the logging needed for validation checkpoints.
@@ -46,7 +46,7 @@ from ..train.config import TrainConfig
 __all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite",
            "load_suite", "parse_suite", "train_mapping", "merge", "slug"]
 
-RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp")
+RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp", "gyro_shuffle")
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -174,6 +174,7 @@ class RunSpec:
     degradation: str | None = None
     curriculum: bool | None = None
     amp: bool | None = None
+    gyro_shuffle: float | None = None
     evals: list[EvalVariant] = field(default_factory=list)
 
     def __post_init__(self):
@@ -279,7 +280,7 @@ def train_mapping(suite: Suite, index: int, *, seed: int, steps: int, data_root:
     if max_seconds is not None:
         schedule["max_seconds"] = float(max_seconds)
     cfg = {"name": slug(run.label), "model": sec["model"], "data": data, "schedule": schedule}
-    for key in ("degradation", "curriculum", "amp"):
+    for key in ("degradation", "curriculum", "amp", "gyro_shuffle"):
         if key in sec:
             cfg[key] = sec[key]
     cfg.update(seed=int(seed), device=suite.device,

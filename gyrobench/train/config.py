@@ -146,6 +146,13 @@ class TrainConfig:
     amp: bool = False
     find_unused_parameters: bool = False
     logging: LoggingSection = field(default_factory=LoggingSection)
+    #: fraction of each batch whose gyro fields are swapped for other samples' fields (0 = off; gyrobench
+    #: extension, docs/training.md): teaches a gyro model to fall back when the fields disagree with the image
+    gyro_shuffle: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.gyro_shuffle <= 1.0:
+            raise ValueError(f"gyro_shuffle={self.gyro_shuffle}: must be a fraction in [0, 1] of each batch")
 
 
 def load_train_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:

@@ -46,6 +46,32 @@ __all__ = ["train", "Trainer"]
 log = get_logger("train")
 
 _TENSOR_KEYS = ("blurred", "sharp", "sat_mask", "cmf_clean", "cmf_noisy")
+_SHUFFLE_KEY = 0x5348_5546  # "SHUF": the field-shuffle draw of a step is independent of its degradation draw
+
+
+def shuffle_fields(batch: dict, fraction: float, seed: int) -> dict:
+    """``gyro_shuffle``: a copy of ``batch`` in which each sample, with probability ``fraction``, gets another
+    sample's fields (``cmf_clean`` and ``cmf_noisy`` together; images untouched). The chosen samples are deranged
+    among themselves (a cyclic shift of their indices); a lone chosen sample takes a random other sample's field.
+    Deterministic in ``seed``; batches of one sample are returned unchanged."""
+    n = batch["blurred"].shape[0]
+    if n < 2 or not any(k in batch for k in ("cmf_clean", "cmf_noisy")):
+        return batch
+    g = torch.Generator().manual_seed(int(seed))
+    chosen = torch.nonzero(torch.rand(n, generator=g) < fraction).flatten()
+    idx = torch.arange(n)
+    if chosen.numel() >= 2:
+        idx[chosen] = chosen.roll(1)
+    elif chosen.numel() == 1:
+        other = int(torch.randint(0, n - 1, (1,), generator=g))
+        idx[chosen] = other + (other >= int(chosen))
+    else:
+        return batch
+    out = dict(batch)
+    for k in ("cmf_clean", "cmf_noisy"):
+        if k in out:
+            out[k] = out[k][idx.to(out[k].device)]
+    return out
 
 
 def _to_srgb(x: torch.Tensor) -> torch.Tensor:
@@ -369,6 +395,8 @@ class Trainer:
                                        generator=self._degradation_seed(self.step))
             batch["blurred"] = degraded
         batch["alpha"] = self.alpha(self.step)
+        if self.cfg.gyro_shuffle > 0:
+            batch = shuffle_fields(batch, self.cfg.gyro_shuffle, self._degradation_seed(self.step) ^ _SHUFFLE_KEY)
         self.net.train()
         with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
             pred = self.net(batch)

@@ -250,7 +250,6 @@ class GyroDeblurNet(nn.Module):
         gw = 2 * width  # gyro branch width at H/2 (§5.1: 64 → 128 → 256 at the official width 32)
 
         # definition order reproduces the official state_dict key order
-        self.gyro_concat = bool(gyro_concat) and self.uses_gyro
         self.concat_field = bool(gyro_concat)  # the channels exist (zeros for the no-gyro ablation)
         self.wiener_input = bool(wiener_input)
         self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile))

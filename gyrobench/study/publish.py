@@ -102,9 +102,7 @@ def _copy_records(study, paths: list[Path], board: Path) -> list[Path]:
     out = []
     for p in paths:
         rel = p.parent.relative_to(study.out)
-        dest = board / "records" / rel
-        if dest.exists():
-            shutil.rmtree(dest)
+        dest = board / "records" / rel  # board is a fresh folder (write_board): nothing to replace
         shutil.copytree(p.parent, dest)
         out.append(dest / p.name)
     return out

@@ -55,7 +55,7 @@ from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs,
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
 from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field, perturb_K, perturb_window
+from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
 from ..gyro.recording import GyroRecording
 from ..gyro.rolling_shutter import band_windows, window_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
@@ -384,9 +384,7 @@ def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
               "readout_time_s": recipe.exposure.readout_time_s, "frame_height": recipe.camera.height, **kw}
         out["cmf_clean"] = window_field(t_ns, w_cam, K, **rs).astype(np.float16)
         if draws:
-            d = ErrorDraw.from_arrays(draws)
-            out["cmf_noisy"] = window_field(t_ns, perturb_window(t_ns, w_cam, d), perturb_K(K, d),
-                                            **rs).astype(np.float16)
+            out["cmf_noisy"] = window_field(t_ns, w_cam, K, draw=ErrorDraw.from_arrays(draws), **rs).astype(np.float16)
         else:
             out["cmf_noisy"] = out["cmf_clean"].copy()
         return out

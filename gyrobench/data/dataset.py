@@ -60,7 +60,7 @@ import torch
 
 from ..errors import ShardError
 from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field, perturb_K, perturb_window
+from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
 from ..gyro.rolling_shutter import window_field
 from ..log import get_logger
 from .shards import field_spec_of, open_dataset
@@ -330,12 +330,10 @@ class ShardDataset(torch.utils.data.Dataset):
         out.setdefault("cmf_clean", torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)))
         if "cmf_noisy" not in out:
             draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
-            if draws and readout > 0:
+            if draws:
                 d = ErrorDraw.from_arrays(draws)
-                noisy = window_field(t_ns, perturb_window(t_ns, w, d), perturb_K(K, d), **rs)
-                out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
-            elif draws:
-                noisy = noisy_camera_motion_field(t_ns, w, K, ErrorDraw.from_arrays(draws), **opts)
+                noisy = (window_field(t_ns, w, K, draw=d, **rs) if readout > 0
+                         else noisy_camera_motion_field(t_ns, w, K, d, **opts))
                 out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
             else:
                 out["cmf_noisy"] = out["cmf_clean"]

@@ -37,6 +37,7 @@ from .cmf import (
     field_from_homographies,
     grid_coordinates,
 )
+from .error_model import perturb_K, perturb_window
 from .recording import GyroRecording
 
 __all__ = ["row_start_times_ns", "exposure_windows", "exposure_motion_field", "band_windows", "window_field",
@@ -151,7 +152,7 @@ def readout_extra_samples(readout_time_s: float, dt_ns: float) -> int:
 
 
 def window_field(t_ns, w_cam, K, exposure_ns: int, *, crop, readout_time_s: float, frame_height: int,
-                 **field_kw):
+                 draw=None, **field_kw):
     """Motion field of a stored rolling-shutter gyro window (``gyrobench synth`` with ``exposure.readout_time_s``).
 
     ``t_ns`` (N,), ``w_cam`` (N, 3) rad/s on the camera axes: the window read for the image, starting at the
@@ -159,9 +160,13 @@ def window_field(t_ns, w_cam, K, exposure_ns: int, *, crop, readout_time_s: floa
     ``S`` samples, the count of ``t_ns <= t_ns[0] + exposure_ns`` (the recipe's ``exposure.samples``). The field
     is :func:`exposure_motion_field`: each row's vectors are the field of that row's own exposure window, anchored
     at its own mid-exposure (the network sees, per row, the blur of that row). ``field_kw``: ``M``, ``stride``,
-    ``interp``, ``anchor``, ``rotation``, ``layout``, ``dtype``. For an error-model draw, pass the perturbed rates
-    and intrinsics (:func:`gyrobench.gyro.error_model.perturb_window`, ``perturb_K``) over the whole window.
+    ``interp``, ``anchor``, ``rotation``, ``layout``, ``dtype``. ``draw`` (an
+    :class:`~gyrobench.gyro.error_model.ErrorDraw`): the noisy field, with the rates and intrinsics perturbed by
+    the draw over the whole window (``perturb_window``, ``perturb_K``), as ``noisy_camera_motion_field`` does for a
+    global shutter.
     """
+    if draw is not None:
+        w_cam, K = perturb_window(t_ns, w_cam, draw), perturb_K(K, draw)
     t = np.asarray(t_ns, dtype=np.int64)
     samples = int(np.searchsorted(t, t[0] + int(exposure_ns), side="right"))
     rec = GyroRecording(t, np.asarray(w_cam, dtype=np.float64), np.eye(3), "stored rolling-shutter window")

@@ -380,8 +380,36 @@ def test_wiener_input_starts_from_the_classical_estimate_and_uses_the_field():
         assert (model(other) - out).abs().max() > 0.05
 
 
+def test_wiener_gate_blends_input_and_estimate_by_the_trust_map():
+    """``wiener_gate``: with the output conv and the gate's weights zeroed, the output is exactly
+    x + sigmoid(b)·(wiener − x) for the gate bias b, so b = +30 gives the classical estimate and b = −30 the
+    blurred input (computed here from ``deconvolve`` and the closed-form sigmoid)."""
+    import math
+
+    from gyrobench.models.classical import deconvolve
+
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    torch.manual_seed(0)
+    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_gate=True, wiener_lam=0.03,
+                  wiener_tile=32).eval()
+    assert sum(p.numel() for p in model.wiener_gate.parameters()) == 8 * 9 + 1
+    torch.nn.init.zeros_(model.ending.weight)
+    torch.nn.init.zeros_(model.ending.bias)
+    batch = _batch(b=2, h=36, w=44, seed=5)
+    x = batch["blurred"]
+    with torch.no_grad():
+        wien = deconvolve(x, batch["cmf_noisy"], lam=0.03, tile=32)
+        assert (wien - x).abs().max() > 0.05
+        for b in (30.0, -30.0, 0.7):
+            torch.nn.init.constant_(model.wiener_gate.bias, b)
+            g = 1.0 / (1.0 + math.exp(-b))
+            torch.testing.assert_close(model(batch), x + g * (wien - x))
+
+
 def test_wiener_input_needs_the_gyro_and_valid_options():
     for opts, word in (({"use_gyro": False}, "use_gyro"), ({"wiener_lam": 0.0}, "wiener_lam"),
                        ({"wiener_tile": 8}, "wiener_tile")):
         with pytest.raises(RecipeError, match=word):
             build("gyrodeblurnet", wiener_input=True, **opts)
+    with pytest.raises(RecipeError, match="wiener_gate.*wiener_input"):
+        build("gyrodeblurnet", wiener_gate=True)

@@ -188,7 +188,12 @@ class GyroDeblurNet(nn.Module):
     :func:`gyrobench.models.classical.deconvolve` with ``wiener_lam`` and ``wiener_tile``, computed without
     gradient, is fed as 3 extra input channels of ``intro`` and is the base of the global residual instead of the
     blurred input, so the network starts from the gyro-kernel estimate and learns what the Wiener filter gets wrong:
-    ringing, amplified noise, errors of the noisy field). Not in the paper; docs/cpu-study.md measures it.
+    ringing, amplified noise, errors of the noisy field). ``wiener_gate`` (with ``wiener_input``): the base of the
+    global residual becomes a per-pixel blend ``x + g·(wiener − x)`` of the blurred input ``x`` and the Wiener
+    estimate, with the trust map ``g = sigmoid(conv3x3(last decoder features))`` (one more conv, ``wiener_gate``;
+    initialised to trust the estimate, ``g`` ≈ 0.95), so a model that learns to spot a field that disagrees with
+    the image (train it with ``gyro_shuffle``) can fall back to the blind path at the cost of one channel.
+    Not in the paper; docs/cpu-study.md measures both.
     """
 
     width = 32
@@ -215,6 +220,7 @@ class GyroDeblurNet(nn.Module):
         wiener_input: bool = False,
         wiener_lam: float = 0.06,
         wiener_tile: int = 128,
+        wiener_gate: bool = False,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -235,6 +241,9 @@ class GyroDeblurNet(nn.Module):
             raise RecipeError("gyrodeblurnet: wiener_input needs the gyro (use_gyro: true); the no-gyro ablation "
                               "of a wiener_input model is the same options with use_gyro: false and wiener_input "
                               "off")
+        if wiener_gate and not wiener_input:
+            raise RecipeError("gyrodeblurnet: wiener_gate blends the input with the Wiener estimate; it needs "
+                              "wiener_input: true")
         if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
             raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
                               f"{wiener_tile!r}")
@@ -291,6 +300,11 @@ class GyroDeblurNet(nn.Module):
                     dcn = gdb.gyro_block.conv_deform
                     nn.init.normal_(dcn.offset_conv.weight, std=float(offset_init))
                     nn.init.normal_(dcn.modulator_conv.weight, std=float(offset_init))
+        # after every official key (key order): the trust map of the Wiener estimate, g = sigmoid(3) ≈ 0.95 at init
+        self.wiener_gate = nn.Conv2d(width, 1, 3, padding=1) if wiener_gate else None
+        if self.wiener_gate is not None:
+            nn.init.zeros_(self.wiener_gate.weight)
+            nn.init.constant_(self.wiener_gate.bias, 3.0)
 
     def _fields(self, batch, n: int, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's (clean, noisy) fields checked and padded to Hp/2 × Wp/2 (either stands in for a missing
@@ -390,5 +404,7 @@ class GyroDeblurNet(nn.Module):
                 x = gdb(x, gyro)  # the gyro feature is passed unchanged to every GDB
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)
-        x = self.ending(x) + base  # global residual on the padded input (or on the Wiener estimate)
+        if self.wiener_gate is not None:  # per-pixel trust in the Wiener estimate
+            base = x0 + torch.sigmoid(self.wiener_gate(x)) * (base - x0)
+        x = self.ending(x) + base  # global residual on the padded input (or on the Wiener estimate / the blend)
         return crop_to(x, size)

@@ -406,10 +406,30 @@ def test_wiener_gate_blends_input_and_estimate_by_the_trust_map():
             torch.testing.assert_close(model(batch), x + g * (wien - x))
 
 
+def test_wiener_residual_feeds_the_reblur_residual_to_intro():
+    """``wiener_residual``: intro takes 3 + 3 + 3 channels, and its last three input channels see exactly the
+    classical filter's re-blur residual (checked by giving intro weights only on those channels)."""
+    from gyrobench.models.classical import deconvolve
+
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_residual=True, wiener_lam=0.03,
+                  wiener_tile=32).eval()
+    assert model.intro.in_channels == 9
+    batch = _batch(b=2, h=32, w=40, seed=6)
+    seen = {}
+    model.intro.register_forward_hook(lambda m, a, o: seen.update(x=a[0]))  # returns None: output unchanged
+    with torch.no_grad():
+        model(batch)
+        _, res = deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32, residual=True)
+    torch.testing.assert_close(seen["x"][:, 6:9, :32, :40], res)
+    assert res.abs().max() > 0.01
+
+
 def test_wiener_input_needs_the_gyro_and_valid_options():
     for opts, word in (({"use_gyro": False}, "use_gyro"), ({"wiener_lam": 0.0}, "wiener_lam"),
                        ({"wiener_tile": 8}, "wiener_tile")):
         with pytest.raises(RecipeError, match=word):
             build("gyrodeblurnet", wiener_input=True, **opts)
-    with pytest.raises(RecipeError, match="wiener_gate.*wiener_input"):
-        build("gyrodeblurnet", wiener_gate=True)
+    for opt in ("wiener_gate", "wiener_residual"):
+        with pytest.raises(RecipeError, match="wiener_input"):
+            build("gyrodeblurnet", **{opt: True})

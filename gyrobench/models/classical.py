@@ -267,7 +267,8 @@ def deconvolve(
     eps: float = 1e-6,
     tv: float = 0.02,
     clip: bool = True,
-) -> torch.Tensor:
+    residual: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
 
     ``method``: ``"wiener"`` (§7.4; ``lam``, ``prior``), ``"rl"`` (§7.5; ``iterations``) or ``"rl_global"`` (§7.5's
@@ -276,6 +277,11 @@ def deconvolve(
     ``max(r, 16)``, minimum the PSF radius r). ``tv``: RL total-variation damping weight (§7.5; 0 = off; tiled
     ``"rl"`` only; default 0.02, tuned).
     Returns ``(B, 3, H, W)`` in the input dtype, clipped to [0, 1] when ``clip``.
+
+    ``residual`` (``"wiener"`` only): also return the re-blur residual ``B − K ⊛ L̂`` of every tile (blended with
+    the same windows; linear, not clipped), ``(estimate, residual)``. Where the field describes the image's blur
+    it is the noise plus what the filter's prior removed; where the field claims blur the image does not have (a
+    wrong field), it holds the image detail the kernel would have destroyed: a consistency map of the field.
     """
     if blurred.ndim != 4:
         raise ShapeError(f"classical: blurred must be (B, C, H, W), got {tuple(blurred.shape)}")
@@ -283,6 +289,8 @@ def deconvolve(
     if cmf.shape[0] != blurred.shape[0]:
         raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
     _check_options(method, lam, prior, iterations, tile, overlap, tv)
+    if residual and method != "wiener":
+        raise GyrobenchError(f"classical: residual=True needs method 'wiener', got '{method}'")
     B, C, H, W = blurred.shape
     if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
         raise ShapeError(
@@ -321,6 +329,21 @@ def deconvolve(
     win = _window(tile, work, dev)
     win2 = (win[:, None] * win[None, :]).reshape(1, 1, 1, 1, tile, tile)
     out = torch.empty(B, C, H, W, dtype=blurred.dtype, device=dev)
+    rout = torch.empty_like(out) if residual else None
+    wsum = F.fold(
+        win2[0, :1].expand(1, ny, nx, tile, tile).permute(0, 3, 4, 1, 2).reshape(1, tile * tile, -1),
+        (hq, wq),
+        kernel_size=tile,
+        stride=stride,
+    )
+
+    def blend(ext: torch.Tensor) -> torch.Tensor:
+        """Extended tiles ``(C, ny, nx, te, te)`` → the windowed blend ``(1, C, H, W)`` of their centres."""
+        part = ext[..., mg : mg + tile, mg : mg + tile] * win2[0]  # (C, ny, nx, tile, tile)
+        cols = part.permute(0, 3, 4, 1, 2).reshape(1, C * tile * tile, ny * nx)
+        acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
+        return (acc / wsum)[:, :, off : off + H, off : off + W]
+
     for i in range(B):
         psf = trajectory_psf(at[i], samples_per_segment=samples_per_segment, radius=r)  # (ny, nx, S, S)
         psf = psf.to(work)
@@ -332,17 +355,11 @@ def deconvolve(
             est = wiener_fft(tiles, otf, lam, prior)
         else:
             est = richardson_lucy_fft(tiles, otf, iterations, eps, tv)
-        est = est[..., mg : mg + tile, mg : mg + tile] * win2[0]  # (C, ny, nx, tile, tile)
-        cols = est.permute(0, 3, 4, 1, 2).reshape(1, C * tile * tile, ny * nx)
-        acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
-        wsum = F.fold(
-            win2[0, :1].expand(1, ny, nx, tile, tile).permute(0, 3, 4, 1, 2).reshape(1, tile * tile, -1),
-            (hq, wq),
-            kernel_size=tile,
-            stride=stride,
-        )
-        res = (acc / wsum)[:, :, off : off + H, off : off + W]
+        res = blend(est)
         out[i] = (res.clamp(0, 1) if clip else res)[0].to(blurred.dtype)
+        if rout is not None:  # B − K ⊛ L̂ per (tapered) tile
+            reblur = torch.fft.irfft2(otf * torch.fft.rfft2(est), s=(te, te))
+            rout[i] = blend(tiles - reblur)[0].to(blurred.dtype)
     log.debug(
         "classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d",
         method,
@@ -353,7 +370,7 @@ def deconvolve(
         mg,
         r,
     )
-    return out
+    return (out, rout) if rout is not None else out
 
 
 @register(

@@ -193,7 +193,11 @@ class GyroDeblurNet(nn.Module):
     estimate, with the trust map ``g = sigmoid(conv3x3(last decoder features))`` (one more conv, ``wiener_gate``;
     initialised to trust the estimate, ``g`` ≈ 0.95), so a model that learns to spot a field that disagrees with
     the image (train it with ``gyro_shuffle``) can fall back to the blind path at the cost of one channel.
-    Not in the paper; docs/cpu-study.md measures both.
+    ``wiener_residual`` (with ``wiener_input``): also feed the filter's re-blur residual ``x − K ⊛ wiener``
+    (:func:`gyrobench.models.classical.deconvolve` with ``residual=True``) as 3 more ``intro`` channels: near noise
+    where the field matches the image's blur, image detail where the field claims blur that the image does not
+    have, so a wrong field becomes visible to the network.
+    Not in the paper; docs/cpu-study.md measures them.
     """
 
     width = 32
@@ -221,6 +225,7 @@ class GyroDeblurNet(nn.Module):
         wiener_lam: float = 0.06,
         wiener_tile: int = 128,
         wiener_gate: bool = False,
+        wiener_residual: bool = False,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -241,8 +246,8 @@ class GyroDeblurNet(nn.Module):
             raise RecipeError("gyrodeblurnet: wiener_input needs the gyro (use_gyro: true); the no-gyro ablation "
                               "of a wiener_input model is the same options with use_gyro: false and wiener_input "
                               "off")
-        if wiener_gate and not wiener_input:
-            raise RecipeError("gyrodeblurnet: wiener_gate blends the input with the Wiener estimate; it needs "
+        if (wiener_gate or wiener_residual) and not wiener_input:
+            raise RecipeError("gyrodeblurnet: wiener_gate and wiener_residual act on the Wiener estimate; they need "
                               "wiener_input: true")
         if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
             raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
@@ -262,7 +267,9 @@ class GyroDeblurNet(nn.Module):
         self.concat_field = bool(gyro_concat)  # the channels exist (zeros for the no-gyro ablation)
         self.wiener_input = bool(wiener_input)
         self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile))
+        self.wiener_residual = bool(wiener_residual)
         extra = (self.gyro_channel if gyro_concat else 0) + (3 if self.wiener_input else 0)
+        extra += 3 if self.wiener_residual else 0
         self.intro = nn.Conv2d(3 + extra, width, 3, padding=1)
         self.intro_gyro = nn.Conv2d(self.gyro_channel, gw, 3, padding=1)
         self.ending = nn.Conv2d(width, 3, 3, padding=1)
@@ -364,16 +371,18 @@ class GyroDeblurNet(nn.Module):
         up = torch.nn.functional.interpolate(field * self.cmf_scale, scale_factor=2, mode="nearest")
         return up[..., :hp, :wp].to(like.dtype)
 
-    def _wiener(self, batch, inp: torch.Tensor) -> torch.Tensor:
-        """``wiener_input``: the classical per-tile Wiener estimate (B, 3, H, W), linear, no gradient."""
+    def _wiener(self, batch, inp: torch.Tensor) -> list[torch.Tensor]:
+        """``wiener_input``: ``[estimate]`` or, with ``wiener_residual``, ``[estimate, re-blur residual]``; the
+        classical per-tile Wiener filter with the α-mixed field, each (B, 3, H, W), linear, no gradient."""
         from .classical import deconvolve  # local: classical imports the gyro-input helpers
 
         n, _, h, w = inp.shape
         if inp.device.type == "meta":  # MAC counting (models.complexity): the FFT filter has no conv MACs
-            return inp
+            return [inp, inp] if self.wiener_residual else [inp]
         with torch.no_grad():
             field = self._mixed_field(batch, n, (h, w), inp)
-            return deconvolve(inp.detach(), field.detach(), **self.wiener_kwargs)
+            out = deconvolve(inp.detach(), field.detach(), residual=self.wiener_residual, **self.wiener_kwargs)
+            return list(out) if self.wiener_residual else [out]
 
     def forward(self, batch) -> torch.Tensor:
         inp = batch_image(batch)
@@ -386,8 +395,9 @@ class GyroDeblurNet(nn.Module):
             parts.append(self._full_res_field(batch, n, (h, w), x0))
         base = x0
         if self.wiener_input:
-            base = pad_to_multiple(self._wiener(batch, inp), self.padder_size)[0]
-            parts.append(base)
+            maps = [pad_to_multiple(m, self.padder_size)[0] for m in self._wiener(batch, inp)]
+            base = maps[0]
+            parts.extend(maps)
         x = self.intro(torch.cat(parts, 1) if len(parts) > 1 else x0)
         skips = []
         for level, (encoder, refine, down) in enumerate(

@@ -200,11 +200,31 @@ def _versions() -> dict:
     return {"cv2": cv2.__version__, "numpy": np.__version__, "torch": torch.__version__}
 
 
+# The synthesized shards come from torch's grid_sample warps, whose float rounding depends on the CPU kernels torch
+# dispatches to (``torch.backends.cpu.get_cpu_capability()``), not only on the versions: the same versions on an
+# AVX2-only AMD EPYC (2026-12-03 evening) gave other shard bytes, also at the commit whose CI had passed, while
+# the import, eval and leaderboard outputs matched. The golden machine's capability was not recorded; AVX512 is
+# inferred from that. On another capability the synth shards are left out of the comparison (the rest stays).
+GOLDEN_CPU_CAPABILITY = "AVX512"
+
+
+def _cpu_capability() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 @pytest.mark.slow
 def test_outputs_byte_identical_to_the_code_before_the_move(tmp_path):
     if _versions() != GOLDEN_VERSIONS:
         pytest.skip(f"golden bytes were recorded with {GOLDEN_VERSIONS}; this environment has {_versions()}")
-    assert outputs(tmp_path) == GOLDEN
+    got = outputs(tmp_path)
+    if _cpu_capability() != GOLDEN_CPU_CAPABILITY:
+        got.pop("synth")  # float rounding of the warps differs by CPU kernel set (see above)
+        assert got == {k: v for k, v in GOLDEN.items() if k != "synth"}
+        pytest.skip(f"import, eval and leaderboard outputs match; the synth shards were recorded on a CPU with "
+                    f"{GOLDEN_CPU_CAPABILITY} kernels, this one has {_cpu_capability()}: not compared")
+    assert got == GOLDEN
 
 
 if __name__ == "__main__":  # how the golden values were recorded: on d236630, with no synth flags

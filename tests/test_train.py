@@ -310,3 +310,32 @@ def test_gyro_shuffle_is_validated(tmp_path):
 
     with pytest.raises((GyrobenchError, ValueError), match="gyro_shuffle"):
         from_dict(TrainConfig, {"model": {"name": "nafnet"}, "data": {"root": str(tmp_path)}, "gyro_shuffle": 1.5})
+
+
+def test_grad_clip_bounds_the_gradient_norm_before_adam(tiny, tmp_path):
+    """``schedule.grad_clip``: gradients are scaled to at most that global norm before the Adam step. Adam's first
+    step moves each weight by ``lr * g / (|g| + eps)`` (eps 1e-8), i.e. by about ``lr`` for an unclipped gradient;
+    a gradient clipped to a norm of 1e-12 is far below eps, so the same step moves no weight by more than
+    ``lr * 1e-4``. The starting weights come from a run at lr 1e-15 (same seed, same initialisation)."""
+    lr = 1e-3
+
+    def one_step(name, **schedule):
+        out = tmp_path / name
+        train(tiny_config(tiny, schedule={"steps": 1, "lr": schedule.pop("lr", lr), "lr_min": 0.0, **schedule}), out)
+        return torch.load(out / "checkpoints" / "last.pt", weights_only=True)["state_dict"]
+
+    start, free, clipped = one_step("start", lr=1e-15), one_step("free"), one_step("clipped", grad_clip=1e-12)
+    moved_free = max(float((free[k].double() - start[k].double()).abs().max()) for k in start)
+    moved_clipped = max(float((clipped[k].double() - start[k].double()).abs().max()) for k in start)
+    assert moved_free > 0.5 * lr
+    assert moved_clipped < 1e-4 * lr
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan")])
+def test_grad_clip_is_validated(tmp_path, value):
+    from gyrobench.config import from_dict
+    from gyrobench.train.config import TrainConfig
+
+    with pytest.raises((RecipeError, ValueError), match="grad_clip"):
+        from_dict(TrainConfig, {"model": {"name": "nafnet"}, "data": {"root": str(tmp_path)},
+                                "schedule": {"steps": 1, "grad_clip": value}})

@@ -14,6 +14,8 @@ PSNR loss, the §4 curriculum. Example (``configs/demo_nafnet.yaml``)::
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -85,6 +87,10 @@ class ScheduleSection:
     ``warmup_steps`` (gyrobench extension, default 0 = the official schedule): the learning rate rises linearly
     from ``lr / warmup_steps`` to ``lr`` over the first steps, then follows the cosine over the remaining ones
     (short CPU runs at lr 1e-3 need it).
+    ``grad_clip`` (gyrobench extension, default ``None`` = the official schedule, no clipping): the largest global
+    L2 norm of the gradients over all parameters, applied before each Adam step
+    (``torch.nn.utils.clip_grad_norm_``); a plain ReLU U-Net such as DeepGyro needs it at the learning rates the
+    normalised models train at (``docs/cpu-study.md``).
     """
 
     batch_size: int = 16
@@ -94,8 +100,11 @@ class ScheduleSection:
     lr_min: float = 1e-7
     max_seconds: float | None = None
     warmup_steps: int = 0
+    grad_clip: float | None = None
 
     def __post_init__(self):
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"grad_clip={self.grad_clip}: must be a positive gradient norm (or omitted: no clipping)")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
         if self.max_seconds is not None and self.max_seconds <= 0:

@@ -8,7 +8,8 @@ Per optimizer step:
    batch from a generator seeded by ``(seed, step, rank)`` (spec §6.1; the official code draws identically on
    every GPU — here each process draws its own, see ``docs/training.md``);
 3. ``batch["alpha"]`` = the §4 curriculum (per epoch when the run is given in epochs, else per step);
-4. ``model(batch)`` (optionally under bf16 autocast), PSNR loss (§6.1), Adam, cosine LR to ``lr_min``.
+4. ``model(batch)`` (optionally under bf16 autocast), PSNR loss (§6.1), optional gradient-norm clipping, Adam,
+   cosine LR to ``lr_min``.
 
 Everything random is a function of the config seed and the step, so ``--resume`` from a checkpoint continues
 bit-identically on CPU (tested). The run folder holds ``config.yaml`` (the exact config), ``run.json`` (git
@@ -403,6 +404,8 @@ class Trainer:
         loss = psnr_loss(pred.float(), batch["sharp"])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.cfg.schedule.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.schedule.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
         self._last = (batch, pred)

@@ -15,7 +15,6 @@ PSNR loss, the §4 curriculum. Example (``configs/demo_nafnet.yaml``)::
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal

@@ -450,8 +450,8 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
         sps = [calib(i) for i in range(len(suite.runs))]
         _plan(study, calib)  # records the calibrations
         return {"plan": plans, "seconds_per_step": sps, "text": plan_text(suite, plans, figs, sps)}
-    log.info("study %s: %d run(s) x %d seed(s), budget %s: steps %s", suite.name, len(suite.runs), len(suite.seeds),
-             suite.budget.rule, ", ".join(f"{r.label} {p['steps']}" for r, p in zip(suite.runs, plans)))
+    log.info("study %s: %d run(s) x %d seed(s), budget rule %s; steps per run: %s", suite.name, len(suite.runs),
+             len(suite.seeds), suite.budget.rule, "; ".join(f"{r.label}: {p['steps']}" for r, p in zip(suite.runs, plans)))
 
     t0 = time.perf_counter()
     units: list[dict] = []

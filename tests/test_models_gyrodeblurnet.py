@@ -425,11 +425,30 @@ def test_wiener_residual_feeds_the_reblur_residual_to_intro():
     assert res.abs().max() > 0.01
 
 
+def test_wiener_check_starts_from_the_checked_classical_estimate():
+    """``wiener_check``: with the output conv zeroed the model returns exactly ``deconvolve(..., check=True)``,
+    which differs from the unchecked estimate for a batch whose fields are not its own (random fields here)."""
+    from gyrobench.models.classical import deconvolve
+
+    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
+    torch.manual_seed(0)
+    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_check=True, wiener_lam=0.03,
+                  wiener_tile=32).eval()
+    torch.nn.init.zeros_(model.ending.weight)
+    torch.nn.init.zeros_(model.ending.bias)
+    batch = _batch(b=2, h=36, w=44, seed=4)
+    with torch.no_grad():
+        out = model(batch)
+        torch.testing.assert_close(out, deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32,
+                                                   check=True))
+        assert (out - deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32)).abs().max() > 0.01
+
+
 def test_wiener_input_needs_the_gyro_and_valid_options():
     for opts, word in (({"use_gyro": False}, "use_gyro"), ({"wiener_lam": 0.0}, "wiener_lam"),
                        ({"wiener_tile": 8}, "wiener_tile")):
         with pytest.raises(RecipeError, match=word):
             build("gyrodeblurnet", wiener_input=True, **opts)
-    for opt in ("wiener_gate", "wiener_residual"):
+    for opt in ("wiener_gate", "wiener_residual", "wiener_check"):
         with pytest.raises(RecipeError, match="wiener_input"):
             build("gyrodeblurnet", **{opt: True})

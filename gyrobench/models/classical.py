@@ -49,6 +49,7 @@ log = get_logger("models.classical")
 __all__ = [
     "ClassicalDeconv",
     "deconvolve",
+    "field_log_evidence",
     "wiener_fft",
     "richardson_lucy_fft",
     "psf_otf",
@@ -100,6 +101,63 @@ def wiener_fft(tiles: torch.Tensor, otf: torch.Tensor, lam: float, prior: str = 
     bhat = torch.fft.rfft2(tiles)
     est = torch.conj(otf) * bhat / (otf.real**2 + otf.imag**2 + reg)
     return torch.fft.irfft2(est, s=size)
+
+
+#: nuisance grids of :func:`field_log_evidence`: a shared isotropic Gaussian blur (px; optics, demosaicking) and
+#: the noise-to-signal ratio, both profiled out (the maximum over the grid is taken for every hypothesis)
+EVIDENCE_SIGMAS = (0.0, 0.5, 1.0, 1.5, 2.0)
+EVIDENCE_NSRS = (0.003, 0.01, 0.03, 0.1)
+
+
+def field_log_evidence(
+    tiles: torch.Tensor,
+    otf: torch.Tensor,
+    sigmas: tuple[float, ...] = EVIDENCE_SIGMAS,
+    nsrs: tuple[float, ...] = EVIDENCE_NSRS,
+) -> torch.Tensor:
+    """Profile Whittle log-likelihood of tiles under ``B = K ⊛ G_σ ⊛ L + n`` with a Gaussian gradient prior on ``L``.
+
+    Model (the Wiener filter's own, §7.4, as a probability): per frequency ``B̂(ω)`` is complex Gaussian with power
+    ``V(ω) = s·(|K̂(ω)|² |Ĝ_σ(ω)|² / P(ω) + nsr)``, ``P = |D̂x|² + |D̂y|²`` (gradient prior: natural images'
+    1/|ω|² spectrum), ``G_σ`` an isotropic Gaussian blur of ``σ`` px that every hypothesis shares (the optics and
+    the demosaicking soften even an image without motion), ``nsr`` the noise-to-signal ratio and ``s`` the
+    tile's gradient power, at its maximum-likelihood value ``mean(I / g)`` with ``g = |K̂|²|Ĝ_σ|²/P + nsr``;
+    ``I = |B̂|²`` is the periodogram of the mean-free tile under a 2-D Hann window (no seam leaks).
+    Per (σ, nsr): ``ℓ = −N log(mean(I/g)) − Σ_ω log g``; returned is the maximum over the grids ``sigmas`` ×
+    ``nsrs`` (the nuisances profiled out), summed over channels: ``(...)`` for tiles ``(C, ..., Hf, Wf)`` and an
+    ``otf`` broadcastable to ``(..., Hf, Wf//2+1)``. DC is left out; the rfft half-plane is weighted so every
+    frequency of the full plane counts once.
+    The difference between two kernels' values is a log evidence ratio (the marginal-likelihood criterion for
+    kernels of Levin, Weiss, Durand, Freeman, CVPR 2011, here with a Gaussian prior): a field that claims blur the
+    tile does not show, or blur in another direction, scores below the no-motion kernel ``K̂ = 1``.
+    """
+    hf, wf = tiles.shape[-2:]
+    dt, dev = tiles.dtype, tiles.device
+    win = [torch.hann_window(n, periodic=False, dtype=dt, device=dev) for n in (hf, wf)]
+    x = tiles - tiles.mean(dim=(-2, -1), keepdim=True)
+    bhat = torch.fft.rfft2(x * (win[0][:, None] * win[1][None, :]))
+    power = bhat.real**2 + bhat.imag**2
+    prior = _grad_prior((hf, wf), dt, dev).clone()
+    weight = torch.full_like(prior, 2.0)
+    weight[:, 0] = 1.0
+    if wf % 2 == 0:
+        weight[:, -1] = 1.0
+    weight[0, 0] = 0.0  # DC: the prior has no power there
+    prior[0, 0] = 1.0
+    n = float(weight.sum())
+    ky = torch.fft.fftfreq(hf, device=dev, dtype=dt)[:, None]
+    kx = torch.fft.rfftfreq(wf, device=dev, dtype=dt)[None, :]
+    f2 = ky**2 + kx**2  # cycles/px squared
+    k2 = (otf.real**2 + otf.imag**2).to(dt)
+    best = None
+    for sigma in sigmas:
+        shape = k2 * torch.exp(-4 * math.pi**2 * float(sigma) ** 2 * f2) / prior  # |K̂ Ĝσ|²/P
+        for nsr in nsrs:
+            g = shape + float(nsr)
+            scale = (weight * power / g).sum(dim=(-2, -1)) / n
+            ll = -n * torch.log(scale.clamp_min(1e-30)) - (weight * torch.log(g)).sum(dim=(-2, -1))
+            best = ll if best is None else torch.maximum(best, ll)
+    return best.sum(dim=0)
 
 
 def _tv_divergence(x: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -268,6 +326,7 @@ def deconvolve(
     tv: float = 0.02,
     clip: bool = True,
     residual: bool = False,
+    check: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Deconvolve ``blurred (B, 3, H, W)`` (linear) with per-tile PSFs from ``cmf (B, 2M, h, w)``; see module doc.
 
@@ -282,6 +341,12 @@ def deconvolve(
     the same windows; linear, not clipped), ``(estimate, residual)``. Where the field describes the image's blur
     it is the noise plus what the filter's prior removed; where the field claims blur the image does not have (a
     wrong field), it holds the image detail the kernel would have destroyed: a consistency map of the field.
+
+    ``check`` (``"wiener"`` only; gyrobench's field-consistency check, not in the spec): every tile keeps its
+    deconvolution only where the field's kernel explains the tile better than no motion at all
+    (:func:`field_log_evidence`: log evidence of ``K`` above that of ``K̂ = 1``);
+    elsewhere the tile is passed through unchanged (the blurred input). A wrong field (another frame's motion)
+    then falls back to the input instead of ringing; a right one keeps its deconvolution.
     """
     if blurred.ndim != 4:
         raise ShapeError(f"classical: blurred must be (B, C, H, W), got {tuple(blurred.shape)}")
@@ -289,8 +354,8 @@ def deconvolve(
     if cmf.shape[0] != blurred.shape[0]:
         raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
     _check_options(method, lam, prior, iterations, tile, overlap, tv)
-    if residual and method != "wiener":
-        raise GyrobenchError(f"classical: residual=True needs method 'wiener', got '{method}'")
+    if (residual or check) and method != "wiener":
+        raise GyrobenchError(f"classical: residual=True and check=True need method 'wiener', got '{method}'")
     B, C, H, W = blurred.shape
     if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
         raise ShapeError(
@@ -344,15 +409,20 @@ def deconvolve(
         acc = F.fold(cols, (hq, wq), kernel_size=tile, stride=stride)
         return (acc / wsum)[:, :, off : off + H, off : off + W]
 
+    accepted: list[torch.Tensor] = []  # check: per image, (ny, nx) tiles whose field passed
     for i in range(B):
         psf = trajectory_psf(at[i], samples_per_segment=samples_per_segment, radius=r)  # (ny, nx, S, S)
         psf = psf.to(work)
         otf = psf_otf(psf, (te, te))[None]  # (1, ny, nx, te, te//2+1)
         img = _pad(blurred[i : i + 1].to(work), off + mg, wq - W - off + mg, off + mg, hq - H - off + mg)
-        tiles = img.unfold(2, te, stride).unfold(3, te, stride)[0]  # (C, ny, nx, te, te)
-        tiles = edge_taper(tiles, otf, mg)
+        raw = img.unfold(2, te, stride).unfold(3, te, stride)[0]  # (C, ny, nx, te, te)
+        tiles = edge_taper(raw, otf, mg)
         if method == "wiener":
             est = wiener_fft(tiles, otf, lam, prior)
+            if check:  # keep the deconvolution only where the field explains the tile better than no blur
+                trust = field_log_evidence(raw, otf[0]) > field_log_evidence(raw, torch.ones_like(otf[0]))
+                est = torch.where(trust[None, :, :, None, None], est, raw)
+                accepted.append(trust)
         else:
             est = richardson_lucy_fft(tiles, otf, iterations, eps, tv)
         res = blend(est)
@@ -361,7 +431,7 @@ def deconvolve(
             reblur = torch.fft.irfft2(otf * torch.fft.rfft2(est), s=(te, te))
             rout[i] = blend(tiles - reblur)[0].to(blurred.dtype)
     log.debug(
-        "classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d",
+        "classical %s: %d images, %dx%d tiles of %d px (+%d margin), PSF radius %d%s",
         method,
         B,
         ny,
@@ -369,6 +439,7 @@ def deconvolve(
         tile,
         mg,
         r,
+        f", field accepted in {float(torch.stack(accepted).float().mean()):.0%} of tiles" if accepted else "",
     )
     return (out, rout) if rout is not None else out
 
@@ -384,7 +455,9 @@ class ClassicalDeconv(nn.Module):
 
     Options: ``method`` ("wiener" | "rl" | "rl_global"), ``lam`` (Wiener/Tikhonov weight), ``prior`` ("gradient" | "identity"),
     ``iterations`` (RL), ``tv`` (RL TV damping), ``tile`` (px), ``overlap`` (fraction), ``margin`` (px or None), ``samples_per_segment``,
-    ``cmf_key`` ("mix" = α-mix of noisy and clean per docs/conventions.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``.
+    ``cmf_key`` ("mix" = α-mix of noisy and clean per docs/conventions.md §3, or "cmf_noisy" / "cmf_clean"), ``clip``,
+    ``check`` (Wiener only: keep a tile's deconvolution only where its field passes the consistency check of
+    :func:`deconvolve`).
     No parameters; deterministic given the options. Runs under ``torch.no_grad``.
     """
 
@@ -401,9 +474,12 @@ class ClassicalDeconv(nn.Module):
         tv: float = 0.02,
         cmf_key: str = "mix",
         clip: bool = True,
+        check: bool = False,
     ):
         super().__init__()
         _check_options(method, lam, prior, iterations, tile, overlap, tv)
+        if check and method != "wiener":
+            raise GyrobenchError(f"classical: check=True needs method 'wiener', got '{method}'")
         self.kwargs = dict(
             method=method,
             lam=lam,
@@ -415,6 +491,7 @@ class ClassicalDeconv(nn.Module):
             samples_per_segment=samples_per_segment,
             tv=tv,
             clip=clip,
+            check=check,
         )
         self.cmf_key = cmf_key
         self.options = dict(self.kwargs, cmf_key=cmf_key)

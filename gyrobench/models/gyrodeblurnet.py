@@ -196,7 +196,11 @@ class GyroDeblurNet(nn.Module):
     ``wiener_residual`` (with ``wiener_input``): also feed the filter's re-blur residual ``x − K ⊛ wiener``
     (:func:`gyrobench.models.classical.deconvolve` with ``residual=True``) as 3 more ``intro`` channels: near noise
     where the field matches the image's blur, image detail where the field claims blur that the image does not
-    have, so a wrong field becomes visible to the network.
+    have, so a wrong field becomes visible to the network. ``wiener_check`` (with ``wiener_input``): the Wiener
+    estimate keeps a tile's deconvolution only where the field's kernel explains the tile better than no blur
+    (:func:`gyrobench.models.classical.deconvolve` with ``check=True``, a marginal-likelihood test) and passes the
+    blurred tile through elsewhere, so a field that disagrees with the image falls back to the blind path without
+    any training.
     Not in the paper; docs/cpu-study.md measures them.
     """
 
@@ -226,6 +230,7 @@ class GyroDeblurNet(nn.Module):
         wiener_tile: int = 128,
         wiener_gate: bool = False,
         wiener_residual: bool = False,
+        wiener_check: bool = False,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -246,9 +251,9 @@ class GyroDeblurNet(nn.Module):
             raise RecipeError("gyrodeblurnet: wiener_input needs the gyro (use_gyro: true); the no-gyro ablation "
                               "of a wiener_input model is the same options with use_gyro: false and wiener_input "
                               "off")
-        if (wiener_gate or wiener_residual) and not wiener_input:
-            raise RecipeError("gyrodeblurnet: wiener_gate and wiener_residual act on the Wiener estimate; they need "
-                              "wiener_input: true")
+        if (wiener_gate or wiener_residual or wiener_check) and not wiener_input:
+            raise RecipeError("gyrodeblurnet: wiener_gate, wiener_residual and wiener_check act on the Wiener "
+                              "estimate; they need wiener_input: true")
         if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
             raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
                               f"{wiener_tile!r}")
@@ -266,7 +271,8 @@ class GyroDeblurNet(nn.Module):
         # definition order reproduces the official state_dict key order
         self.concat_field = bool(gyro_concat)  # the channels exist (zeros for the no-gyro ablation)
         self.wiener_input = bool(wiener_input)
-        self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile))
+        self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile),
+                                  check=bool(wiener_check))
         self.wiener_residual = bool(wiener_residual)
         extra = (self.gyro_channel if gyro_concat else 0) + (3 if self.wiener_input else 0)
         extra += 3 if self.wiener_residual else 0

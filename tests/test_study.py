@@ -303,3 +303,34 @@ def test_republishing_replaces_the_whole_board(smoke_study, tmp_path, repo_root)
     assert not (board / "records" / "stale-eval").exists()
     assert {n: (board / n).read_bytes() for n in before} == before
     assert (board / "checkpoints" / "nafnet-tiny-s1.pt").is_file() and (board / "study.json").is_file()
+
+
+@pytest.mark.slow
+def test_reference_rows_with_the_field_check_and_shuffled_fields(smoke_study, tmp_path, repo_root):
+    """``references: {classical_check: true, shuffled: true}`` adds the checked classical filter and both classical
+    rows with shuffled fields; each row equals a direct ``evaluate`` of that model, options and field."""
+    from gyrobench.evaluate import EvalConfig, evaluate
+
+    src, _ = smoke_study
+    d = _suite_dict(repo_root)
+    d["references"] = {"classical": True, "classical_check": True, "shuffled": True, "blurred": True}
+    d["runs"] = d["runs"][:1]
+    d["dataset"]["recipe"] = str(repo_root / "recipes" / "smoke.yaml")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(d))
+    out = tmp_path / "s"
+    run_study(suite, out, command=COMMAND, workers=1)
+    rows = {r["label"]: r for r in _table_rows(out / "board")}
+    want = {"classical (per-tile Wiener)": ({}, "noisy"),
+            "classical (per-tile Wiener) (shuffled fields)": ({}, "shuffled"),
+            "classical (per-tile Wiener) + field check": ({"check": True}, "noisy"),
+            "classical (per-tile Wiener) + field check (shuffled fields)": ({"check": True}, "shuffled")}
+    for label, (options, field) in want.items():
+        assert rows[label]["test_fields"] == field, label
+        path = evaluate(EvalConfig(model="classical", options=options, data=str(out / "data"),
+                                   out=str(tmp_path / "direct" / str(len(label))), split="test", metrics=("psnr",),
+                                   gyro_field=field, crops=0))
+        psnr = json.loads(path.read_text())["metrics"]["psnr"]["mean"]
+        assert float(rows[label]["psnr_mean"]) == pytest.approx(psnr, abs=1e-9), label
+    assert rows["classical (per-tile Wiener) (shuffled fields)"]["psnr_mean"] != \
+        rows["classical (per-tile Wiener)"]["psnr_mean"]

@@ -64,14 +64,14 @@ def _rows(study, units: list[dict], refs: dict, figs: dict, edges: dict) -> dict
                           weights=[u["state"]["final_sha256"] for u in have])
                 rows.append(aggregate_row(row, [_load(u["evals"][key]) for u in have], suite.metrics,
                                           edges[ts.name]))
-        for key in ("classical", "blurred"):
+        for key in suite.references.keys():
             path = refs.get((key, ts.name))
             if path is None:
                 continue
             rec, p = _load(path)
             row = Row(split=ts.name, label=rec.get("label") or key, kind="reference", model=rec["model"],
                       options=dict(rec.get("options") or {}), uses_gyro=bool(rec.get("uses_gyro")),
-                      gyro_field="noisy")
+                      gyro_field=(rec.get("protocol_options") or {}).get("gyro_field", "noisy"))
             rows.append(aggregate_row(row, [(rec, p)], suite.metrics, edges[ts.name]))
         out[ts.name] = rows
     return out

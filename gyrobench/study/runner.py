@@ -59,7 +59,15 @@ __all__ = ["run_study", "prepare_data", "finalize_checkpoint"]
 
 log = get_logger("study")
 
-_REF_ROWS = {"classical": ("classical", "classical (per-tile Wiener)"), "blurred": ("identity", "blurred input")}
+#: reference rows: key -> (model, options, label, gyro field)
+REFERENCE_ROWS = {
+    "classical": ("classical", {}, "classical (per-tile Wiener)", "noisy"),
+    "classical_shuffled": ("classical", {}, "classical (per-tile Wiener) (shuffled fields)", "shuffled"),
+    "classical_check": ("classical", {"check": True}, "classical (per-tile Wiener) + field check", "noisy"),
+    "classical_check_shuffled": ("classical", {"check": True},
+                                 "classical (per-tile Wiener) + field check (shuffled fields)", "shuffled"),
+    "blurred": ("identity", {}, "blurred input", "noisy"),
+}
 
 
 # ---------------------------------------------------------------------------------------------------- data
@@ -322,17 +330,17 @@ class _Study:
         suite = self.suite
         out: dict = {}
         jobs = [(key, ts.split, ts.limit, ts.name, tuple(suite.metrics))
-                for ts in suite.dataset.test for key in ("classical", "blurred")
-                if getattr(suite.references, key)]
+                for ts in suite.dataset.test for key in suite.references.keys()]
         v = suite.dataset.validation
         jobs.append(("blurred", v.split, v.limit, "_validation", ("psnr",)))
         for key, split, limit, name, metrics in jobs:
-            model, label = _REF_ROWS[key]
+            model, options, label, gyro_field = REFERENCE_ROWS[key]
             rec_path = self.out / "references" / key / name / "results.json"
-            if not _record_ok(rec_path, None, manifest_sha, metrics, "noisy"):
-                evaluate(EvalConfig(model=model, data=str(self.data), out=str(rec_path.parent), split=split,
-                                    limit=limit, metrics=metrics, protocol=suite.protocol, label=label,
-                                    device=suite.device, crops=0 if name == "_validation" else suite.crops,
+            if not _record_ok(rec_path, None, manifest_sha, metrics, gyro_field):
+                evaluate(EvalConfig(model=model, options=dict(options), data=str(self.data),
+                                    out=str(rec_path.parent), split=split, limit=limit, metrics=metrics,
+                                    protocol=suite.protocol, label=label, device=suite.device,
+                                    crops=0 if name == "_validation" else suite.crops, gyro_field=gyro_field,
                                     command=self.command))
             out[(key, name)] = rec_path
         return out

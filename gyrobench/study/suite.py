@@ -186,10 +186,22 @@ class RunSpec:
 
 @dataclass
 class References:
-    """Non-learned rows evaluated once per test split."""
+    """Non-learned rows evaluated once per test split: the classical per-tile Wiener filter (``classical``), the
+    same with the field-consistency check (``classical_check``, ``deconvolve(check=True)``), the blurred input;
+    ``shuffled``: the classical rows also with other samples' fields (as a run's ``gyro_field: shuffled`` eval)."""
 
     classical: bool = True
+    classical_check: bool = False
+    shuffled: bool = False
     blurred: bool = True
+
+    def keys(self) -> list[str]:
+        """The reference rows to evaluate, in table order (keys of ``runner.REFERENCE_ROWS``)."""
+        out = []
+        for key in ("classical", "classical_check"):
+            if getattr(self, key):
+                out += [key, key + "_shuffled"] if self.shuffled else [key]
+        return out + (["blurred"] if self.blurred else [])
 
 
 @dataclass

@@ -30,3 +30,19 @@ def test_cpu_suite_and_recipe_validate(repo_root):
             assert not set(range(*online["image_range"])) & held_out, run.label
         else:
             assert online["images"] == "builtin:deadleaves", run.label
+
+
+def test_seed_suite_repeats_the_published_runs(repo_root):
+    """``studies/cpu-seeds.yaml`` (the seed spread of the CPU study) trains exactly the published runs of the same
+    labels: the same training configuration for a given seed, the same dataset and test splits, other seeds."""
+    main = load_suite(repo_root / "studies" / "cpu.yaml")
+    seeds = load_suite(repo_root / "studies" / "cpu-seeds.yaml")
+    assert not set(seeds.seeds) & set(main.seeds)
+    assert seeds.dataset == main.dataset and seeds.budget == main.budget and seeds.protocol == main.protocol
+    index = {r.label: i for i, r in enumerate(main.runs)}
+    for j, run in enumerate(seeds.runs):
+        i = index[run.label]
+        assert run.evals == main.runs[i].evals, run.label
+        for seed in seeds.seeds:
+            assert train_mapping(seeds, j, seed=seed, steps=2000, data_root="D") == \
+                train_mapping(main, i, seed=seed, steps=2000, data_root="D"), run.label

@@ -297,10 +297,12 @@ def richardson_lucy_global(
 
 
 def _check_options(method: str, lam: float, prior: str, iterations: int, tile: int, overlap: float,
-                   tv: float) -> None:
+                   tv: float, check: bool = False) -> None:
     """The option checks shared by :func:`deconvolve` and :class:`ClassicalDeconv` (GyrobenchError with the fix)."""
     if method not in ("wiener", "rl", "rl_global"):
         raise GyrobenchError(f"classical: unknown method '{method}'; fix: use 'wiener', 'rl' or 'rl_global'")
+    if check and method != "wiener":
+        raise GyrobenchError(f"classical: check=True needs method 'wiener', got '{method}'")
     if not 0 <= overlap < 1 or tile < 4 or iterations < 0 or lam < 0 or tv < 0:
         raise GyrobenchError(
             f"classical: need tile >= 4, 0 <= overlap < 1, iterations >= 0, lam >= 0, tv >= 0; got "
@@ -353,9 +355,9 @@ def deconvolve(
     check_cmf(cmf)
     if cmf.shape[0] != blurred.shape[0]:
         raise ShapeError(f"classical: batch sizes differ: blurred {blurred.shape[0]}, cmf {cmf.shape[0]}")
-    _check_options(method, lam, prior, iterations, tile, overlap, tv)
-    if (residual or check) and method != "wiener":
-        raise GyrobenchError(f"classical: residual=True and check=True need method 'wiener', got '{method}'")
+    _check_options(method, lam, prior, iterations, tile, overlap, tv, check)
+    if residual and method != "wiener":
+        raise GyrobenchError(f"classical: residual=True needs method 'wiener', got '{method}'")
     B, C, H, W = blurred.shape
     if cmf.shape[-2] < math.ceil(H / 2) or cmf.shape[-1] < math.ceil(W / 2):
         raise ShapeError(
@@ -420,7 +422,9 @@ def deconvolve(
         if method == "wiener":
             est = wiener_fft(tiles, otf, lam, prior)
             if check:  # keep the deconvolution only where the field explains the tile better than no blur
-                trust = field_log_evidence(raw, otf[0]) > field_log_evidence(raw, torch.ones_like(otf[0]))
+                # both hypotheses in one call (one windowed FFT of the tiles): the field's kernel, then K̂ = 1
+                evidence = field_log_evidence(raw[:, None], torch.stack([otf[0], torch.ones_like(otf[0])]))
+                trust = evidence[0] > evidence[1]
                 est = torch.where(trust[None, :, :, None, None], est, raw)
                 accepted.append(trust)
         else:
@@ -477,9 +481,7 @@ class ClassicalDeconv(nn.Module):
         check: bool = False,
     ):
         super().__init__()
-        _check_options(method, lam, prior, iterations, tile, overlap, tv)
-        if check and method != "wiener":
-            raise GyrobenchError(f"classical: check=True needs method 'wiener', got '{method}'")
+        _check_options(method, lam, prior, iterations, tile, overlap, tv, check)
         self.kwargs = dict(
             method=method,
             lam=lam,

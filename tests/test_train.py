@@ -339,3 +339,44 @@ def test_grad_clip_is_validated(tmp_path, value):
     with pytest.raises((RecipeError, ValueError), match="grad_clip"):
         from_dict(TrainConfig, {"model": {"name": "nafnet"}, "data": {"root": str(tmp_path)},
                                 "schedule": {"steps": 1, "grad_clip": value}})
+
+
+def test_betas_and_weight_decay_against_adam_closed_forms(tiny, tmp_path):
+    """``schedule.betas`` / ``schedule.weight_decay`` (AdamW). With betas (0, 0) each Adam step moves a weight by
+    ``lr * g / (|g| + eps)``: by about ``lr`` where its gradient is nonzero and not at all where it is zero, so after
+    two steps at a constant lr every move is about 0, 1 or 2 lr. The default betas carry the first gradient into the
+    second step with another weight (e.g. 0.67 lr for a zero second gradient), so many moves fall between.
+    Decoupled weight decay scales every weight by ``1 - lr * wd`` before the Adam step: at lr 1e-6 and wd 5e5 one
+    step halves each weight, up to the Adam step of about lr."""
+    lr = 1e-4
+
+    def run(name, steps, **schedule):
+        out = tmp_path / name
+        sched = {"steps": steps, "lr": schedule.pop("lr", lr), **schedule}
+        sched.setdefault("lr_min", sched["lr"])  # a constant learning rate
+        train(tiny_config(tiny, schedule=sched, curriculum=False), out)
+        return torch.load(out / "checkpoints" / "last.pt", weights_only=True)["state_dict"]
+
+    def off_grid(a, b):  # distance of each weight's move (in units of lr) from the nearest whole number
+        moves = torch.cat([(b[k].double() - a[k].double()).flatten() / lr for k in a if a[k].is_floating_point()])
+        return (moves - moves.round()).abs()
+
+    start = run("start", 1, lr=1e-15)
+    assert float((off_grid(start, run("sign", 2, betas=[0.0, 0.0])) > 0.05).float().mean()) < 0.01
+    assert float((off_grid(start, run("default", 2)) > 0.1).float().mean()) > 0.1
+
+    decayed = run("decay", 1, lr=1e-6, weight_decay=5e5)
+    for k in start:
+        if start[k].is_floating_point():
+            assert torch.allclose(decayed[k].double(), 0.5 * start[k].double(), rtol=0, atol=1.01e-6), k
+
+
+@pytest.mark.parametrize("schedule, key", [({"betas": [0.9]}, "betas"), ({"betas": [0.9, 1.0]}, "betas"),
+                                           ({"weight_decay": -1.0}, "weight_decay")])
+def test_betas_and_weight_decay_are_validated(tmp_path, schedule, key):
+    from gyrobench.config import from_dict
+    from gyrobench.train.config import TrainConfig
+
+    with pytest.raises((RecipeError, ValueError), match=key):
+        from_dict(TrainConfig, {"model": {"name": "nafnet"}, "data": {"root": str(tmp_path)},
+                                "schedule": {"steps": 1, **schedule}})

@@ -90,6 +90,10 @@ class ScheduleSection:
     L2 norm of the gradients over all parameters, applied before each Adam step
     (``torch.nn.utils.clip_grad_norm_``); a plain ReLU U-Net such as DeepGyro needs it at the learning rates the
     normalised models train at (``docs/cpu-study.md``).
+    ``betas`` and ``weight_decay`` (gyrobench extensions; defaults ``[0.9, 0.999]`` and ``0`` = the official Adam):
+    Adam's moment decay rates, and decoupled weight decay (``weight_decay > 0`` switches to AdamW, Loshchilov &
+    Hutter, ICLR 2019). NAFNet's own GoPro recipe is AdamW with betas ``[0.9, 0.9]`` and gradient-norm clipping at
+    0.01 (``docs/baselines.md``).
     """
 
     batch_size: int = 16
@@ -100,8 +104,15 @@ class ScheduleSection:
     max_seconds: float | None = None
     warmup_steps: int = 0
     grad_clip: float | None = None
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
 
     def __post_init__(self):
+        self.betas = tuple(float(b) for b in self.betas)
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ValueError(f"betas={list(self.betas)}: give two decay rates in [0, 1), e.g. [0.9, 0.999]")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay={self.weight_decay}: must be >= 0 (0: plain Adam)")
         if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
             raise ValueError(f"grad_clip={self.grad_clip}: must be a positive gradient norm (or omitted: no clipping)")
         if self.warmup_steps < 0:

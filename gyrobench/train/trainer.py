@@ -8,8 +8,8 @@ Per optimizer step:
    batch from a generator seeded by ``(seed, step, rank)`` (spec §6.1; the official code draws identically on
    every GPU — here each process draws its own, see ``docs/training.md``);
 3. ``batch["alpha"]`` = the §4 curriculum (per epoch when the run is given in epochs, else per step);
-4. ``model(batch)`` (optionally under bf16 autocast), PSNR loss (§6.1), optional gradient-norm clipping, Adam,
-   cosine LR to ``lr_min``.
+4. ``model(batch)`` (optionally under bf16 autocast), PSNR loss (§6.1), optional gradient-norm clipping, Adam
+   (AdamW with ``weight_decay``), cosine LR to ``lr_min``.
 
 Everything random is a function of the config seed and the step, so ``--resume`` from a checkpoint continues
 bit-identically on CPU (tested). The run folder holds ``config.yaml`` (the exact config), ``run.json`` (git
@@ -107,6 +107,13 @@ def _linear_degradation(preset: str):
     return deg
 
 
+def _optimizer(model, s) -> torch.optim.Optimizer:
+    """Adam (the official optimizer) with the schedule's betas; AdamW when ``weight_decay > 0``."""
+    if s.weight_decay > 0:
+        return torch.optim.AdamW(model.parameters(), lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=s.lr, betas=s.betas)
+
+
 def _scheduler(optimizer, s, total_steps: int):
     """Cosine from ``lr`` to ``lr_min`` over the run (spec §6.1), after ``warmup_steps`` of linear warm-up."""
     if not s.warmup_steps:
@@ -170,7 +177,7 @@ class Trainer:
             kw = {"device_ids": [self.device.index]} if self.device.type == "cuda" else {}
             self.net = torch.nn.parallel.DistributedDataParallel(
                 model, find_unused_parameters=cfg.find_unused_parameters, **kw)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=s.lr)
+        self.optimizer = _optimizer(model, s)
         self.scheduler = _scheduler(self.optimizer, s, self.total_steps)
         self._check_split_degradation()
         self.degrade = None

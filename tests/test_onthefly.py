@@ -94,3 +94,26 @@ def test_trainer_runs_on_the_fly_and_records_it(tmp_path):
 
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["data"]["online"]["images"] == "builtin:deadleaves" and run["samples"] == 4
+
+
+def test_deadleaves_fraction_mixes_procedural_images_into_files():
+    # fraction 0 leaves every draw as it was (the option draws nothing then)
+    base, zero = _ds(), _ds(deadleaves_fraction=0.0)
+    assert [base.describe(i) for i in range(8)] == [zero.describe(i) for i in range(8)]
+    # fraction 0.5: about half of 64 draws are procedural (binomial(64, 0.5): 20..44 with probability > 0.999)
+    mix = _ds(deadleaves_fraction=0.5, deadleaves={"supersample": 1})
+    names = [mix.describe(i)["image"] for i in range(64)]
+    n_dl = names.count("deadleaves")
+    assert 20 <= n_dl <= 44
+    assert all(n.endswith(".png") for n in names if n != "deadleaves")
+    i_dl = names.index("deadleaves")
+    s = mix[i_dl]
+    assert s["meta"]["draws"]["image"] == "deadleaves" and s["blurred"].shape == (3, 64, 64)
+    assert mix._cache == {}  # no Kodak file was read for the procedural sample
+    # fraction 1: every image procedural
+    ones = _ds(deadleaves_fraction=1.0, deadleaves={"supersample": 1})
+    assert {ones.describe(i)["image"] for i in range(8)} == {"deadleaves"}
+    with pytest.raises(ValueError, match="deadleaves_fraction"):
+        OnlineSection(images="builtin:kodak", deadleaves_fraction=1.5)
+    with pytest.raises(ValueError, match="drop the fraction"):
+        OnlineSection(images="builtin:deadleaves", deadleaves_fraction=0.5)

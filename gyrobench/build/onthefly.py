@@ -70,7 +70,10 @@ class OnlineSection:
     fitted to the recipe's frame like the stored path does). ``image_range``: ``[a, b)`` slice of the sorted files.
     ``strength``: the hand-shake rates are multiplied by it; with ``strength_max`` the factor is uniform in
     ``[strength, strength_max]`` per sample. ``size``: samples per epoch (default: steps x batch, one epoch per
-    run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``margin``: fixed
+    run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``deadleaves_fraction``
+    (with ``builtin:kodak`` or a folder; default 0): the probability that a sample's image is a fresh dead-leaves
+    image instead of a file (a mixture of real and procedural training images; 0 leaves every draw as it was).
+    ``margin``: fixed
     margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic margin (px).
     """
 
@@ -81,6 +84,7 @@ class OnlineSection:
     strength_max: float | None = None
     size: int | None = None
     deadleaves: dict[str, Any] = field(default_factory=dict)
+    deadleaves_fraction: float = 0.0
     margin: int | None = None
     max_margin: int = 160
 
@@ -94,6 +98,11 @@ class OnlineSection:
             raise ValueError(f"image_range={self.image_range}: give [first, end) with first < end")
         if self.margin is not None and (self.margin < 0 or self.margin % 2):
             raise ValueError(f"margin={self.margin}: must be an even number of px >= 0 (or omitted)")
+        if not 0.0 <= self.deadleaves_fraction <= 1.0:
+            raise ValueError(f"deadleaves_fraction={self.deadleaves_fraction}: must be in [0, 1]")
+        if self.deadleaves_fraction > 0 and self.images == "builtin:deadleaves":
+            raise ValueError("deadleaves_fraction mixes dead leaves into builtin:kodak or a folder; with "
+                             "images: builtin:deadleaves every image is procedural already (drop the fraction)")
         if self.deadleaves:
             try:
                 DeadLeavesParams(**self.deadleaves)
@@ -155,7 +164,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         self.M = int(self.recipe.storage.cmf_segments)
         self._paths = None if online.images == "builtin:deadleaves" else self._image_paths(online)
         self._dl_params = None
-        if self._paths is None:
+        if self._paths is None or online.deadleaves_fraction > 0:
             self._dl_params = DeadLeavesParams(**online.deadleaves)
         self._gyro = None
         self._error_model = None
@@ -223,7 +232,12 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         c = self.crop
         ox = int(r_pos.integers(0, (cam.width - c) // 2 + 1)) * 2
         oy = int(r_pos.integers(0, (cam.height - c) // 2 + 1)) * 2
-        image = "deadleaves" if self._paths is None else self._paths[int(r_img.integers(len(self._paths)))].name
+        if self._paths is None:
+            image = "deadleaves"
+        elif o.deadleaves_fraction > 0 and float(r_img.random()) < o.deadleaves_fraction:
+            image = "deadleaves"  # the mixture: a procedural image in place of a file (no draw at fraction 0)
+        else:
+            image = self._paths[int(r_img.integers(len(self._paths)))].name
         info = {"index": int(index), "seed": self.seed, "epoch": self.epoch, "rng_key": [int(v) for v in ss.entropy],
                 "image": image, "strength": float(strength), "position": (ox, oy), "window_start": int(win.start)}
         return info, (r_img, r_err, win, strength)
@@ -240,7 +254,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
             m = int(self.online.margin)
         else:
             m = min(int(self.online.max_margin), 2 * math.ceil((crop_margin(H_full, (ox, oy, c, c)) + 2) / 2))
-        if self._paths is None:
+        if info["image"] == "deadleaves":
             px, py = ox - m, oy - m
             patch = dead_leaves_linear((c + 2 * m, c + 2 * m), r_img, self._dl_params)
         else:

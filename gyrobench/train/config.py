@@ -93,7 +93,7 @@ class ScheduleSection:
     ``betas`` and ``weight_decay`` (gyrobench extensions; defaults ``[0.9, 0.999]`` and ``0`` = the official Adam):
     Adam's moment decay rates, and decoupled weight decay (``weight_decay > 0`` switches to AdamW, Loshchilov &
     Hutter, ICLR 2019). NAFNet's own GoPro recipe is AdamW with betas ``[0.9, 0.9]`` and gradient-norm clipping at
-    0.01 (``docs/baselines.md``).
+    0.01 (``docs/training.md``).
     """
 
     batch_size: int = 16

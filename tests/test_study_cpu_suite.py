@@ -3,6 +3,8 @@ no run trains on a validation or test image."""
 
 from __future__ import annotations
 
+import pytest
+
 from gyrobench.build.recipe import load_recipe
 from gyrobench.study.suite import load_suite, train_mapping
 
@@ -32,11 +34,12 @@ def test_cpu_suite_and_recipe_validate(repo_root):
             assert online["images"] == "builtin:deadleaves", run.label
 
 
-def test_seed_suite_repeats_the_published_runs(repo_root):
-    """``studies/cpu-seeds.yaml`` (the seed spread of the CPU study) trains exactly the published runs of the same
+@pytest.mark.parametrize("name", ["cpu-seeds.yaml", "cpu-seeds-45.yaml"])
+def test_seed_suite_repeats_the_published_runs(repo_root, name):
+    """``studies/cpu-seeds*.yaml`` (the seed spread of the CPU study) train exactly the published runs of the same
     labels: the same training configuration for a given seed, the same dataset and test splits, other seeds."""
     main = load_suite(repo_root / "studies" / "cpu.yaml")
-    seeds = load_suite(repo_root / "studies" / "cpu-seeds.yaml")
+    seeds = load_suite(repo_root / "studies" / name)
     assert not set(seeds.seeds) & set(main.seeds)
     assert seeds.dataset == main.dataset and seeds.budget == main.budget and seeds.protocol == main.protocol
     index = {r.label: i for i, r in enumerate(main.runs)}

@@ -73,8 +73,8 @@ class OnlineSection:
     run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``deadleaves_fraction``
     (with ``builtin:kodak`` or a folder; default 0): the probability that a sample's image is a fresh dead-leaves
     image instead of a file (a mixture of real and procedural training images; 0 leaves every draw as it was).
-    ``margin``: fixed
-    margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic margin (px).
+    ``margin``: fixed margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic
+    margin (px).
     """
 
     recipe: str = "demo"
@@ -232,12 +232,10 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         c = self.crop
         ox = int(r_pos.integers(0, (cam.width - c) // 2 + 1)) * 2
         oy = int(r_pos.integers(0, (cam.height - c) // 2 + 1)) * 2
-        if self._paths is None:
-            image = "deadleaves"
-        elif o.deadleaves_fraction > 0 and float(r_img.random()) < o.deadleaves_fraction:
-            image = "deadleaves"  # the mixture: a procedural image in place of a file (no draw at fraction 0)
-        else:
-            image = self._paths[int(r_img.integers(len(self._paths)))].name
+        # the mixture draws only when its fraction is above 0, so other runs keep their draws
+        procedural = self._paths is None or (o.deadleaves_fraction > 0
+                                             and float(r_img.random()) < o.deadleaves_fraction)
+        image = "deadleaves" if procedural else self._paths[int(r_img.integers(len(self._paths)))].name
         info = {"index": int(index), "seed": self.seed, "epoch": self.epoch, "rng_key": [int(v) for v in ss.entropy],
                 "image": image, "strength": float(strength), "position": (ox, oy), "window_start": int(win.start)}
         return info, (r_img, r_err, win, strength)

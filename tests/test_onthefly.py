@@ -120,3 +120,45 @@ def test_deadleaves_fraction_mixes_procedural_images_into_files():
         OnlineSection(images="builtin:kodak", deadleaves_fraction=1.5)
     with pytest.raises(ValueError, match="drop the fraction"):
         OnlineSection(images="builtin:deadleaves", deadleaves_fraction=0.5)
+
+
+def test_dihedral_codes_are_the_eight_symmetries_of_the_square():
+    from gyrobench.build.onthefly import dihedral
+
+    img = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)  # no symmetry: every transform differs
+    # second computation: numpy's rotations of the image and of its mirror
+    group = [np.rot90(img, k) for k in range(4)] + [np.rot90(img[:, ::-1], k) for k in range(4)]
+    got = [dihedral(img, c) for c in range(8)]
+    for g in group:
+        assert sum(np.array_equal(g, x) for x in got) == 1
+    assert np.array_equal(got[0], img)
+    rect = np.arange(2 * 3).reshape(2, 3)
+    for c in range(4):  # codes 0-3 keep the shape of a non-square image
+        assert dihedral(rect, c).shape == (2, 3)
+    with pytest.raises(ValueError, match="dihedral code"):
+        dihedral(img, 8)
+
+
+def test_dihedral_transforms_the_sharp_source_and_keeps_the_other_draws():
+    from gyrobench.build.onthefly import dihedral
+
+    off, on = _ds(), _ds(dihedral=True)
+    codes = []
+    for i in range(64):
+        a, b = off.describe(i), on.describe(i)
+        assert "dihedral" not in a  # off draws nothing
+        codes.append(b.pop("dihedral"))
+        assert a == b  # image, strength, position, window: the same draws with the option on
+    assert set(codes) == set(range(8))  # seeded draws; for uniform codes P(one missing in 64) < 8 * (7/8)^64 = 1.5e-3
+    # the rendered sample is the untransformed pipeline applied to the transformed source image
+    i = next(i for i, c in enumerate(codes) if c in (5, 6))  # a code with a transpose and a flip
+    s_on = on[i]
+    path = on._paths[[p.name for p in on._paths].index(s_on["meta"]["draws"]["image"])]
+    ref = _ds()
+    ref._cache[str(path)] = np.ascontiguousarray(dihedral(ref._image(path), codes[i]))
+    s_ref = ref[i]
+    torch.testing.assert_close(s_on["sharp"], s_ref["sharp"], atol=0, rtol=0)
+    torch.testing.assert_close(s_on["blurred"], s_ref["blurred"], atol=0, rtol=0)
+    assert not torch.equal(s_on["sharp"], off[i]["sharp"])
+    with pytest.raises(ValueError, match="drop dihedral"):
+        OnlineSection(images="builtin:deadleaves", dihedral=True)

@@ -73,6 +73,10 @@ class OnlineSection:
     run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``deadleaves_fraction``
     (with ``builtin:kodak`` or a folder; default 0): the probability that a sample's image is a fresh dead-leaves
     image instead of a file (a mixture of real and procedural training images; 0 leaves every draw as it was).
+    ``dihedral`` (default false): each file image is drawn in one of its 8 flips and 90-degree rotations (4 flips for
+    a non-square frame) before it is cropped and blurred, as NAFNet's ``use_flip``/``use_rot`` augmentation but
+    applied to the sharp source, so the blur, the field and the noise are rendered for the transformed image and
+    need no transformation themselves; off draws nothing, so other runs keep their draws.
     ``margin``: fixed margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic
     margin (px).
     """
@@ -85,6 +89,7 @@ class OnlineSection:
     size: int | None = None
     deadleaves: dict[str, Any] = field(default_factory=dict)
     deadleaves_fraction: float = 0.0
+    dihedral: bool = False
     margin: int | None = None
     max_margin: int = 160
 
@@ -103,6 +108,9 @@ class OnlineSection:
         if self.deadleaves_fraction > 0 and self.images == "builtin:deadleaves":
             raise ValueError("deadleaves_fraction mixes dead leaves into builtin:kodak or a folder; with "
                              "images: builtin:deadleaves every image is procedural already (drop the fraction)")
+        if self.dihedral and self.images == "builtin:deadleaves":
+            raise ValueError("dihedral transforms file images; builtin:deadleaves images are isotropic draws "
+                             "already (drop dihedral)")
         if self.deadleaves:
             try:
                 DeadLeavesParams(**self.deadleaves)
@@ -130,6 +138,23 @@ def crop_margin(H: np.ndarray, crop: tuple[int, int, int, int]) -> float:
         p = q[:, :2] / q[:, 2:]
         worst = max(worst, float(np.abs(p - pts[None, :2]).max()))
     return worst
+
+
+def dihedral(img: np.ndarray, code: int) -> np.ndarray:
+    """One of the 8 flips and 90-degree rotations of an HWC (or HW) image, as a view.
+
+    ``code`` in [0, 8): bit 2 transposes (swaps rows and columns; shape-preserving only for a square image), then
+    bit 0 flips left-right and bit 1 flips up-down. Codes 0-3 keep the shape of any image.
+    """
+    if not 0 <= int(code) < 8:
+        raise ValueError(f"dihedral code {code}: must be in [0, 8)")
+    if code & 4:
+        img = img.swapaxes(0, 1)
+    if code & 1:
+        img = img[:, ::-1]
+    if code & 2:
+        img = img[::-1]
+    return img
 
 
 class OnTheFlyDataset(torch.utils.data.Dataset):
@@ -218,14 +243,15 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
 
     def _streams(self, index: int):
         ss = np.random.SeedSequence([self.seed, _KEY, self.epoch, int(index)])
-        return ss, [np.random.default_rng(s) for s in ss.spawn(5)]
+        # a sixth stream for the dihedral draw: SeedSequence.spawn gives the same first five children either way
+        return ss, [np.random.default_rng(s) for s in ss.spawn(6)]
 
     def describe(self, index: int) -> dict:
         """The draws of sample ``index`` (without rendering): image, gyro window seed, strength, crop position."""
         return self._draw(index)[0]
 
     def _draw(self, index: int):
-        ss, (r_img, r_gyro, r_err, r_pos, r_str) = self._streams(index)
+        ss, (r_img, r_gyro, r_err, r_pos, r_str, r_aug) = self._streams(index)
         o, cam = self.online, self.recipe.camera
         strength = o.strength if o.strength_max is None else float(r_str.uniform(o.strength, o.strength_max))
         win = self._gyro_source().window(int(index), r_gyro)
@@ -238,6 +264,8 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         image = "deadleaves" if procedural else self._paths[int(r_img.integers(len(self._paths)))].name
         info = {"index": int(index), "seed": self.seed, "epoch": self.epoch, "rng_key": [int(v) for v in ss.entropy],
                 "image": image, "strength": float(strength), "position": (ox, oy), "window_start": int(win.start)}
+        if o.dihedral and not procedural:
+            info["dihedral"] = int(r_aug.integers(8 if cam.width == cam.height else 4))
         return info, (r_img, r_err, win, strength)
 
     def __getitem__(self, index: int) -> dict:
@@ -257,6 +285,8 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
             patch = dead_leaves_linear((c + 2 * m, c + 2 * m), r_img, self._dl_params)
         else:
             full = self._image(self._paths[[p.name for p in self._paths].index(info["image"])])
+            if "dihedral" in info:
+                full = dihedral(full, info["dihedral"])
             px, py = max(0, ox - m), max(0, oy - m)
             patch = full[py:min(full.shape[0], oy + c + m), px:min(full.shape[1], ox + c + m)]
         K2 = shifted_K(self.K, px, py)

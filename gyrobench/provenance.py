@@ -60,16 +60,46 @@ def git_commit(path: str | Path | None = None) -> str:
         return "unknown"
 
 
+# environment variables that change which CPU kernels run, and so the last bits of a CPU result (docs/cpu-study.md)
+_NUMERICS_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "OPENBLAS_CORETYPE",
+                 "OPENCV_CPU_DISABLE", "OMP_NUM_THREADS")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``; ``"unknown"`` if neither)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def machine() -> dict[str, str | int]:
-    """A short description of the machine (CPU, cores, GPU if any)."""
+    """A short description of the machine (CPU model, cores, torch's CPU kernel level, GPU if any).
+
+    ``torch_cpu_capability`` is the instruction set torch's CPU kernels dispatch to (``DEFAULT``, ``AVX2``,
+    ``AVX512``; the environment variable ``ATEN_CPU_CAPABILITY`` lowers it): the vectorized and the scalar kernels
+    round differently, so two machines can synthesize and train to different last bits (docs/cpu-study.md).
+    ``numerics_env``: those of the variables that select CPU kernels or thread counts (MKL_CBWR,
+    ONEDNN_MAX_CPU_ISA, ...) that are set, if any.
+    """
+    import torch
+
     info: dict[str, str | int] = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpus": os.cpu_count() or 0,
+        "torch_cpu_capability": str(torch.backends.cpu.get_cpu_capability()),
     }
-    import torch
-
     info["torch_threads"] = torch.get_num_threads()
+    env = {k: os.environ[k] for k in _NUMERICS_ENV if k in os.environ}
+    if env:
+        info["numerics_env"] = env
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from typing import Any
 
 _PACKAGES = ("gyrobench", "torch", "torchvision", "numpy", "scipy", "scikit-image", "opencv-python-headless", "h5py",
              "pandas", "joblib", "PyYAML")
@@ -78,7 +79,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def machine() -> dict[str, str | int]:
+def machine() -> dict[str, Any]:
     """A short description of the machine (CPU model, cores, torch's CPU kernel level, GPU if any).
 
     ``torch_cpu_capability`` is the instruction set torch's CPU kernels dispatch to (``DEFAULT``, ``AVX2``,
@@ -89,7 +90,7 @@ def machine() -> dict[str, str | int]:
     """
     import torch
 
-    info: dict[str, str | int] = {
+    info: dict[str, Any] = {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_model": cpu_model(),

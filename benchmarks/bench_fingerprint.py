@@ -7,10 +7,10 @@ Two sha256 fingerprints, each a pure function of the code and the numerics of th
 - ``train``: the weights of NAFNet small after 10 Adam steps on seeded random 64x64 tensors (convolutions,
   LayerNorm, the simple gate, the channel attention's matrix products).
 
-By default (``--matrix``) it reruns itself in a fresh interpreter per setting (one environment variable each: torch's kernel
-level ``ATEN_CPU_CAPABILITY``, oneDNN's ``ONEDNN_MAX_CPU_ISA``, MKL's ``MKL_CBWR``, ...) and tabulates which settings
-change which fingerprint. Run the same command on two machines and compare the tables: equal fingerprints mean
-bit-identical synthesis or training under that setting.
+By default (``--matrix``) it reruns itself in a fresh interpreter per setting (one environment variable each:
+torch's kernel level ``ATEN_CPU_CAPABILITY``, oneDNN's ``ONEDNN_MAX_CPU_ISA``, MKL's ``MKL_CBWR``, ...) and
+tabulates which settings change which fingerprint. Run the same command on two machines and compare the tables:
+equal fingerprints mean bit-identical synthesis or training under that setting.
 
 Run: ``OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_fingerprint.py`` (about 45 s on one core). Saves
 ``benchmarks/results/bench_fingerprint.{json,md}``; ``--one`` prints this interpreter's two fingerprints as JSON.
@@ -71,9 +71,10 @@ def train_fingerprint(steps: int = 10) -> str:
     import torch
 
     from gyrobench.models.registry import build
+    from gyrobench.models.small import small_options
 
     torch.manual_seed(0)
-    model = build("nafnet", width=16, enc_blk_nums=[2, 2, 2, 2], middle_blk_num=1, dec_blk_nums=[2, 2, 2, 2])
+    model = build("nafnet", **small_options("nafnet"))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = torch.rand(4, 3, 64, 64), torch.rand(4, 3, 64, 64)
     for _ in range(steps):

@@ -149,7 +149,8 @@ def test_dihedral_transforms_the_sharp_source_and_keeps_the_other_draws():
         assert "dihedral" not in a  # off draws nothing
         codes.append(b.pop("dihedral"))
         assert a == b  # image, strength, position, window: the same draws with the option on
-    assert set(codes) == set(range(8))  # seeded draws; for uniform codes P(one missing in 64) < 8 * (7/8)^64 = 1.5e-3
+    # seeded draws; for uniform codes P(one missing in 64) < 8 * (7/8)^64 = 1.5e-3
+    assert set(codes) == set(range(8))
     # the rendered sample is the untransformed pipeline applied to the transformed source image
     i = next(i for i, c in enumerate(codes) if c in (5, 6))  # a code with a transpose and a flip
     s_on = on[i]

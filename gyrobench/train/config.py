@@ -94,6 +94,10 @@ class ScheduleSection:
     Adam's moment decay rates, and decoupled weight decay (``weight_decay > 0`` switches to AdamW, Loshchilov &
     Hutter, ICLR 2019). NAFNet's own GoPro recipe is AdamW with betas ``[0.9, 0.9]`` and gradient-norm clipping at
     0.01 (``docs/training.md``).
+    ``lr_mult`` (gyrobench extension; default ``{}`` = one parameter group, the official optimizer): learning-rate
+    factors by parameter-name substring, e.g. ``{offset_conv: 0.1, modulator_conv: 0.1}`` (mmengine's
+    ``dcn_offset_lr_mult``, BasicSR's ``flow_lr_mul``); the longest matching substring wins, and a key that matches
+    no parameter is an error. The warm-up and cosine scale every group's rate by the same factor.
     """
 
     batch_size: int = 16
@@ -106,8 +110,13 @@ class ScheduleSection:
     grad_clip: float | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    lr_mult: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
+        for key, mult in self.lr_mult.items():
+            if not (isinstance(key, str) and key) or not (math.isfinite(mult) and mult > 0):
+                raise ValueError(f"lr_mult: {key!r}: {mult!r}: give a parameter-name substring and a factor > 0 "
+                                 "(e.g. {offset_conv: 0.1})")
         self.betas = tuple(float(b) for b in self.betas)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas={list(self.betas)}: give two decay rates in [0, 1), e.g. [0.9, 0.999]")

@@ -177,8 +177,15 @@ class TrainConfig:
     #: fraction of each batch whose gyro fields are swapped for other samples' fields (0 = off; gyrobench
     #: extension, docs/training.md): teaches a gyro model to fall back when the fields disagree with the image
     gyro_shuffle: float = 0.0
+    #: a fixed α of the clean/noisy field mix for the whole run (gyrobench extension; None: the curriculum when
+    #: ``curriculum`` is true, else 1). 0 trains on error-free fields only: the paper's ablation (b) (spec §7)
+    train_alpha: float | None = None
 
     def __post_init__(self):
+        if self.train_alpha is not None and not 0.0 <= self.train_alpha <= 1.0:
+            raise ValueError(f"train_alpha={self.train_alpha}: must be in [0, 1] (0: clean fields, 1: noisy)")
+        if self.train_alpha is not None and self.curriculum:
+            raise ValueError("train_alpha fixes α for the whole run; set curriculum: false with it")
         if not 0.0 <= self.gyro_shuffle <= 1.0:
             raise ValueError(f"gyro_shuffle={self.gyro_shuffle}: must be a fraction in [0, 1] of each batch")
 

@@ -180,8 +180,13 @@ class Trainer:
 
             if s.steps is None and cfg.data.online.size is None:
                 raise RecipeError("data.online: a run given in epochs needs data.online.size (samples per epoch)")
+            spec = cfg.data.motion_field
+            if spec is not None and spec != type(spec)(M=spec.M):
+                raise RecipeError(f"data.motion_field={spec}: on-the-fly synthesis computes the official field "
+                                  "and takes only M from data.motion_field; drop the other keys")
             self.dataset = OnTheFlyDataset(cfg.data.online, crop=cfg.data.crop, seed=cfg.seed,
-                                           size=(s.steps or 0) * s.batch_size, fields=self.model_info.uses_gyro)
+                                           size=(s.steps or 0) * s.batch_size, fields=self.model_info.uses_gyro,
+                                           segments=spec.M if spec is not None else None)
         else:
             self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
                                         verify=cfg.data.verify, fields=self.model_info.uses_gyro,
@@ -249,6 +254,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def alpha(self, step: int) -> float:
+        """The α of the clean/noisy field mix at 0-based ``step`` (§4): ``train_alpha`` when set, else the
+        curriculum, else 1 (the noisy field, as at test time)."""
+        if self.cfg.train_alpha is not None:
+            return float(self.cfg.train_alpha)
         if not self.cfg.curriculum:
             return 1.0
         if self.cfg.schedule.epochs is not None:

@@ -31,7 +31,7 @@ def test_ablation_suite_covers_the_paper_table(repo_root):
     m2 = from_dict(TrainConfig, train_mapping(suite, labels.index("M = 2"), seed=1, steps=10, data_root="."))
     assert m2.model.options["M"] == 2 and m2.data.motion_field.M == 2
     for c in cfgs.values():  # every row trains with the live-gyro recipe
-        assert c.model.options["gdb_residual"] and c.model.options["gyro_norm"]
+        assert c.model.options["gdb_residual"] and c.model.options["gyro_norm"] and c.model.options["max_offset"] == 2
         assert c.schedule.lr_mult == {"offset_conv": 0.01, "modulator_conv": 0.01}
 
 

@@ -83,7 +83,9 @@ def test_dead_reasons_name_each_floor():
     assert dead_reasons(alive) == []
     dead = BlockHealth("b", 1, 2458.0, 9e3, 0.0, 0.0, 0.0, 0.1, 0.0)
     why = " ".join(dead_reasons(dead))
-    assert "offset mean" in why and "inside" in why and "mask" in why and "output" in why
+    assert "offset mean" in why and "inside" in why and "output" in why
+    # a small mask with a large main weight still carries the input: not dead (mask and weight multiply)
+    assert dead_reasons(BlockHealth("b", 1, 1.0, 2.0, 0.9, 0.05, 0.045, 0.1, 0.05)) == []
     assert dead_reasons(BlockHealth("b", 1, math.nan, math.nan, 1.0, 1.0, 1.0, 0.1, 0.1))
 
 

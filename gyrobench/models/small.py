@@ -37,10 +37,11 @@ SMALL_CONFIGS: dict[str, dict] = {
 #: the live-gyro recipe for GyroDeblurNet at the CPU study's learning rate (issue 22, docs/gyro-path.md): model
 #: options on top of the small configuration and the schedule's parameter-group factors. ``gdb_residual`` starts
 #: each gyro-deblurring block as the identity (the official block replaces its input, and early steps at 3e-3
-#: learn to kill it), ``gyro_norm`` keeps the gyro feature that guides the offsets O(1), and the offset and
+#: learn to kill it), ``gyro_norm`` keeps the gyro feature that guides the offsets O(1), ``max_offset`` bounds the
+#: offsets to ±2 bottleneck px (±16 image px, beyond the half-extent of the training blur), and the offset and
 #: modulator convs learn at 1/100 of the rate (Adam moves each of their 2·9·c inputs' weights by lr per step).
 LIVE_GYRO: dict[str, dict] = {
-    "options": {"gdb_residual": True, "gyro_norm": True},
+    "options": {"gdb_residual": True, "gyro_norm": True, "max_offset": 2.0},
     "schedule": {"lr_mult": {"offset_conv": 0.01, "modulator_conv": 0.01}},
 }
 

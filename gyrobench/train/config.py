@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ..build.onthefly import OnlineSection
 from ..config import differences, from_dict, load_mapping
+from ..errors import RecipeError
 from ..gyro.cmf import FieldSpec
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
@@ -33,6 +34,23 @@ class ModelSection:
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Check the name and the options against the model's constructor (unknown keys, types) when the config
+        is read, not when the model is built after data loading (``gyrobench.models.registry.check_options``)."""
+        import difflib
+
+        from ..models.registry import available, check_options
+
+        names = list(available())
+        if self.name not in names:
+            near = difflib.get_close_matches(self.name, names, n=1)
+            raise ValueError(f"name: unknown model {self.name!r}{f' (did you mean {near[0]!r}?)' if near else ''}; "
+                             f"registered models: {', '.join(names)} ('gyrobench models' lists them)")
+        try:
+            check_options(self.name, self.options, source="", prefix="options")
+        except RecipeError as exc:
+            raise ValueError(str(exc).removeprefix(": ")) from None
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """Data flows one way (issue 12 item 1; docs/architecture.md): the package's import graph, read from the source
-with ``ast`` (function-local imports included), has no cycle, and no layer imports a layer above it.
+with ``ast`` (function-local imports included), has no cycle, and no layer imports a layer above it. The same
+rule is checked at run time: each layer, with all its submodules, imported alone in a fresh interpreter loads
+only modules of the layers below it (an import in the test process would find every module already loaded).
 
 The layers (each may import only the layers listed for it, and itself):
 
@@ -20,6 +22,9 @@ The layers (each may import only the layers listed for it, and itself):
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -185,8 +190,69 @@ def test_checker_reads_function_local_and_relative_imports(tmp_path, monkeypatch
     assert imports_of(tmp_path / "gyrobench" / "data" / "x.py") == {"gyrobench.build.pipeline", "gyrobench.data.shards"}
 
 
-@pytest.mark.parametrize("module", ["gyrobench.build", "gyrobench.synth", "gyrobench.data", "gyrobench.color"])
-def test_layers_import_on_their_own(module):
-    import importlib
+# ---- the same rule at run time: each layer imported alone, in a fresh interpreter, loads no layer above it
+PROBE = """
+import importlib, json, pkgutil, sys
+for name in sys.argv[1:]:
+    mod = importlib.import_module(name)
+    if name != "gyrobench":  # the root's submodules are the other layers (and __main__ runs the CLI)
+        for info in pkgutil.walk_packages(getattr(mod, "__path__", []), name + "."):
+            importlib.import_module(info.name)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "gyrobench")))
+"""
+RUNTIME_LAYERS = sorted(ALLOWED)
 
-    importlib.import_module(module)
+
+def _targets(lay: str) -> list[str]:
+    """The modules that make up layer ``lay`` (the base layer is the package root and its base modules)."""
+    if lay == "base":
+        return ["gyrobench"] + [f"gyrobench.{m}" for m in sorted(BASE_MODULES)]
+    return [f"gyrobench.{lay}"]
+
+
+@pytest.fixture(scope="module")
+def fresh_imports() -> dict[str, subprocess.CompletedProcess]:
+    """Every layer's modules imported (all submodules, so lazy package attributes do not hide an import) in its
+    own new interpreter; the interpreters run side by side. Layer -> finished process (stdout: loaded modules)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")]))
+    procs = {lay: subprocess.Popen([sys.executable, "-c", PROBE, *_targets(lay)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT.parent)
+             for lay in RUNTIME_LAYERS}
+    out = {}
+    for lay, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        out[lay] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
+
+
+def below(lay: str) -> set[str]:
+    """The layers that ``lay`` may load at run time: those it may import and, in turn, theirs."""
+    seen, todo = set(), [lay]
+    while todo:
+        for dep in ALLOWED[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def loaded_violations(lay: str, loaded: list[str]) -> list[str]:
+    """The modules in ``loaded`` that layer ``lay`` may not load (the package root, loaded by every import of a
+    submodule, is always allowed)."""
+    return [m for m in loaded if m != "gyrobench" and layer(m) != lay and layer(m) not in below(lay)]
+
+
+@pytest.mark.parametrize("lay", RUNTIME_LAYERS)
+def test_each_layer_imports_alone_in_a_fresh_interpreter(lay, fresh_imports):
+    proc = fresh_imports[lay]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = json.loads(proc.stdout.splitlines()[-1])
+    assert set(_targets(lay)) <= set(loaded)
+    assert loaded_violations(lay, loaded) == [], f"importing {lay} alone loads a layer above it"
+
+
+def test_runtime_checker_flags_a_module_of_a_layer_above():
+    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.gyro.cmf", "gyrobench.errors"]) == []
+    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.build.pipeline"]) == [
+        "gyrobench.build.pipeline"]
+    assert loaded_violations("train", ["gyrobench.capture.format"]) == []  # through build, which may use it
+    assert loaded_violations("color", ["gyrobench", "gyrobench.color"]) == []

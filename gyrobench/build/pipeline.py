@@ -65,6 +65,7 @@ from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import pose_path_length_px, render_blur
 from ..synth.degrade import Degradation
 from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
+from .card import CARD, write_card
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq
 from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
@@ -563,7 +564,8 @@ def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None, rende
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
                limit: int | None = None, command: str | None = None, device: str = "cpu",
                renderer: str = "auto", overwrite: bool = False) -> dict:
-    """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
+    """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards, and the dataset card ``README.md``,
+    :mod:`gyrobench.build.card`, which is not part of the data) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
@@ -635,6 +637,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
             and (previous.get("created") or {}).get("renderer") == renderer_label(renderer):
         log.info("synth %s: %s is already complete and intact (%d shards verified); nothing rewritten", recipe.name,
                  shown_as, len(entries))
+        write_card(out_dir, previous, recipe)  # written only when missing or stale (documentation, not data)
         return previous
     n = sum(e["samples"] for e in entries)
     dt = time.perf_counter() - t0
@@ -665,6 +668,8 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     }
     manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
-    log.info("manifest: %s (%s)", shown_as / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
+    write_card(out_dir, manifest, recipe)
+    log.info("manifest: %s (%s); dataset card: %s", shown_as / "manifest.json",
+             json.dumps({k: v["samples"] for k, v in splits.items()}), shown_as / CARD)
     return manifest
 

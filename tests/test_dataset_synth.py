@@ -17,7 +17,7 @@ def smoke_cmf(tmp_path_factory, repo_root):
     from gyrobench.build.pipeline import synthesize
 
     tmp = tmp_path_factory.mktemp("smoke")
-    recipe = yaml.safe_load((repo_root / "recipes" / "smoke.yaml").read_text())
+    recipe = yaml.safe_load((repo_root / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     recipe["storage"]["store_cmf"] = "float16"
     recipe["splits"][0]["size"] = 4
     recipe["splits"][1]["size"] = 2

@@ -426,7 +426,7 @@ def test_gyroblur_synth_recipe_end_to_end(gyro_train_path, tmp_path, monkeypatch
         (g / name).symlink_to(gyro_train_path)
     monkeypatch.setenv("GYROBENCH_4KRD", str(tmp_path / "4KRD"))
     monkeypatch.setenv("GYROBENCH_GYRO", str(g))
-    man = synthesize(ROOT / "recipes" / "gyroblur-synth.yaml", tmp_path / "out", limit=1)
+    man = synthesize(ROOT / "gyrobench" / "recipes" / "gyroblur-synth.yaml", tmp_path / "out", limit=1)
     assert {e["split"] for e in man["shards"]} == {"train", "test"}
     for e in man["shards"]:
         s = read_sample(tmp_path / "out" / e["file"], 0)

@@ -3,7 +3,7 @@
 A recipe is validated into the typed :class:`Recipe` dataclass tree with :func:`gyrobench.config.from_dict`:
 unknown keys, wrong types and out-of-range values raise :class:`~gyrobench.errors.RecipeError` naming the file
 and the dotted key. Builtin recipes (``smoke``, ``demo``, ``gyroblur-synth``) ship inside the package
-(``gyrobench/recipes/*.yaml``, identical copies of the repository's ``recipes/``), so
+(``gyrobench/recipes/*.yaml``, their one copy; the repository's ``recipes/`` is for users' own recipes), so
 ``load_recipe("demo")`` works from an installed package.
 
 Conventions

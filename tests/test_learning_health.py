@@ -15,10 +15,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset
+from gyrobench.build.onthefly import OnTheFlyDataset
 from gyrobench.data.dataset import collate
 from gyrobench.models import build
 from gyrobench.train.loss import psnr_loss
+from gyrobench.train.online import OnlineSection
 
 STEPS = 80
 LR = 3e-3

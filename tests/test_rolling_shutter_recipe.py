@@ -152,7 +152,8 @@ def test_unknown_exposure_key_still_rejected():
 
 
 def test_on_the_fly_synthesis_names_the_option(tmp_path):
-    from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset
+    from gyrobench.build.onthefly import OnTheFlyDataset
+    from gyrobench.train.online import OnlineSection
 
     src = yaml.safe_load(load_recipe("smoke").text)
     src["exposure"]["readout_time_s"] = 0.02

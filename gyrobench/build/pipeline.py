@@ -54,11 +54,12 @@ from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
-from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
+from ..gyro.cmf import FieldSpec
+from ..gyro.error_model import ErrorDraw, GyroErrorModel
 from ..gyro.recording import GyroRecording
-from ..gyro.rolling_shutter import band_windows, window_field
+from ..gyro.rolling_shutter import band_windows
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
+from ..gyro.window_fields import camera_rates, window_fields
 from ..io import atomic_dir
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
@@ -240,7 +241,7 @@ def sample_window(recipe: Recipe, split: Split, index: int, run_id: str = ""):
     ctx = _context(recipe, run_id)
     ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
     win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
-    return win, win.w @ win.R_imu_to_cam.T
+    return win, camera_rates(win.w, win.R_imu_to_cam)
 
 
 def _poses(recipe: Recipe, t_ns, w_cam, K) -> tuple[int, np.ndarray]:
@@ -377,26 +378,16 @@ def field_spec(recipe: Recipe) -> FieldSpec:
 
 
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
-    kw = field_spec(recipe).kwargs()
+    """The stored fields (``storage.store_cmf: float16``) of a sample, HWC: :func:`window_fields` of its window
+    with its own error-model draw (``err_*``); ``cmf_noisy`` is a copy of ``cmf_clean`` without a draw."""
     draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
-    if recipe.exposure.readout_time_s > 0:
-        out = {}
-        rs = {"exposure_ns": int(sample["exposure_ns"]), "crop": crop, "layout": "hwc", "dtype": np.float32,
-              "readout_time_s": recipe.exposure.readout_time_s, "frame_height": recipe.camera.height, **kw}
-        out["cmf_clean"] = window_field(t_ns, w_cam, K, **rs).astype(np.float16)
-        if draws:
-            out["cmf_noisy"] = window_field(t_ns, w_cam, K, draw=ErrorDraw.from_arrays(draws), **rs).astype(np.float16)
-        else:
-            out["cmf_noisy"] = out["cmf_clean"].copy()
-        return out
-    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, layout="hwc", dtype=np.float32, **kw)
+    readout = recipe.exposure.readout_time_s
+    clean, noisy = window_fields(t_ns, w_cam, K, draw=ErrorDraw.from_arrays(draws) if draws else None,
+                                 readout_time_s=readout, exposure_ns=int(sample["exposure_ns"]),
+                                 frame_height=recipe.camera.height, crop=crop, layout="hwc", dtype=np.float32,
+                                 **field_spec(recipe).kwargs())
     out = {"cmf_clean": clean.astype(np.float16)}
-    if draws:
-        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, layout="hwc",
-                                          dtype=np.float32, **kw)
-        out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
-    else:
-        out["cmf_noisy"] = out["cmf_clean"].copy()
+    out["cmf_noisy"] = np.asarray(noisy).astype(np.float16) if draws else out["cmf_clean"].copy()
     return out
 
 

@@ -264,7 +264,7 @@ class GyroWindowSource:
         self._fixed = None
         self._model = None
         self._captures = None
-        key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
+        key = self._key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
         if self.cfg.kind == "files":
             path = expand_path(self.cfg.file, recipe, f"{key}.file")
             self._rec = load_gyro(path)
@@ -297,40 +297,33 @@ class GyroWindowSource:
 
     def _load_model(self):
         if self.cfg.model:
-            path = expand_path(self.cfg.model, self.recipe, "sources.gyro.model")
-            loader = getattr(handshake, "load_handshake", None) or getattr(handshake.HandshakeModel, "load", None)
-            if loader is None:
-                raise RecipeError(f"{self.recipe.source_path}: sources.gyro.model is not supported by this "
-                                  "build's hand-shake module; remove it to use the default fitted model")
-            return loader(path)
+            return handshake.HandshakeModel.load(expand_path(self.cfg.model, self.recipe, f"{self._key}.model"))
         return handshake.load_default_handshake()
 
-    def window(self, index: int, rng: np.random.Generator) -> GyroWindow:
+    def window(self, index: int, rng: np.random.Generator, strength: float | None = None) -> GyroWindow:
+        """The window of sample ``index`` (draws from ``rng``), its rates multiplied by ``strength`` (default: the
+        source's ``strength``; the on-the-fly sampler passes its own draw instead). This is the one place where
+        the hand-shake strength is applied: the window, stored as ``gyro_w``, carries the scaled rates."""
         S = self.samples
+        scale = float(self.cfg.strength if strength is None else strength)
         if self._captures is not None:
             recs, offsets, total, _ = self._captures
             g = int(rng.integers(total))
             k = int(np.searchsorted(offsets, g, side="right")) - 1
             rec, starts = recs[k]
             s = int(starts[g - offsets[k]])
-            return GyroWindow(np.asarray(rec.t_ns[s:s + S], dtype=np.int64),
-                              np.asarray(rec.w[s:s + S], dtype=np.float64) * self.cfg.strength,
-                              np.asarray(rec.R_imu_to_cam), s)
-        if self._rec is not None:
+            t, w, R = rec.t_ns[s:s + S], rec.w[s:s + S], rec.R_imu_to_cam
+        elif self._rec is not None:
             if self._fixed is not None:
                 s = int(self._fixed[index])
             else:
                 s = int(self._starts[rng.integers(self._starts.size)])
-            t = np.asarray(self._rec.t_ns[s:s + S], dtype=np.int64)
-            w = np.asarray(self._rec.w[s:s + S], dtype=np.float64) * self.cfg.strength
-            R = np.asarray(getattr(self._rec, "R_imu_to_cam", self.R), dtype=np.float64)
-            if self.cfg.R_imu_to_cam:
-                R = self.R
-            return GyroWindow(t, w, R, s)
-        seed = int(rng.integers(0, 2**63 - 1))
-        kw = {"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}
-        if self.cfg.strength != 1.0:
-            kw["strength"] = self.cfg.strength
-        rec = self._model.sample(S, seed, **kw)
-        return GyroWindow(np.asarray(rec.t_ns, dtype=np.int64)[:S], np.asarray(rec.w, dtype=np.float64)[:S],
-                          np.asarray(getattr(rec, "R_imu_to_cam", self.R), dtype=np.float64), -1)
+            t, w = self._rec.t_ns[s:s + S], self._rec.w[s:s + S]
+            R = self.R if self.cfg.R_imu_to_cam else getattr(self._rec, "R_imu_to_cam", self.R)
+        else:
+            s = -1
+            seed = int(rng.integers(0, 2**63 - 1))
+            rec = self._model.sample(S, seed, **({"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}))
+            t, w, R = rec.t_ns[:S], rec.w[:S], getattr(rec, "R_imu_to_cam", self.R)
+        return GyroWindow(np.asarray(t, dtype=np.int64), np.asarray(w, dtype=np.float64) * scale,
+                          np.asarray(R, dtype=np.float64), s)

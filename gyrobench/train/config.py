@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..build.onthefly import OnlineSection
 from ..config import differences, from_dict, load_mapping
 from ..gyro.cmf import FieldSpec
+from .online import OnlineSection
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
            "RESUME_MAY_CHANGE", "resume_differences"]
@@ -40,7 +40,7 @@ class DataSection:
     """Where the training shards are and how samples are cut (see ``gyrobench.data.dataset.ShardDataset``).
 
     ``online`` (instead of ``root``): synthesize every sample on the fly at crop size, fresh for every draw
-    (:class:`gyrobench.build.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
+    (:class:`gyrobench.train.online.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
     a strength option), with the renderer, fields and degradation of the stored path. With ``online``, ``root``
     and ``split`` are not read (a study runner may still fill them in).
     """

@@ -5,7 +5,7 @@ raise :class:`~gyrobench.errors.RecipeError` naming the file and the dotted key)
 
     name: smoke-study
     dataset:
-      recipe: smoke                     # builtin recipe name, or a path relative to this file
+      recipe: smoke                     # builtin recipe name, or a path relative to this file (as every path here)
       overrides: {splits: [...]}        # top-level recipe keys replaced (optional)
       validation: {split: val, limit: 2}
       test: [test]
@@ -44,7 +44,7 @@ from ..errors import RecipeError
 from ..train.config import TrainConfig
 
 __all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite",
-           "load_suite", "parse_suite", "train_mapping", "merge", "slug"]
+           "load_suite", "parse_suite", "suite_path", "train_mapping", "merge", "slug"]
 
 RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp", "gyro_shuffle")
 
@@ -255,6 +255,19 @@ class Suite:
             raise ValueError(f"publish_max_mb={self.publish_max_mb}: must be > 0")
 
 
+def suite_path(value: str, base_dir: str | Path, folder: bool = False) -> str:
+    """A path written in a suite, resolved against the suite's folder ``base_dir``: ``base_dir / value`` when that
+    is a file (``folder``: a folder), else ``value`` as written (a builtin recipe name, an absolute path; a suite written before issue 24
+    named its on-the-fly recipe relative to the working directory, and still loads from the repository root).
+
+    With the suite given as a relative path (``studies/cpu.yaml``), the result is relative too
+    (``studies/cpu-data.yaml``), so the training configs, hence their sha256, do not depend on where the
+    repository is."""
+    cand = Path(base_dir) / value
+    found = cand.is_dir() if folder else cand.is_file()
+    return str(cand) if not Path(value).is_absolute() and found else value
+
+
 def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None = None) -> Suite:
     """Validate a suite mapping (see the module docstring). Every run's training config is validated too
     (``TrainConfig``), so a bad key in ``model``/``data``/``schedule`` fails here with the run named."""
@@ -265,9 +278,13 @@ def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None
     suite.source = source
     suite.run_sections = [merge(suite.defaults, {k: r[k] for k in RUN_KEYS if k in r}) for r in data["runs"]]
     if base_dir is not None:
-        cand = Path(base_dir) / suite.dataset.recipe
-        if not Path(suite.dataset.recipe).is_absolute() and cand.is_file():
-            suite.dataset.recipe = str(cand)
+        suite.dataset.recipe = suite_path(suite.dataset.recipe, base_dir)
+        for sec in suite.run_sections:
+            online = (sec.get("data") or {}).get("online")
+            if isinstance(online, dict):
+                for key in ("recipe", "images"):
+                    if isinstance(online.get(key), str) and not online[key].startswith("builtin:"):
+                        online[key] = suite_path(online[key], base_dir, folder=key == "images")
     for i, run in enumerate(suite.runs):
         cfg = train_mapping(suite, i, seed=suite.seeds[0], steps=1, data_root="<study data>")
         from_dict(TrainConfig, cfg, source=f"{source}: runs[{i}] ({run.label})")
@@ -302,6 +319,7 @@ def train_mapping(suite: Suite, index: int, *, seed: int, steps: int, data_root:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; relative recipe paths are resolved against the suite's folder."""
+    """Read and validate a suite file; its relative paths (``dataset.recipe``, each run's ``data.online.recipe``
+    and ``data.online.images``) are resolved against the suite's folder (:func:`suite_path`)."""
     path = Path(path)
     return parse_suite(load_mapping(path), source=str(path), base_dir=path.parent)

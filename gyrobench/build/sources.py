@@ -305,7 +305,7 @@ class GyroWindowSource:
         source's ``strength``; the on-the-fly sampler passes its own draw instead). This is the one place where
         the hand-shake strength is applied: the window, stored as ``gyro_w``, carries the scaled rates."""
         S = self.samples
-        scale = float(self.cfg.strength if strength is None else strength)
+        strength = float(self.cfg.strength if strength is None else strength)
         if self._captures is not None:
             recs, offsets, total, _ = self._captures
             g = int(rng.integers(total))
@@ -325,5 +325,5 @@ class GyroWindowSource:
             seed = int(rng.integers(0, 2**63 - 1))
             rec = self._model.sample(S, seed, **({"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}))
             t, w, R = rec.t_ns[:S], rec.w[:S], getattr(rec, "R_imu_to_cam", self.R)
-        return GyroWindow(np.asarray(t, dtype=np.int64), np.asarray(w, dtype=np.float64) * scale,
+        return GyroWindow(np.asarray(t, dtype=np.int64), np.asarray(w, dtype=np.float64) * strength,
                           np.asarray(R, dtype=np.float64), s)

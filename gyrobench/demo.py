@@ -35,18 +35,23 @@ from pathlib import Path
 
 from .io import write_text_atomic
 from .log import get_logger
-from .models.small import small_options
+from .models.small import LIVE_GYRO, small_options
 
 __all__ = ["DEMO_MODELS", "demo_config", "run_demo"]
 
 log = get_logger("demo")
 
-# name -> (model section, per-model schedule extras). Shared settings are added by demo_config().
+# name -> (model section, per-model schedule extras). Shared settings are added by demo_config(). The GyroDeblurNet
+# rows use the live-gyro recipe (gyrobench.models.small.LIVE_GYRO; docs/gyro-path.md): with the official options
+# their deformable block dies within the first steps at lr 3e-3.
 DEMO_MODELS: dict[str, dict] = {
-    "gyrodeblurnet": {"model": {"name": "gyrodeblurnet", "options": small_options("gyrodeblurnet")},
-                      "label": "GyroDeblurNet small (1.3 M)", "steps": 400},
+    "gyrodeblurnet": {"model": {"name": "gyrodeblurnet",
+                                "options": small_options("gyrodeblurnet", **LIVE_GYRO["options"])},
+                      "schedule": LIVE_GYRO["schedule"], "label": "GyroDeblurNet small (1.3 M)", "steps": 400},
     "gyrodeblurnet_wiener": {"model": {"name": "gyrodeblurnet",
-                                       "options": small_options("gyrodeblurnet", wiener_input=True)},
+                                       "options": small_options("gyrodeblurnet", **LIVE_GYRO["options"],
+                                                                wiener_input=True)},
+                             "schedule": LIVE_GYRO["schedule"],
                              "label": "GyroDeblurNet small + Wiener prior (1.3 M)", "steps": 400},
     "nafnet": {"model": {"name": "nafnet", "options": small_options("nafnet")},
                "label": "NAFNet small (1.5 M, blind)", "steps": 400},
@@ -75,7 +80,7 @@ def demo_config(name: str, data_root: str | Path, *, crop: int = 64, batch: int 
         "model": copy.deepcopy(spec["model"]),
         "data": {"root": str(data_root), "split": "train", "crop": crop, "workers": 0},
         "schedule": {"batch_size": batch, "steps": steps, "lr": spec.get("lr", 3e-3), "lr_min": 1e-6, "warmup_steps": min(20, steps // 2),
-                     **({"max_seconds": seconds} if seconds else {})},
+                     **copy.deepcopy(spec.get("schedule", {})), **({"max_seconds": seconds} if seconds else {})},
         "degradation": "gyrodeblurnet_official",
         "curriculum": False,  # a few minutes of training: train on the noisy field (alpha = 1), as at test time
         "seed": seed,

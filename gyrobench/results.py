@@ -73,7 +73,8 @@ class MetricSummary:
 class ResultsRecord:
     """One evaluation: what was scored (model, checkpoint, dataset, split, protocol), the scores and the
     provenance. Field order is the order of the JSON file. ``dcn_backend`` and ``train`` are written only when
-    known (a model with deformable convolutions; a checkpoint that carries its training information)."""
+    known (a model with deformable convolutions; a checkpoint that carries its training information);
+    ``deform_health`` for a model with deformable layers (docs/models.md, "Deformable-block health")."""
 
     format: str = FORMAT
     model: str
@@ -104,8 +105,10 @@ class ResultsRecord:
     git_commit: str | None
     dcn_backend: str | None = None
     train: dict[str, Any] | None = field(default=None)
+    #: per deformable layer, over the evaluated images: gyrobench.models.health.BlockHealth.to_dict()
+    deform_health: list[dict[str, Any]] | None = None
 
-    OPTIONAL = ("dataset_fingerprint", "dcn_backend", "train")  # omitted from the JSON when None (older records)
+    OPTIONAL = ("dataset_fingerprint", "dcn_backend", "train", "deform_health")  # omitted from the JSON when None (older records)
 
     @classmethod
     def from_json(cls, data: Any, source: str = "<record>") -> ResultsRecord:

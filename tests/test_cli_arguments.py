@@ -28,6 +28,7 @@ REQUIRED = {
     ("models",): [],
     ("train",): ["c.yaml"],
     ("eval",): ["--model", "identity", "--data", "d"],
+    ("health",): ["c.pt", "--data", "d"],
     ("leaderboard",): ["r.json", "--out", "o"],
     ("demo",): [],
     ("study",): ["s.yaml"],

@@ -139,10 +139,10 @@ from gyrobench.train.trainer import Trainer, train
 mode, kill_at = {mode!r}, {kill_at}
 if mode == "step":       # killed between optimizer steps, after logging steps past the last checkpoint
     orig = Trainer.train_step
-    def train_step(self, batch):
+    def train_step(self, batch, **kw):
         if self.step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
-        return orig(self, batch)
+        return orig(self, batch, **kw)
     Trainer.train_step = train_step
 else:                    # killed in the middle of writing a checkpoint
     orig_save, calls = torch.save, []

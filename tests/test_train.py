@@ -273,7 +273,7 @@ def test_non_finite_loss_is_a_training_error_not_a_config_error(tiny, tmp_path, 
     from gyrobench.errors import TrainingError
     from gyrobench.train.trainer import Trainer
 
-    monkeypatch.setattr(Trainer, "train_step", lambda self, batch: (math.nan, math.nan))
+    monkeypatch.setattr(Trainer, "train_step", lambda self, batch, health=False: (math.nan, math.nan))
     with pytest.raises(TrainingError, match="step 0: loss is nan; lower schedule.lr") as info:
         train(tiny_config(tiny, schedule={"steps": 2}), tmp_path / "run")
     assert not isinstance(info.value, RecipeError)

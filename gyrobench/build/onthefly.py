@@ -108,7 +108,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
     config it belongs to). ``fields=False`` skips the motion fields."""
 
     def __init__(self, online, crop: int, seed: int = 0, *, size: int | None = None,
-                 fields: bool = True):
+                 fields: bool = True, segments: int | None = None):
         if crop is None or crop <= 0 or crop % 8:
             raise RecipeError(f"data.crop={crop}: on-the-fly synthesis needs a positive crop, a multiple of 8")
         self.online = online
@@ -133,7 +133,8 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
             raise RecipeError(f"data.crop={crop} is larger than the {cam.width}x{cam.height} frame of recipe "
                               f"{online.recipe!r}; lower data.crop")
         self.K = cam.K()
-        self.M = int(self.recipe.storage.cmf_segments)
+        # segments per field: the recipe's, or the model's (data.motion_field.M; the M ablation of spec §7)
+        self.M = int(segments if segments is not None else self.recipe.storage.cmf_segments)
         self._paths = None if online.images == "builtin:deadleaves" else self._image_paths(online)
         self._dl_params = None
         if self._paths is None or online.deadleaves_fraction > 0:

@@ -28,7 +28,9 @@ Conventions:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import logging
 import shlex
 import sys
 import time
@@ -46,6 +48,7 @@ from ..errors import GyrobenchError
 from ..log import get_logger, progress
 from ..metrics import MetricSet, Protocol, get_protocol
 from ..models.dcn import dcn_backends
+from ..models.health import deform_layers, probe
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..results import ResultsRecord, write_per_image_csv, write_record
 from .config import EvalConfig
@@ -80,6 +83,7 @@ class Images:
     rows: list[dict] = field(default_factory=list)
     crops: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    health: list | None = None  # BlockHealth per deformable layer, over every image (None: the model has none)
 
 
 def evaluate(cfg: EvalConfig) -> Path:
@@ -192,24 +196,40 @@ def restore_and_score(run: Run, metrics: MetricSet) -> Images:
     crop_at = set(np.unique(np.linspace(0, n - 1, num=min(cfg.crops, n)).round().astype(int)).tolist()) \
         if cfg.crops > 0 else set()
     out = Images()
-    for idx in progress(range(n), desc=f"eval {run.label}"):
-        sample = run.dataset[idx]
-        batch = gyro_input(run, collate([sample]), idx)
-        sid = batch["meta"]["sample_id"][0]
-        batch = {k: v.to(run.device) if torch.is_tensor(v) else v for k, v in batch.items()}
-        h, w = batch["blurred"].shape[-2:]
-        restored, dt = restore(run, batch)
-        out.seconds += dt
-        sharp = batch.get("sharp")
-        metrics.score(sid, restored, sharp)
-        out.rows.append({"sample_id": sid, "blur_extent_px": field_path_length_px(sample["cmf_clean"], h, w),
-                         "inference_s": dt, "height": int(h), "width": int(w)})
-        if idx in crop_at:
-            out.crops.append(save_crops(run, sid, {"blurred": batch["blurred"][0], "restored": restored[0],
-                                                   "sharp": sharp[0] if sharp is not None else None}))
-        if cfg.save_images:
-            save_png(run.out_dir / "restored" / f"{slug(sid)}.png", restored[0], linear16=True)
+    layers = deform_layers(run.net) if isinstance(run.net, torch.nn.Module) else {}
+    with probe(run.net) if layers else contextlib.nullcontext() as health:
+        for idx in progress(range(n), desc=f"eval {run.label}"):
+            _restore_one(run, metrics, out, idx, idx in crop_at)
+    if layers:
+        out.health = health.report()
+        for h in out.health:
+            why = h.dead()
+            log.log(logging.WARNING if why else logging.INFO,
+                    "eval %s: deformable layer %s: offsets %.2f px (max %.1f), %.1f %% inside, mask %.3f, "
+                    "output %.3g%s", run.label, h.name, h.offset_mean_px, h.offset_max_px, 100 * h.inside,
+                    h.mask_mean, h.output_abs, f": DEAD ({'; '.join(why)})" if why else "")
     return out
+
+
+def _restore_one(run: Run, metrics: MetricSet, out: Images, idx: int, crop: bool) -> None:
+    """Restore image ``idx``, score it and append its row (and crops) to ``out``."""
+    cfg = run.cfg
+    sample = run.dataset[idx]
+    batch = gyro_input(run, collate([sample]), idx)
+    sid = batch["meta"]["sample_id"][0]
+    batch = {k: v.to(run.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+    h, w = batch["blurred"].shape[-2:]
+    restored, dt = restore(run, batch)
+    out.seconds += dt
+    sharp = batch.get("sharp")
+    metrics.score(sid, restored, sharp)
+    out.rows.append({"sample_id": sid, "blur_extent_px": field_path_length_px(sample["cmf_clean"], h, w),
+                     "inference_s": dt, "height": int(h), "width": int(w)})
+    if crop:
+        out.crops.append(save_crops(run, sid, {"blurred": batch["blurred"][0], "restored": restored[0],
+                                               "sharp": sharp[0] if sharp is not None else None}))
+    if cfg.save_images:
+        save_png(run.out_dir / "restored" / f"{slug(sid)}.png", restored[0], linear16=True)
 
 
 def make_record(run: Run, metrics: MetricSet, summaries: dict, images: Images, csv_path: Path) -> ResultsRecord:
@@ -254,5 +274,6 @@ def make_record(run: Run, metrics: MetricSet, summaries: dict, images: Images, c
         "git_commit": git_commit(),
         "dcn_backend": backend or None,  # the deformable-conv implementation that actually ran
         "train": info["train"],
+        "deform_health": [h.to_dict() for h in images.health] if images.health else None,
     }
     return ResultsRecord.from_json({"format": ResultsRecord.format, **record}, source=str(run.out_dir))

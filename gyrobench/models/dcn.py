@@ -25,6 +25,7 @@ so :mod:`gyrobench.models.complexity` can count MACs without computing.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import torch
@@ -41,11 +42,11 @@ __all__ = [
     "DeformableConv2d",
     "count_macs",
     "dcn_backends",
+    "DeformConvModule",
 ]
 
 log = get_logger("models.dcn")
 
-_TV_STATE: dict[str, object] = {}
 # active MAC counters (complexity.py): list of one-element lists, appended to while counting
 _MAC_COUNTERS: list[list[int]] = []
 
@@ -56,20 +57,6 @@ def _pair(v) -> tuple[int, int]:
             raise ShapeError(f"deform_conv2d: expected an int or a pair, got {v!r}")
         return int(v[0]), int(v[1])
     return int(v), int(v)
-
-
-def torchvision_available() -> bool:
-    """True when ``torchvision.ops.deform_conv2d`` imports (checked once)."""
-    if "ok" not in _TV_STATE:
-        try:
-            from torchvision.ops import deform_conv2d as tv  # noqa: F401
-
-            _TV_STATE["fn"] = tv
-            _TV_STATE["ok"] = True
-        except Exception as exc:  # ImportError, or a broken binary build raising at import
-            _TV_STATE["ok"] = False
-            _TV_STATE["why"] = f"{type(exc).__name__}: {exc}"
-    return bool(_TV_STATE["ok"])
 
 
 @contextlib.contextmanager
@@ -187,6 +174,49 @@ def deform_conv2d_pure(
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _torchvision_op():
+    """``(torchvision.ops.deform_conv2d, None)`` when it imports, else ``(None, reason)``: a fact about the
+    installed packages, checked once per process."""
+    try:
+        from torchvision.ops import deform_conv2d as tv
+
+        return tv, None
+    except Exception as exc:  # ImportError, or a broken binary build raising at import
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def torchvision_available() -> bool:
+    """True when ``torchvision.ops.deform_conv2d`` imports (checked once)."""
+    return _torchvision_op()[0] is not None
+
+
+def _deform(input, offset, weight, bias, stride, padding, dilation, mask, backend: str,
+            allow_torchvision: bool = True) -> tuple[torch.Tensor, str]:
+    """:func:`modulated_deform_conv2d` returning ``(output, backend actually used)``; no state is kept here."""
+    if backend not in ("auto", "torch", "torchvision"):
+        raise ValueError(f"deform_conv2d: backend must be 'auto', 'torch' or 'torchvision', got {backend!r}")
+    if backend == "torch" or input.is_meta or _MAC_COUNTERS:
+        return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask), "torch"
+    tv, why = _torchvision_op()
+    if backend == "torchvision" and tv is None:
+        raise ImportError(f"backend='torchvision' but torchvision.ops.deform_conv2d is unavailable: {why}")
+    if tv is not None and (allow_torchvision or backend == "torchvision"):
+        stride_, padding_, dilation_ = _pair(stride), _pair(padding), _pair(dilation)
+        _check_shapes(input, offset, weight, mask, stride_, padding_, dilation_)
+        try:
+            return tv(input, offset, weight, bias, stride_, padding_, dilation_, mask), "torchvision"
+        except (RuntimeError, NotImplementedError):
+            if backend == "torchvision":
+                raise
+            raise _TorchvisionFailed from None
+    return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask), "torch"
+
+
+class _TorchvisionFailed(RuntimeError):
+    """torchvision's op raised on this input (e.g. a device it was not built for); the caller falls back."""
+
+
 def modulated_deform_conv2d(
     input: torch.Tensor,
     offset: torch.Tensor,
@@ -201,39 +231,56 @@ def modulated_deform_conv2d(
     """Modulated deformable conv with torchvision semantics; ``backend`` = ``"auto"`` | ``"torch"`` | ``"torchvision"``.
 
     ``"auto"`` uses ``torchvision.ops.deform_conv2d`` when torchvision imports and the call runs (it falls back to
-    the pure path, logging once, if the call raises, e.g. on a device torchvision was not built for); ``"torch"``
-    always uses :func:`deform_conv2d_pure`; ``"torchvision"`` requires torchvision.
+    the pure path if the call raises, e.g. on a device torchvision was not built for); ``"torch"`` always uses
+    :func:`deform_conv2d_pure`; ``"torchvision"`` requires torchvision. A pure function: which implementation ran is
+    recorded by the module that calls it (:class:`DeformConvModule`), never in module globals.
     """
-    if backend not in ("auto", "torch", "torchvision"):
-        raise ValueError(f"deform_conv2d: backend must be 'auto', 'torch' or 'torchvision', got {backend!r}")
-    _TV_STATE["used"] = "torch"  # the backend of the latest call (DeformableConv2d records it per module)
-    if backend == "torch" or input.is_meta or _MAC_COUNTERS:
+    try:
+        return _deform(input, offset, weight, bias, stride, padding, dilation, mask, backend)[0]
+    except _TorchvisionFailed:
         return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask)
-    if backend == "torchvision" and not torchvision_available():
-        raise ImportError(
-            f"backend='torchvision' but torchvision.ops.deform_conv2d is unavailable: {_TV_STATE['why']}"
-        )
-    if torchvision_available() and not _TV_STATE.get("failed"):
-        stride_, padding_, dilation_ = _pair(stride), _pair(padding), _pair(dilation)
-        _check_shapes(input, offset, weight, mask, stride_, padding_, dilation_)
+
+
+class DeformConvModule(nn.Module):
+    """Base of every deformable-conv layer (GyroDeblurNet's :class:`DeformableConv2d`, EggNet's ``DCNv1``).
+
+    :meth:`deform` runs the op and keeps, on this module only: ``used_backend`` (the implementation the latest call
+    ran), a one-way fall-back to the pure path after torchvision raised once on this module (logged once), and,
+    inside :func:`gyrobench.models.health.probe`, a call to the probe with the op's inputs and output so the
+    offsets, mask and output of every block can be measured (docs/models.md, "Deformable-block health").
+    """
+
+    backend: str = "auto"
+    used_backend: str | None = None
+    _tv_failed: bool = False
+    _health_probe = None  # set by gyrobench.models.health.probe() for the duration of a with-block
+
+    def deform(self, x, offset, weight, bias, stride, padding, dilation, mask) -> torch.Tensor:
         try:
-            out = _TV_STATE["fn"](input, offset, weight, bias, stride_, padding_, dilation_, mask)
-            _TV_STATE["used"] = "torchvision"
-            return out
-        except (RuntimeError, NotImplementedError) as exc:
-            if backend == "torchvision":
-                raise
-            _TV_STATE["failed"] = True
-            log.warning("torchvision deform_conv2d failed (%s); using the pure-PyTorch path", exc)
-    return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask)
+            out, used = _deform(x, offset, weight, bias, stride, padding, dilation, mask, self.backend,
+                                allow_torchvision=not self._tv_failed)
+        except _TorchvisionFailed:
+            self._tv_failed = True
+            log.warning("torchvision deform_conv2d failed on %s input; this layer uses the pure-PyTorch path",
+                        x.device.type)
+            out, used = deform_conv2d_pure(x, offset, weight, bias, stride, padding, dilation, mask), "torch"
+        self.used_backend = used
+        if self._health_probe is not None:
+            self._health_probe.record(self, x, offset, mask, out, _pair(stride), _pair(padding), _pair(dilation),
+                                      tuple(weight.shape[-2:]))
+        return out
 
 
-class DeformableConv2d(nn.Module):
+class DeformableConv2d(DeformConvModule):
     """Modulated deformable conv whose offsets and mask are predicted from a guide tensor.
 
     Attribute names follow the official GyroDeblurNet ``conv_deform`` (gyrodeblurnet.md §5.3, keys file):
     ``offset_conv`` (guide → 2K, zero-initialised), ``modulator_conv`` (guide → K, zero-initialised, mask =
     2·sigmoid, so it starts at 1), ``regular_conv`` (holds the main weight only; the module itself is never called).
+
+    ``max_offset`` (gyrobench extension; ``None`` = the official unbounded offsets): the offsets become
+    ``max_offset · tanh(offset_conv(guide) / max_offset)`` (feature pixels; BasicVSR++'s bounded residue), the
+    same function near zero and never more than ``max_offset`` away from the regular grid.
 
     ``forward(x (B, Cin, H, W), guide (B, Cg, H, W)) -> (B, Cout, H', W')``; without a guide, ``x`` is the guide.
     """
@@ -249,11 +296,15 @@ class DeformableConv2d(nn.Module):
         bias: bool = False,
         guide_channels: int | None = None,
         backend: str = "auto",
+        max_offset: float | None = None,
     ):
         super().__init__()
         guide_channels = in_channels if guide_channels is None else guide_channels
+        if max_offset is not None and not float(max_offset) > 0:
+            raise ValueError(f"max_offset={max_offset!r}: must be a positive number of pixels (or None: unbounded)")
         k = kernel_size
         self.stride, self.padding, self.dilation, self.backend = stride, padding, dilation, backend
+        self.max_offset = None if max_offset is None else float(max_offset)
         self.offset_conv = nn.Conv2d(guide_channels, 2 * k * k, k, stride, padding, dilation, bias=True)
         nn.init.zeros_(self.offset_conv.weight)
         nn.init.zeros_(self.offset_conv.bias)
@@ -262,28 +313,21 @@ class DeformableConv2d(nn.Module):
         nn.init.zeros_(self.modulator_conv.bias)
         self.regular_conv = nn.Conv2d(in_channels, out_channels, k, stride, padding, dilation, bias=bias)
 
+    def offsets_and_mask(self, guide: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(offset (B, 2K, H', W') as (dy, dx) per tap in input pixels, mask (B, K, H', W') in (0, 2))``."""
+        offset = self.offset_conv(guide)
+        if self.max_offset is not None:
+            offset = self.max_offset * torch.tanh(offset / self.max_offset)
+        return offset, 2.0 * torch.sigmoid(self.modulator_conv(guide))
+
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
-        guide = x if guide is None else guide
-        offset = self.offset_conv(guide)  # (B, 2K, H', W'): (dy, dx) per tap
-        mask = 2.0 * torch.sigmoid(self.modulator_conv(guide))  # (B, K, H', W') in (0, 2)
-        out = modulated_deform_conv2d(
-            x,
-            offset,
-            self.regular_conv.weight,
-            self.regular_conv.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
-            mask,
-            backend=self.backend,
-        )
-        self.used_backend = _TV_STATE.get("used")
-        return out
+        offset, mask = self.offsets_and_mask(x if guide is None else guide)
+        return self.deform(x, offset, self.regular_conv.weight, self.regular_conv.bias, self.stride, self.padding,
+                           self.dilation, mask)
 
 
 def dcn_backends(model: nn.Module) -> str | None:
     """The deformable-conv implementation(s) ``model``'s last forward actually ran: ``"torchvision"``,
     ``"torch"`` (pure PyTorch) or ``"torch+torchvision"``; None when it has no (called) deformable conv."""
-    used = sorted({m.used_backend for m in model.modules()
-                   if isinstance(m, DeformableConv2d) and getattr(m, "used_backend", None)})
+    used = sorted({m.used_backend for m in model.modules() if isinstance(m, DeformConvModule) and m.used_backend})
     return "+".join(used) or None

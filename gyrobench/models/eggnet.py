@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import batch_image
-from .dcn import modulated_deform_conv2d
+from .dcn import DeformConvModule
 from .gyro_inputs import eggnet_mgv, select_cmf
 from .padding import crop_to, pad_to_multiple
 from .registry import register
@@ -52,7 +52,7 @@ class ResBlock(nn.Module):
         return x + self.conv2(F.relu(self.conv1(x)))
 
 
-class DCNv1(nn.Module):
+class DCNv1(DeformConvModule):
     """3×3 deformable conv (Dai et al. 2017): externally given offsets ``(B, 18, H, W)``, no mask, bias.
 
     Offsets follow torchvision's layout (channel 2k = Δy, 2k+1 = Δx of tap k, feature pixels); with zero offsets
@@ -70,7 +70,7 @@ class DCNv1(nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        return modulated_deform_conv2d(x, offset, self.weight, self.bias, 1, 1, 1, None, backend=self.backend)
+        return self.deform(x, offset, self.weight, self.bias, 1, 1, 1, None)
 
 
 class GTM(nn.Module):

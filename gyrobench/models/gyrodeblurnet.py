@@ -39,7 +39,7 @@ import torch.nn as nn
 from ..errors import RecipeError, ShapeError
 from .blocks import SpatialAttention, batch_alpha, batch_image
 from .dcn import DeformableConv2d
-from .nafnet import NAFBlock
+from .nafnet import LayerNorm2d, NAFBlock
 from .padding import crop_to, pad_to_multiple, padded_size
 from .registry import register
 
@@ -92,14 +92,14 @@ class GyroGuidedDeformBlock(nn.Module):
     predicts them from G only.
     """
 
-    def __init__(self, c: int, offsets: str = "joint", backend: str = "auto"):
+    def __init__(self, c: int, offsets: str = "joint", backend: str = "auto", max_offset: float | None = None):
         super().__init__()
         if offsets not in OFFSET_MODES:
             raise RecipeError(f"gyrodeblurnet: offsets must be one of {OFFSET_MODES}, got {offsets!r}")
         self.offsets = offsets
         guide = 2 * c if offsets == "joint" else c
         self.conv_deform = DeformableConv2d(
-            c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend
+            c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend, max_offset=max_offset
         )
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -112,17 +112,21 @@ class GyroDeblurringBlock(nn.Module):
     out = Conv3×3_{2c→c}([Y; Z]). No residual from X; G is passed through unchanged by the caller.
     ``(B,c,h,w), (B,c,h,w) -> (B,c,h,w)``."""
 
-    def __init__(self, c: int = 256, offsets: str = "joint", backend: str = "auto"):
+    def __init__(self, c: int = 256, offsets: str = "joint", backend: str = "auto", max_offset: float | None = None,
+                 residual: bool = False):
         super().__init__()
-        self.gyro_block = GyroGuidedDeformBlock(c, offsets, backend)
+        self.gyro_block = GyroGuidedDeformBlock(c, offsets, backend, max_offset)
         self.naf_block = NAFBlock(c)
         self.spatial_attn = SpatialAttention(7)
         self.conv = nn.Conv2d(2 * c, c, 3, padding=1)
+        # gyrobench extension (GyroDeblurNet's gdb_residual): X + s ⊙ out, s zero-initialised per channel
+        self.res_scale = nn.Parameter(torch.zeros(1, c, 1, 1)) if residual else None
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         y = self.gyro_block(x, g)
         z = self.naf_block(self.spatial_attn(y))
-        return self.conv(torch.cat([y, z], dim=1))
+        out = self.conv(torch.cat([y, z], dim=1))
+        return out if self.res_scale is None else x + self.res_scale * out
 
 
 def prepare_cmf(
@@ -202,6 +206,16 @@ class GyroDeblurNet(nn.Module):
     blurred tile through elsewhere, so a field that disagrees with the image falls back to the blind path without
     any training.
     Not in the paper; docs/cpu-study.md measures them.
+
+    Keeping the gyro path alive (gyrobench extensions for issue 22, off by default; docs/models.md, "Deformable-block
+    health"): ``gyro_norm`` puts a LayerNorm2d (NAFNet's) on the gyro feature after ``intro_gyro`` and after each
+    GRB (new keys ``gyro_norms.{0,1,2}.*``), so the feature that guides the offsets stays O(1) however the branch's
+    weights grow (the GRB's channel weights are a product of two linear maps of the features, with nothing to bound
+    them); ``max_offset`` bounds the GDB offsets to ``max_offset · tanh(·/max_offset)`` bottleneck pixels;
+    ``gdb_residual`` makes each GDB ``X + s ⊙ GDB(X, G)`` with a per-channel scale ``s`` initialised to 0 (new keys
+    ``gyro_deblurring_blks.i.res_scale``; NAFNet's layer scale), so a GDB starts as the identity and its output
+    enters the bottleneck only as far as it helps: the official GDB replaces X by its output, and a run whose
+    first steps find that output harmful kills it (mask → 0) and with it the whole bottleneck.
     """
 
     width = 32
@@ -231,6 +245,9 @@ class GyroDeblurNet(nn.Module):
         wiener_gate: bool = False,
         wiener_residual: bool = False,
         wiener_check: bool = False,
+        gyro_norm: bool = False,
+        max_offset: float | None = None,
+        gdb_residual: bool = False,
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -257,6 +274,9 @@ class GyroDeblurNet(nn.Module):
         if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
             raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
                               f"{wiener_tile!r}")
+        if max_offset is not None and not float(max_offset) > 0:
+            raise RecipeError(f"gyrodeblurnet: max_offset must be a positive number of bottleneck pixels (or null: "
+                              f"the official unbounded offsets), got {max_offset!r}")
         if not float(cmf_scale) > 0:
             raise RecipeError(f"gyrodeblurnet: cmf_scale must be > 0, got {cmf_scale!r}")
         self.M = int(M)
@@ -300,7 +320,8 @@ class GyroDeblurNet(nn.Module):
             self.middle_blks.append(nn.Sequential(*[NAFBlock(c) for _ in range(per_group)]))
             # GDBs after groups 1..gdb_num (1–3 officially); the last slot is a parameter-free identity
             self.gyro_deblurring_blks.append(
-                GyroDeblurringBlock(c, offsets, dcn_backend) if i < groups - 1 else nn.Identity()
+                GyroDeblurringBlock(c, offsets, dcn_backend, max_offset, gdb_residual) if i < groups - 1
+                else nn.Identity()
             )
         for n in self.dec_blk_nums:
             self.ups.append(nn.Sequential(nn.Conv2d(c, 2 * c, 1, bias=False), nn.PixelShuffle(2)))
@@ -318,6 +339,9 @@ class GyroDeblurNet(nn.Module):
         if self.wiener_gate is not None:
             nn.init.zeros_(self.wiener_gate.weight)
             nn.init.constant_(self.wiener_gate.bias, 3.0)
+        # after every official key: a LayerNorm2d on the gyro feature after intro_gyro and after each GRB
+        self.gyro_norms = nn.ModuleList([LayerNorm2d(gw * 2 ** level) for level in range(len(self.enc_blk_nums))]
+                                        ) if gyro_norm else None
 
     def _fields(self, batch, n: int, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's (clean, noisy) fields checked and padded to Hp/2 × Wp/2 (either stands in for a missing
@@ -395,6 +419,8 @@ class GyroDeblurNet(nn.Module):
         n, _, h, w = inp.shape
         x0, size = pad_to_multiple(inp, self.padder_size)  # zero pad to a multiple of 8 (§5.1)
         gyro = self._gyro_features(batch, n, (h, w), inp)  # (B, 64, Hp/2, Wp/2)
+        if self.gyro_norms is not None:
+            gyro = self.gyro_norms[0](gyro)
 
         parts = [x0]
         if self.concat_field:
@@ -413,6 +439,8 @@ class GyroDeblurNet(nn.Module):
             skips.append(x)
             if level > 0:  # GRB at levels 1, 2: gyro 64 @H/2 → 128 @H/4 → 256 @H/8
                 gyro = refine(gyro, x)
+                if self.gyro_norms is not None:
+                    gyro = self.gyro_norms[level](gyro)
             x = down(x)
         for group, gdb in zip(self.middle_blks, self.gyro_deblurring_blks):
             x = group(x)

@@ -8,10 +8,14 @@ batch dict of docs/conventions.md §2 and returns the restored image ``(B, 3, H,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
+import inspect
+import typing
 from collections.abc import Callable
+from typing import Any
 
-from ..errors import GyrobenchError
+from ..errors import GyrobenchError, RecipeError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +62,49 @@ def info(name: str) -> ModelInfo:
     if name not in models:
         raise GyrobenchError(f"unknown model '{name}'; registered models: {', '.join(models)}")
     return models[name]
+
+
+@functools.cache
+def options_schema(name: str) -> type:
+    """The options of model ``name`` as a dataclass, made from its constructor's signature: one field per keyword
+    argument, with its annotation (``Any`` where there is none) and its default. The model's docstring documents
+    them (units, defaults, which are the paper's)."""
+    factory = info(name).factory
+    init = factory.__init__ if isinstance(factory, type) else factory
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # an annotation that does not resolve: check names only
+        hints = {}
+    fields = []
+    for p in inspect.signature(init).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        tp = hints.get(p.name, Any)
+        if p.default is not inspect.Parameter.empty and p.default is not None and tp is not Any and not (
+                isinstance(tp, type) and isinstance(p.default, tp)) and typing.get_origin(tp) is None:
+            tp = Any  # e.g. a tuple default of an unannotated sequence option
+        default = dataclasses.field(default=p.default) if p.default is not inspect.Parameter.empty else \
+            dataclasses.field()
+        if isinstance(p.default, (list, dict, set)):
+            default = dataclasses.field(default_factory=lambda v=p.default: type(v)(v))
+        fields.append((p.name, tp, default))
+    fields.sort(key=lambda f: f[2].default is dataclasses.MISSING and f[2].default_factory is dataclasses.MISSING,
+                reverse=True)
+    return dataclasses.make_dataclass(f"{name}_options", fields, frozen=True)
+
+
+def check_options(name: str, options: dict, *, source: str = "<config>", prefix: str = "model.options") -> None:
+    """Validate ``options`` of model ``name`` against :func:`options_schema` (unknown keys with the closest valid
+    one, wrong types); raises :class:`RecipeError` naming ``source`` and the key. Nothing is converted: the
+    model is later built from the options as given, so checkpoints and config hashes are unchanged."""
+    from ..config import from_dict
+
+    try:
+        from_dict(options_schema(name), dict(options), source=source, prefix=prefix)
+    except RecipeError:
+        raise
+    except GyrobenchError as exc:  # the model's own validation (e.g. M not in 2, 4, 8, 16) runs at build time
+        raise RecipeError(f"{source}: {prefix}: {exc}") from None
 
 
 def build(name: str, **options):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["SMALL_CONFIGS", "small_options"]
+__all__ = ["SMALL_CONFIGS", "small_options", "LIVE_GYRO"]
 
 #: model name -> options of its small configuration
 SMALL_CONFIGS: dict[str, dict] = {
@@ -31,6 +31,18 @@ SMALL_CONFIGS: dict[str, dict] = {
     "nafnet": {"width": 16, "enc_blk_nums": [2, 2, 2, 2], "middle_blk_num": 1, "dec_blk_nums": [2, 2, 2, 2]},
     "deepgyro": {"width": 13, "residual": True},
     "eggnet": {"width": 11, "enc_blocks": 1, "dec_blocks": 1, "mid_blocks": 6},
+}
+
+
+#: the live-gyro recipe for GyroDeblurNet at the CPU study's learning rate (issue 22, docs/gyro-path.md): model
+#: options on top of the small configuration and the schedule's parameter-group factors. ``gdb_residual`` starts
+#: each gyro-deblurring block as the identity (the official block replaces its input, and early steps at 3e-3
+#: learn to kill it), ``gyro_norm`` keeps the gyro feature that guides the offsets O(1), ``max_offset`` bounds the
+#: offsets to ±2 bottleneck px (±16 image px, beyond the half-extent of the training blur), and the offset and
+#: modulator convs learn at 1/100 of the rate (Adam moves each of their 2·9·c inputs' weights by lr per step).
+LIVE_GYRO: dict[str, dict] = {
+    "options": {"gdb_residual": True, "gyro_norm": True, "max_offset": 2.0},
+    "schedule": {"lr_mult": {"offset_conv": 0.01, "modulator_conv": 0.01}},
 }
 
 

@@ -55,6 +55,8 @@ class Row:
     weights: list[str] = field(default_factory=list)  # checkpoint sha256 per seed
     run: str | None = None
     records: list[Path] = field(default_factory=list)
+    #: deformable layers over every seed's record: (dead, total, smallest inside fraction); None: none recorded
+    deform: tuple[int, int, float] | None = None
 
 
 def read_per_image(record: dict, record_path: Path) -> list[dict]:
@@ -104,6 +106,9 @@ def aggregate_row(row: Row, records: list[tuple[dict, Path]], metrics: list[str]
     if not records:
         raise GyrobenchError(f"row '{row.label}' on split '{row.split}': no evaluation records")
     row.records = [p for _, p in records]
+    layers = [h for rec, _ in records for h in (rec.get("deform_health") or [])]
+    if layers:
+        row.deform = (sum(bool(h.get("dead")) for h in layers), len(layers), min(float(h["inside"]) for h in layers))
     for m in metrics:
         vals = [rec["metrics"][m]["mean"] for rec, _ in records if m in (rec.get("metrics") or {})]
         if len(vals) != len(records):

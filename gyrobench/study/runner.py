@@ -53,7 +53,7 @@ from ..train.trainer import train
 from .budget import calibrate_seconds_per_step, plan_budget
 from .curves import curve_points, train_times
 from .publish import write_board
-from .suite import Suite, load_suite, slug, train_mapping
+from .suite import Suite, load_suite, run_seeds, slug, train_mapping
 
 __all__ = ["run_study", "prepare_data", "finalize_checkpoint"]
 
@@ -463,7 +463,7 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
 
     t0 = time.perf_counter()
     units: list[dict] = []
-    todo = [(i, seed) for i in range(len(suite.runs)) for seed in suite.seeds]
+    todo = [(i, seed) for i in range(len(suite.runs)) for seed in run_seeds(suite, i)]
     deferred: list[tuple[int, int]] = []
     for wait, batch in ((False, todo), (True, deferred)):
         for i, seed in batch:
@@ -506,7 +506,7 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
 
 def _finish(study, units, refs, plans, figs, manifest, data_sha, stages, t_all) -> dict:
     suite, board = study.suite, study.board
-    missing = [f"{r.label} seed {s}" for r in suite.runs for s in suite.seeds
+    missing = [f"{r.label} seed {s}" for i, r in enumerate(suite.runs) for s in run_seeds(suite, i)
                if not any(u["label"] == r.label and u["seed"] == s for u in units)]
     if missing:
         log.warning("study %s: not finished (not in the table): %s", suite.name, ", ".join(missing))

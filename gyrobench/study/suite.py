@@ -43,10 +43,10 @@ from ..config import from_dict, load_mapping
 from ..errors import RecipeError
 from ..train.config import TrainConfig
 
-__all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite",
+__all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite", "run_seeds",
            "load_suite", "parse_suite", "suite_path", "train_mapping", "merge", "slug"]
 
-RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp", "gyro_shuffle")
+RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp", "gyro_shuffle", "train_alpha")
 
 
 def merge(base: dict, extra: dict) -> dict:
@@ -175,7 +175,11 @@ class RunSpec:
     curriculum: bool | None = None
     amp: bool | None = None
     gyro_shuffle: float | None = None
+    #: a fixed clean/noisy field mix for the run (TrainConfig.train_alpha; 0: error-free fields, ablation b)
+    train_alpha: float | None = None
     evals: list[EvalVariant] = field(default_factory=list)
+    #: the seeds of this run (a subset of the suite's ``seeds``; default: all of them)
+    seeds: list[int] | None = None
 
     def __post_init__(self):
         if not slug(self.label) or not self.label.strip():
@@ -237,6 +241,11 @@ class Suite:
             raise ValueError(f"runs: labels must be unique (also as folder names), got {labels}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds: give one or more distinct integers, got {self.seeds}")
+        for r in self.runs:
+            if r.seeds is not None and (not r.seeds or not set(r.seeds) <= set(self.seeds)
+                                        or len(set(r.seeds)) != len(r.seeds)):
+                raise ValueError(f"run '{r.label}': seeds {r.seeds} must be distinct seeds of the suite's "
+                                 f"{self.seeds}")
         if self.validation_every < 1:
             raise ValueError(f"validation_every={self.validation_every}: must be >= 1")
         if "psnr" not in self.metrics:
@@ -291,6 +300,12 @@ def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None
     return suite
 
 
+def run_seeds(suite: Suite, index: int) -> list[int]:
+    """The seeds run ``index`` is trained with: its own ``seeds`` or the suite's, in the suite's order."""
+    own = suite.runs[index].seeds
+    return [s for s in suite.seeds if own is None or s in own]
+
+
 def train_mapping(suite: Suite, index: int, *, seed: int, steps: int, data_root: str | Path,
                   max_seconds: float | None = None) -> dict:
     """The :class:`~gyrobench.train.config.TrainConfig` mapping of run ``index`` with ``seed`` and ``steps``.
@@ -309,7 +324,7 @@ def train_mapping(suite: Suite, index: int, *, seed: int, steps: int, data_root:
     if max_seconds is not None:
         schedule["max_seconds"] = float(max_seconds)
     cfg = {"name": slug(run.label), "model": sec["model"], "data": data, "schedule": schedule}
-    for key in ("degradation", "curriculum", "amp", "gyro_shuffle"):
+    for key in ("degradation", "curriculum", "amp", "gyro_shuffle", "train_alpha"):
         if key in sec:
             cfg[key] = sec[key]
     cfg.update(seed=int(seed), device=suite.device,

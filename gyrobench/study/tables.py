@@ -59,6 +59,15 @@ def _steps(r: Row) -> str:
     return str(lo) if lo == hi else f"{lo}–{hi}"
 
 
+def deform_cell(d: tuple[int, int, float] | None) -> str:
+    """``alive (min 97.8 % inside)`` / ``DEAD 1 of 3 (0.0 % inside)`` / ``—`` (no deformable layer)."""
+    if d is None:
+        return "—"
+    dead, n, inside = d
+    return (f"DEAD {dead} of {n} ({100 * inside:.1f} % inside)" if dead
+            else f"alive (min {100 * inside:.1f} % inside)")
+
+
 def _md(s) -> str:
     return str(s).replace("|", "\\|").replace("\n", " ")
 
@@ -92,7 +101,7 @@ def markdown(info: dict, splits: dict[str, list[Row]], edges: dict[str, list[flo
     ]
     for split, rows in splits.items():
         e = edges[split]
-        heads = (["#", "row", "model", "gyro", "test fields", "params", "GMAC/crop", "steps"]
+        heads = (["#", "row", "model", "gyro", "test fields", "params", "GMAC/crop", "steps", "deform. blocks"]
                  + [f"{DISPLAY.get(m, m)} {'↓' if m in _LOWER_BETTER else '↑'}" for m in info["metrics"]]
                  + ["ΔPSNR"] + [f"PSNR {bin_label(lo, hi)}" for lo, hi in zip(e, e[1:])])
         n_img = info["test"][split]["images"]
@@ -105,14 +114,16 @@ def markdown(info: dict, splits: dict[str, list[Row]], edges: dict[str, list[flo
             mi = models.get(r.run or "", {})
             cells = [str(rank), _md(r.label), r.model, "yes" if r.uses_gyro else "no",
                      r.gyro_field if r.uses_gyro else "—",
-                     f"{mi['params']:,}" if mi.get("params") else "—", _num(mi.get("gmacs_per_crop")), _steps(r)]
+                     f"{mi['params']:,}" if mi.get("params") else "—", _num(mi.get("gmacs_per_crop")), _steps(r),
+                     deform_cell(r.deform)]
             cells += [_cell(m, r.metrics.get(m)) for m in info["metrics"]]
             p = r.metrics.get("psnr")
             cells.append(f"{p.mean - ref_psnr:+.2f}" if p is not None and ref_psnr is not None else "—")
             cells += [f"{_num(v, 2)} ({n})" for v, n in r.bins]
             L.append("| " + " | ".join(cells) + " |")
-        L += ["", "Bins: blur extent = path length of the image-centre trajectory (px); cells: mean PSNR (images).",
-              ""]
+        L += ["", "Bins: blur extent = path length of the image-centre trajectory (px); cells: mean PSNR (images). "
+              "Deform. blocks: the deformable layers' health on this split (`gyrobench health`, docs/models.md): "
+              "alive or dead, and the smallest fraction of sampling points inside the feature map.", ""]
     L += ["## Traceability", "", "| run | seed | steps | checkpoint | checkpoint sha256 | config sha256 |",
           "|---|---|---|---|---|---|"]
     for u in info["units"]:
@@ -128,7 +139,8 @@ def csv_text(info: dict, splits: dict[str, list[Row]], edges: dict[str, list[flo
     metrics = list(info["metrics"])
     nb = max((len(e) - 1 for e in edges.values()), default=0)
     head = ["split", "rank", "label", "kind", "run", "model", "options", "uses_gyro", "test_fields", "params",
-            "gmacs_per_crop", "crop", "budget_rule", "steps", "seeds", "interval_over"]
+            "gmacs_per_crop", "crop", "budget_rule", "steps", "seeds", "interval_over", "deform_dead",
+            "deform_layers", "deform_min_inside"]
     for m in metrics:
         head += [f"{m}_mean", f"{m}_ci95_lo", f"{m}_ci95_hi", f"{m}_n"]
     head += ["delta_psnr"]
@@ -150,6 +162,7 @@ def csv_text(info: dict, splits: dict[str, list[Row]], edges: dict[str, list[flo
                    mi.get("crop") or "", info["budget"]["rule"] if r.kind != "reference" else "",
                    ";".join(map(str, r.steps)), ";".join(map(str, r.seeds)),
                    psnr.over if psnr is not None else ""]
+            row += [r.deform[0], r.deform[1], _rep(r.deform[2])] if r.deform else ["", "", ""]
             for m in metrics:
                 c = r.metrics.get(m)
                 row += [_rep(c.mean), _rep(c.lo), _rep(c.hi), c.n] if c is not None else ["", "", "", ""]

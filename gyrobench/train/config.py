@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import differences, from_dict, load_mapping
+from ..errors import RecipeError
 from ..gyro.cmf import FieldSpec
 from .online import OnlineSection
 
@@ -33,6 +34,23 @@ class ModelSection:
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        """Check the name and the options against the model's constructor (unknown keys, types) when the config
+        is read, not when the model is built after data loading (``gyrobench.models.registry.check_options``)."""
+        import difflib
+
+        from ..models.registry import available, check_options
+
+        names = list(available())
+        if self.name not in names:
+            near = difflib.get_close_matches(self.name, names, n=1)
+            raise ValueError(f"name: unknown model {self.name!r}{f' (did you mean {near[0]!r}?)' if near else ''}; "
+                             f"registered models: {', '.join(names)} ('gyrobench models' lists them)")
+        try:
+            check_options(self.name, self.options, source="", prefix="options")
+        except RecipeError as exc:
+            raise ValueError(str(exc).removeprefix(": ")) from None
 
 
 @dataclass
@@ -94,6 +112,10 @@ class ScheduleSection:
     Adam's moment decay rates, and decoupled weight decay (``weight_decay > 0`` switches to AdamW, Loshchilov &
     Hutter, ICLR 2019). NAFNet's own GoPro recipe is AdamW with betas ``[0.9, 0.9]`` and gradient-norm clipping at
     0.01 (``docs/training.md``).
+    ``lr_mult`` (gyrobench extension; default ``{}`` = one parameter group, the official optimizer): learning-rate
+    factors by parameter-name substring, e.g. ``{offset_conv: 0.1, modulator_conv: 0.1}`` (mmengine's
+    ``dcn_offset_lr_mult``, BasicSR's ``flow_lr_mul``); the longest matching substring wins, and a key that matches
+    no parameter is an error. The warm-up and cosine scale every group's rate by the same factor.
     """
 
     batch_size: int = 16
@@ -106,8 +128,13 @@ class ScheduleSection:
     grad_clip: float | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
+    lr_mult: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
+        for key, mult in self.lr_mult.items():
+            if not (isinstance(key, str) and key) or not (math.isfinite(mult) and mult > 0):
+                raise ValueError(f"lr_mult: {key!r}: {mult!r}: give a parameter-name substring and a factor > 0 "
+                                 "(e.g. {offset_conv: 0.1})")
         self.betas = tuple(float(b) for b in self.betas)
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas={list(self.betas)}: give two decay rates in [0, 1), e.g. [0.9, 0.999]")
@@ -168,8 +195,15 @@ class TrainConfig:
     #: fraction of each batch whose gyro fields are swapped for other samples' fields (0 = off; gyrobench
     #: extension, docs/training.md): teaches a gyro model to fall back when the fields disagree with the image
     gyro_shuffle: float = 0.0
+    #: a fixed α of the clean/noisy field mix for the whole run (gyrobench extension; None: the curriculum when
+    #: ``curriculum`` is true, else 1). 0 trains on error-free fields only: the paper's ablation (b) (spec §7)
+    train_alpha: float | None = None
 
     def __post_init__(self):
+        if self.train_alpha is not None and not 0.0 <= self.train_alpha <= 1.0:
+            raise ValueError(f"train_alpha={self.train_alpha}: must be in [0, 1] (0: clean fields, 1: noisy)")
+        if self.train_alpha is not None and self.curriculum:
+            raise ValueError("train_alpha fixes α for the whole run; set curriculum: false with it")
         if not 0.0 <= self.gyro_shuffle <= 1.0:
             raise ValueError(f"gyro_shuffle={self.gyro_shuffle}: must be a fraction in [0, 1] of each batch")
 

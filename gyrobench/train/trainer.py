@@ -20,6 +20,7 @@ with ``keep_checkpoints``), ``tb/`` (TensorBoard, when installed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -36,6 +37,7 @@ from ..errors import CheckpointError, RecipeError, TrainingError
 from ..io import write_text_atomic
 from ..log import get_logger, progress
 from ..models.dcn import dcn_backends
+from ..models.health import deform_layers, probe
 from . import ddp
 from .checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from .config import TrainConfig
@@ -107,11 +109,37 @@ def _linear_degradation(preset: str):
     return deg
 
 
+def param_groups(model: torch.nn.Module, lr: float, lr_mult: dict[str, float]) -> list[dict]:
+    """Adam parameter groups: ``lr × mult`` for the parameters whose name contains a key of ``lr_mult`` (the
+    longest matching key wins, as in mmengine's ``paramwise_cfg.custom_keys``), ``lr`` for the others.
+
+    Raises :class:`RecipeError` when a key matches no parameter (a typo would otherwise train at the full rate)."""
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    keys = sorted(lr_mult, key=len, reverse=True)
+    unused = [k for k in keys if not any(k in n for n in names)]
+    if unused:
+        raise RecipeError(f"schedule.lr_mult: key(s) {', '.join(map(repr, unused))} match no parameter name of "
+                          f"this model; names look like {names[0]!r}, ..., {names[-1]!r}")
+    groups: dict[str, list] = {}
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            groups.setdefault(next((k for k in keys if k in n), ""), []).append(p)
+    return [{"params": ps, "lr": lr * (lr_mult[k] if k else 1.0), "lr_mult_key": k} for k, ps in groups.items()]
+
+
+def _health_scalars(h) -> dict[str, float]:
+    """The per-layer numbers logged in ``metrics.jsonl`` (``deform``) and TensorBoard (``deform/<layer>/<key>``)."""
+    return {"offset_mean_px": h.offset_mean_px, "offset_max_px": h.offset_max_px, "inside": h.inside,
+            "mask_mean": h.mask_mean, "live": h.live, "output_abs": h.output_abs, "output_rel": h.output_rel}
+
+
 def _optimizer(model, s) -> torch.optim.Optimizer:
-    """Adam (the official optimizer) with the schedule's betas; AdamW when ``weight_decay > 0``."""
+    """Adam (the official optimizer) with the schedule's betas; AdamW when ``weight_decay > 0``; parameter groups
+    when ``lr_mult`` is given (:func:`param_groups`; without it, one group: the official optimizer)."""
+    params = param_groups(model, s.lr, s.lr_mult) if s.lr_mult else model.parameters()
     if s.weight_decay > 0:
-        return torch.optim.AdamW(model.parameters(), lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
-    return torch.optim.Adam(model.parameters(), lr=s.lr, betas=s.betas)
+        return torch.optim.AdamW(params, lr=s.lr, betas=s.betas, weight_decay=s.weight_decay)
+    return torch.optim.Adam(params, lr=s.lr, betas=s.betas)
 
 
 def _scheduler(optimizer, s, total_steps: int):
@@ -152,8 +180,13 @@ class Trainer:
 
             if s.steps is None and cfg.data.online.size is None:
                 raise RecipeError("data.online: a run given in epochs needs data.online.size (samples per epoch)")
+            spec = cfg.data.motion_field
+            if spec is not None and spec != type(spec)(M=spec.M):
+                raise RecipeError(f"data.motion_field={spec}: on-the-fly synthesis computes the official field "
+                                  "and takes only M from data.motion_field; drop the other keys")
             self.dataset = OnTheFlyDataset(cfg.data.online, crop=cfg.data.crop, seed=cfg.seed,
-                                           size=(s.steps or 0) * s.batch_size, fields=self.model_info.uses_gyro)
+                                           size=(s.steps or 0) * s.batch_size, fields=self.model_info.uses_gyro,
+                                           segments=spec.M if spec is not None else None)
         else:
             self.dataset = ShardDataset(cfg.data.root, split=cfg.data.split, crop=cfg.data.crop, seed=cfg.seed,
                                         verify=cfg.data.verify, fields=self.model_info.uses_gyro,
@@ -185,6 +218,9 @@ class Trainer:
             self.degrade = _linear_degradation(cfg.degradation).to(self.device)
         self.step = 0
         self._tb = None
+        self.has_deform = bool(deform_layers(model))
+        self.health: list = []
+        self._dead_warned: set[str] = set()
 
     def _check_split_degradation(self) -> None:
         """Refuse to degrade an ``offline`` split twice; warn when the preset differs from the recorded one."""
@@ -218,6 +254,10 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def alpha(self, step: int) -> float:
+        """The α of the clean/noisy field mix at 0-based ``step`` (§4): ``train_alpha`` when set, else the
+        curriculum, else 1 (the noisy field, as at test time)."""
+        if self.cfg.train_alpha is not None:
+            return float(self.cfg.train_alpha)
         if not self.cfg.curriculum:
             return 1.0
         if self.cfg.schedule.epochs is not None:
@@ -395,7 +435,9 @@ class Trainer:
         return self._tb
 
     # ------------------------------------------------------------------ loop
-    def train_step(self, batch: dict) -> tuple[float, float]:
+    def train_step(self, batch: dict, health: bool = False) -> tuple[float, float]:
+        """One optimizer step on ``batch``; ``health``: measure the deformable layers during its forward
+        (``self.health``, :mod:`gyrobench.models.health`)."""
         dev = self.device
         batch = {k: (v.to(dev, non_blocking=True) if k in _TENSOR_KEYS else v) for k, v in batch.items()}
         if self.degrade is not None:
@@ -406,8 +448,11 @@ class Trainer:
         if self.cfg.gyro_shuffle > 0:
             batch = shuffle_fields(batch, self.cfg.gyro_shuffle, self._degradation_seed(self.step) ^ _SHUFFLE_KEY)
         self.net.train()
-        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
+        with (torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=self.cfg.amp),
+              probe(self.net) if health else contextlib.nullcontext() as p):
             pred = self.net(batch)
+        if health:
+            self.health = p.report()
         loss = psnr_loss(pred.float(), batch["sharp"])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -451,7 +496,8 @@ class Trainer:
         while self.step < self.total_steps:
             epoch, pos = divmod(self.step, self.steps_per_epoch)
             for batch in self._loader(epoch, pos):
-                loss, psnr = self.train_step(batch)
+                log_now = (self.step + 1) % log_every == 0 or self.step + 1 == self.total_steps
+                loss, psnr = self.train_step(batch, health=log_now and self.has_deform)
                 if not math.isfinite(loss):
                     raise TrainingError(f"step {self.step}: loss is {loss}; lower schedule.lr or check the data")
                 first_loss = loss if first_loss is None else first_loss
@@ -468,12 +514,18 @@ class Trainer:
                                "input_psnr": self.input_psnr, "lr": lr,
                                "alpha": self.alpha(self.step - 1), "img_per_s": rate,
                                "train_s": time.perf_counter() - t_start - save_s}
+                        if self.has_deform:
+                            rec["deform"] = {h.name: _health_scalars(h) for h in self.health}
+                            self._warn_dead(self.health)
                         with metrics_path.open("a", encoding="utf-8") as fh:
                             fh.write(json.dumps(rec) + "\n")
                         tb = self._tensorboard()
                         if tb is not None:
                             for k in ("loss", "psnr", "lr", "alpha", "img_per_s"):
                                 tb.add_scalar(f"train/{k}", rec[k], self.step)
+                            for name, vals in rec.get("deform", {}).items():
+                                for k, v in vals.items():
+                                    tb.add_scalar(f"deform/{name}/{k}", v, self.step)
                 if main and self.cfg.logging.image_every and self.step % self.cfg.logging.image_every == 0:
                     self._log_images()
                 if self.step % max(1, self.cfg.logging.checkpoint_every) == 0 and self.step < self.total_steps:
@@ -498,6 +550,20 @@ class Trainer:
         return {"checkpoint": str(final) if final else None, "steps": self.step, "first_loss": first_loss,
                 "stopped_by_time": self.step < self.total_steps,
                 "last_loss": loss, "last_psnr": psnr, "seconds": elapsed, "total_steps": self.total_steps}
+
+    def _warn_dead(self, health) -> None:
+        """Warn once per layer when a deformable layer goes dead (BasicSR warns at offset means above 50 px),
+        and once more if it comes back."""
+        for h in health:
+            why = h.dead()
+            if why and h.name not in self._dead_warned:
+                self._dead_warned.add(h.name)
+                log.warning("train %s: step %d: deformable layer %s is DEAD (%s): its output no longer depends on "
+                            "its input and no gradient reaches its offsets; see docs/models.md, 'Deformable-block "
+                            "health'", self.cfg.name, self.step, h.name, "; ".join(why))
+            elif not why and h.name in self._dead_warned:
+                self._dead_warned.discard(h.name)
+                log.info("train %s: step %d: deformable layer %s is alive again", self.cfg.name, self.step, h.name)
 
     def _over_budget(self, t_start: float) -> bool:
         budget = self.cfg.schedule.max_seconds

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Callable
 
 from ..errors import GyrobenchError
@@ -63,9 +64,18 @@ def info(name: str) -> ModelInfo:
 def build(name: str, **options):
     """Build model ``name`` with ``options``; the instance records ``options`` for checkpoints."""
     meta = info(name)
+    for key, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GyrobenchError(f"model '{name}': option {key}={value} is not a finite number; give a finite value")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise GyrobenchError(f"model '{name}': option {key}={value} is negative; sizes and counts are >= 0")
     try:
         model = meta.factory(**options)
     except TypeError as exc:
         raise GyrobenchError(f"model '{name}': bad options {options}: {exc}") from exc
+    except (ValueError, RuntimeError, ZeroDivisionError, OverflowError, MemoryError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise GyrobenchError(f"model '{name}': options {options} do not build a model ({type(exc).__name__}: "
+                             f"{first}); check the sizes and counts") from None
     model.options = dict(options)
     return model

@@ -54,12 +54,13 @@ from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
+from ..folders import claim, write_marker
 from ..gyro.cmf import FieldSpec, camera_motion_field
 from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
 from ..gyro.recording import GyroRecording
 from ..gyro.rolling_shutter import band_windows, window_field
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
-from ..io import atomic_dir
+from ..io import atomic_dir, require_space
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import pose_path_length_px, render_blur
@@ -455,6 +456,11 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict, renderer: str = "opencv
             and attrs.get("split") == task["split"] and attrs.get("renderer") == renderer_label(renderer))
 
 
+def _sample_bytes(sample: dict) -> int:
+    """Uncompressed bytes of one sample's arrays (an upper bound of what its shard rows take)."""
+    return sum(np.asarray(v).nbytes for v in sample.values() if not isinstance(v, str)) + 4096
+
+
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
                device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None,
                on_sample=None) -> dict:
@@ -479,6 +485,8 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
                                               compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
                 sample = synthesize_sample(recipe, sp, i, run_id, device, renderer, timer)
+                if i == task["first"]:  # HDF5 cannot fail cleanly on a full disk: ask for the room first
+                    require_space(path, _sample_bytes(sample) * task["count"])
                 with _stage(timer, "write"):
                     wr.add(sample)
                 if on_sample is not None:
@@ -562,7 +570,7 @@ def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None, rende
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
                limit: int | None = None, command: str | None = None, device: str = "cpu",
-               renderer: str = "auto", overwrite: bool = False) -> dict:
+               renderer: str = "auto", overwrite: bool = False, made_by: str | None = None) -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
@@ -576,26 +584,38 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     and kept, the rest redone; a finished, intact dataset is left as it is (not even its manifest is rewritten).
     ``overwrite`` builds a dataset of another recipe in a temporary folder beside ``out_dir`` and swaps it in at
     the end (:func:`gyrobench.io.atomic_dir`), so a kill leaves the old dataset whole.
+
+    Ownership (:mod:`gyrobench.folders`): ``out_dir`` must be missing, empty or a dataset folder (its marker, or
+    a manifest and shards only); another process synthesizing into it is refused at once, and ``overwrite``
+    refuses a folder that also holds files synth did not make. ``made_by`` is recorded in the folder's marker
+    (default ``gyrobench synth``). A disk too full for the next shard is refused before it is written
+    (:func:`gyrobench.io.require_space`).
     """
     device = str(resolve_device(device))
     renderer = resolve_renderer(renderer, device)
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
-    recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
-    if recorded is not None:
-        diffs = _recipe_differences(recorded, recipe, limit, renderer)
-        if diffs and not overwrite:
-            raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
-                             f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a new "
-                             "--out folder")
-        if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
-            log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
-            with atomic_dir(out_dir) as tmp:
-                manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
-                                            shown_as=out_dir)
-            return manifest
-    return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer, shown_as=out_dir)
+    # the folder is a dataset's (gyrobench.folders): --overwrite, which swaps in a new folder, refuses a folder
+    # holding anything synth did not make; the lock keeps a second synth process out
+    with claim(out_dir, "dataset", replace=overwrite, marker=False, made_by=made_by):
+        recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
+        if recorded is not None:
+            diffs = _recipe_differences(recorded, recipe, limit, renderer)
+            if diffs and not overwrite:
+                raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
+                                 f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a "
+                                 "new --out folder")
+            if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
+                log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
+                with atomic_dir(out_dir) as tmp:
+                    write_marker(tmp, "dataset", made_by)
+                    manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
+                                                shown_as=out_dir)
+                return manifest
+        write_marker(out_dir, "dataset", made_by)
+        return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer,
+                                shown_as=out_dir)
 
 
 def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device, renderer,

@@ -296,14 +296,38 @@ def claim(folder: str | Path, kind: str, *, replace: bool = False, flag: str = "
     folder = Path(folder)
     k = _kind(kind)
     check_folder(folder, kind, replace=replace, flag=flag)  # a clear refusal before the lock's own folder is made
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]  # made here: removed again on a failure
     lock = Lock(lock_path(folder))
     if not lock.acquire(wait=False):
         raise FolderError(f"{flag} {folder}: another gyrobench process (pid {lock.owner()}) is writing this folder; "
                           f"wait for it to finish, or give '{k.command}' another folder")
     try:
         state = check_folder(folder, kind, replace=replace, flag=flag)
+        had_marker = (folder / MARKER).is_file()
         if marker:
             write_marker(folder, kind, made_by)
         yield state
+    except BaseException:
+        _undo_empty(folder, had_marker if "had_marker" in locals() else True, missing)
+        raise
     finally:
         lock.release()
+        if missing:
+            _remove_empty(missing)
+
+
+def _undo_empty(folder: Path, had_marker: bool, missing: list[Path]) -> None:
+    """After a failure: remove the marker this claim wrote into a folder that holds nothing else."""
+    if had_marker or not folder.is_dir():
+        return
+    if [p.name for p in folder.iterdir()] == [MARKER]:
+        (folder / MARKER).unlink(missing_ok=True)
+
+
+def _remove_empty(missing: list[Path]) -> None:
+    """Remove the folders in ``missing`` (deepest first) that a failed command left empty."""
+    for p in missing:
+        try:
+            p.rmdir()
+        except OSError:
+            return

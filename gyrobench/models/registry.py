@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import warnings
 from collections.abc import Callable
 
 from ..errors import GyrobenchError
@@ -70,7 +71,11 @@ def build(name: str, **options):
         if isinstance(value, int) and not isinstance(value, bool) and value < 0:
             raise GyrobenchError(f"model '{name}': option {key}={value} is negative; sizes and counts are >= 0")
     try:
-        model = meta.factory(**options)
+        with warnings.catch_warnings(record=True) as caught:  # shown only when the model builds
+            warnings.simplefilter("always")
+            model = meta.factory(**options)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except TypeError as exc:
         raise GyrobenchError(f"model '{name}': bad options {options}: {exc}") from exc
     except (ValueError, RuntimeError, ZeroDivisionError, OverflowError, MemoryError) as exc:

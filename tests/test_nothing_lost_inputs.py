@@ -32,7 +32,8 @@ def _fresh_log_handler():
 
 
 def _run(capsys, argv) -> str:
-    """Run the CLI; it must exit 2 with exactly one ``gyrobench: error:`` line and no traceback."""
+    """Run the CLI; it must exit 2 with exactly one ``gyrobench: error:`` line and no traceback (nor any other
+    output: refused before any work, nothing was logged)."""
     capsys.readouterr()
     rc = main(argv)
     err = capsys.readouterr().err
@@ -183,3 +184,27 @@ def test_fuzz_gyro_and_csv_log_readers_raise_only_gyrobench_errors(tmp_path_fact
             read(p)
         except GyrobenchError as exc:
             assert "\n" not in str(exc)
+
+
+# ------------------------------------------------------------------------------ paths read from files
+def test_recipe_and_suite_paths_stay_inside_their_folder(tmp_path, capsys):
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "g.txt").write_text("root:x:0:0:never echoed\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    rec = yaml.safe_load((ROOT / "recipes" / "smoke.yaml").read_text())
+    rec["sources"]["gyro"] = {"kind": "files", "file": "../secret/g.txt"}
+    (home / "r.yaml").write_text(yaml.safe_dump(rec))
+    line = _run(capsys, ["synth", str(home / "r.yaml"), "--out", str(tmp_path / "o")])
+    assert "sources.gyro.file" in line and "outside its folder" in line and "root:x" not in line
+    # the same file named explicitly on the command line is the user's choice: read (and refused as a gyro log,
+    # without echoing its line)
+    line = _run(capsys, ["synth", str(home / "r.yaml"), "--out", str(tmp_path / "o"),
+                         "--set", "sources.gyro.file=../secret/g.txt"])
+    assert "expected 4 columns" in line and "root:x" not in line
+    suite = yaml.safe_load((ROOT / "studies" / "smoke.yaml").read_text())
+    suite["dataset"]["recipe"] = "../home/r.yaml"
+    (secret / "s.yaml").write_text(yaml.safe_dump(suite))
+    line = _run(capsys, ["study", str(secret / "s.yaml"), "--out", str(tmp_path / "w")])
+    assert "dataset.recipe" in line and "outside its folder" in line

@@ -68,7 +68,14 @@ from ..synth.degrade import Degradation
 from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq
-from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
+from .sources import (
+    GyroWindowSource,
+    check_paths,
+    file_sha256,
+    images_for_split,
+    list_images,
+    load_linear_image,
+)
 
 log = get_logger("build.pipeline")
 
@@ -501,8 +508,9 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None):
-    run_id = uuid.uuid4().hex
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None,
+               run_id: str | None = None):
+    run_id = run_id or uuid.uuid4().hex
     jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device,
                                 renderer)
             for t in tasks]
@@ -596,6 +604,9 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
+    check_paths(recipe)  # a path outside the recipe's folder, an unset ${VAR}: refused before any work
+    run_id = uuid.uuid4().hex
+    _context(recipe, run_id)  # the sources read and checked (images listed, gyro read) before any work
     # the folder is a dataset's (gyrobench.folders): --overwrite, which swaps in a new folder, refuses a folder
     # holding anything synth did not make; the lock keeps a second synth process out
     with claim(out_dir, "dataset", replace=overwrite, marker=False, made_by=made_by):
@@ -611,15 +622,15 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
                 with atomic_dir(out_dir) as tmp:
                     write_marker(tmp, "dataset", made_by)
                     manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
-                                                shown_as=out_dir)
+                                                shown_as=out_dir, run_id=run_id)
                 return manifest
         write_marker(out_dir, "dataset", made_by)
         return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer,
-                                shown_as=out_dir)
+                                shown_as=out_dir, run_id=run_id)
 
 
 def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device, renderer,
-                     shown_as: Path) -> dict:
+                     shown_as: Path, run_id: str | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     _cleanup_tmp(out_dir)
     tasks = shard_tasks(recipe, limit)
@@ -642,7 +653,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     # progress in samples: per sample in this process, per finished shard from worker processes or a cluster
     bar = progress(total=sum(t["count"] for t in tasks), desc=f"synth {recipe.name}", unit="sample")
     live = int(workers) <= 1 and scheduler is None
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer,
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer, run_id=run_id,
                             on_sample=bar.update if live else None):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)

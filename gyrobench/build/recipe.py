@@ -40,7 +40,7 @@ from ..config import from_dict, to_dict
 from ..errors import RecipeError
 from ..gyro.error_model import GyroErrorModel
 from ..provenance import sha256_json
-from ..textfiles import load_yaml, read_text
+from ..textfiles import inside, load_yaml, read_text
 
 #: the largest seed: NumPy's SeedSequence and torch.manual_seed both take any non-negative 63-bit integer
 MAX_SEED = 2**63 - 1
@@ -352,7 +352,15 @@ def expand_path(value: str, recipe: Recipe, key: str) -> Path:
         raise RecipeError(f"{src}: {key}: environment variable {missing[0]} is not set; "
                           f"export {missing[0]}=/path/to/data or override with --set {key}=PATH")
     p = Path(expanded)
-    return p if p.is_absolute() else recipe.base_dir / p
+    if p.is_absolute():
+        return p
+    # ``cli_values``: string values given with --set (set by load_recipe; not a field: not hashed or recorded)
+    if expanded == value and value not in getattr(recipe, "cli_values", ()) and recipe.source_path \
+            and not recipe.source_path.startswith("builtin:"):
+        # a relative path written in the recipe file stays inside the recipe's folder (data elsewhere: an
+        # absolute path, ${VAR} or --set KEY=PATH, all explicit choices)
+        inside(recipe.base_dir, p, f"{recipe.source_path}: {key}", RecipeError)
+    return recipe.base_dir / p
 
 
 def builtin_recipes() -> dict[str, str]:
@@ -426,6 +434,8 @@ def load_recipe(path_or_name: str | Path, overrides: list[str] | None = None) ->
     recipe = from_dict(Recipe, mapping, source=source)
     recipe.source_path = source
     recipe.text = text
+    recipe.cli_values = frozenset(v for item in overrides or () for v in [_parse_override(item)[1]]
+                                  if isinstance(v, str))
     _check_error_model(recipe, source)
     return recipe
 

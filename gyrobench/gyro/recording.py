@@ -276,8 +276,8 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
             continue
         parts = s.replace(",", " ").split()
         if len(parts) != 4:
-            _fail(source, k, f"expected 4 columns 'timestamp_ns wx wy wz', found {len(parts)} ({s[:60]!r}); "
-                             "fix the line or the delimiter")
+            _fail(source, k, f"expected 4 columns 'timestamp_ns wx wy wz', found {len(parts)}; fix the line or the "
+                             "delimiter")
         rows.append(parts)
         lines.append(k)
     if not rows:
@@ -293,7 +293,7 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
                 try:
                     float(c)
                 except ValueError:
-                    _fail(source, k, f"column {name} is not a number ({c!r}); rates must be decimal numbers in rad/s")
+                    _fail(source, k, f"column {name} is not a number; rates must be decimal numbers in rad/s")
         raise
     tcol = arr[:, 0].astype(str)
     try:
@@ -306,8 +306,8 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
                 try:
                     float(c)
                 except ValueError:
-                    _fail(source, k, f"timestamp is not a number ({c!r}); timestamps must be integer nanoseconds "
-                                     "(start header lines with '#')")
+                    _fail(source, k, "timestamp is not a number; timestamps must be integer nanoseconds (start "
+                                     "header lines with '#')")
             raise
         if np.isfinite(t).all() and (t == np.round(t)).all() and np.abs(t).max() < 2**62:
             t = t.astype(np.int64)

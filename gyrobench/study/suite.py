@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
 from ..errors import RecipeError
+from ..textfiles import inside
 from ..train.config import TrainConfig
 
 __all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite",
@@ -284,6 +285,8 @@ def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None
     if base_dir is not None:
         cand = Path(base_dir) / suite.dataset.recipe
         if not Path(suite.dataset.recipe).is_absolute() and cand.is_file():
+            # a recipe file named relative to the suite stays inside the suite's folder
+            inside(base_dir, suite.dataset.recipe, f"{source}: dataset.recipe", RecipeError)
             suite.dataset.recipe = str(cand)
     for i, run in enumerate(suite.runs):
         cfg = train_mapping(suite, i, seed=suite.seeds[0], steps=1, data_root="<study data>")

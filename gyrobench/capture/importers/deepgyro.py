@@ -49,7 +49,7 @@ def read_imu_txt(path: Path) -> GyroRecording:
             continue
         parts = s.replace(",", " ").split()
         if len(parts) != 5:
-            fail(path, k, f"expected 5 columns 'type t_ns x y z', found {len(parts)} ({s[:60]!r}); fix the line")
+            fail(path, k, f"expected 5 columns 'type t_ns x y z', found {len(parts)}; fix the line")
         try:
             typ = int(parts[0])
         except ValueError:

@@ -79,7 +79,7 @@ def read_gcsv(path: Path) -> tuple[GyroRecording, dict]:
         try:
             vals = [float(p) for p in parts[:4]]
         except ValueError:
-            fail(path, k, f"non-numeric value in {parts[:4]}; rows hold numbers")
+            fail(path, k, "non-numeric value in the t,gx,gy,gz columns; rows hold numbers")
         if not all(math.isfinite(v) for v in vals):
             fail(path, k, "a value is not finite (nan or inf); rows hold finite numbers")
         t.append(vals[0])

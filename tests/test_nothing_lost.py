@@ -34,6 +34,7 @@ from gyrobench.folders import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the lock and swap tests assume Linux")
 
 
 @pytest.fixture(autouse=True)
@@ -409,5 +410,11 @@ def test_a_gyro_sample_beyond_any_sensor_is_refused(tmp_path, capsys):
         load_gyro(p)
 
 
-if sys.platform != "linux":  # pragma: no cover
-    pytestmark = pytest.mark.skip("the lock and swap tests assume Linux")
+
+def test_a_killed_imports_staging_folder_is_removed_by_the_next_import(tmp_path):
+    out = tmp_path / "caps"
+    stale = out / ".gyrobench-tmp-import-999999999-abc" / "shot"
+    stale.mkdir(parents=True)
+    (stale / "capture.json").write_text("{}")
+    _one_capture(tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == [MARKER, "shot"]

@@ -6,12 +6,13 @@ the capture folders written (one per photo).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from ...folders import check_folder, claim
-from ...io import swap_dirs
+from ...io import _alive, swap_dirs
 from ..calibration import load_calibration
 from ..format import CaptureError
 from .common import PhotoSpec, parse_photo_arg, read_photo_list
@@ -42,7 +43,11 @@ def import_captures(src, fmt: str, out, *, calibration=None, image_encoding: str
         else calibration
     out = Path(out)
     with claim(out, "captures"):
-        stage = Path(tempfile.mkdtemp(prefix=".gyrobench-tmp-import-", dir=out))
+        for stale in out.glob(".gyrobench-tmp-import-*"):  # left by a killed import whose process is gone
+            pid = stale.name.split("-")[3] if stale.name.count("-") >= 4 else ""
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".gyrobench-tmp-import-{os.getpid()}-", dir=out))
         try:
             made = IMPORTERS[fmt](Path(src), stage, calibration=cal, image_encoding=image_encoding, **options)
             clash = [p.name for p in made if (out / p.name).exists()]

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.traceback:
             raise
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            from .errors import disk_full_message
+            from .io import disk_full_message
 
             print(f"gyrobench: error: {disk_full_message(exc.filename)}", file=sys.stderr)
             return 2

@@ -50,23 +50,3 @@ def require(cond: bool, exc: type[GyrobenchError], message: str) -> None:
 class DiskFullError(GyrobenchError, OSError):
     """The disk filled up (or would) while writing a file; the message names the file and how much to free."""
 
-
-def disk_full_message(path, need_bytes: int | float | None = None) -> str:
-    """``No space left on device while writing FILE; free N MB`` (N: what the write needs beyond what is free,
-    at least 1 MB; the free space on that disk when ``need_bytes`` is unknown is named too)."""
-    import math
-    from pathlib import Path
-
-    from .io import free_bytes
-
-    p = Path(path) if path is not None else Path(".")
-    free = free_bytes(p.parent)
-    if need_bytes is not None and free is not None:
-        mb = max(1, math.ceil((float(need_bytes) - free) / 1e6))
-    elif need_bytes is not None:
-        mb = max(1, math.ceil(float(need_bytes) / 1e6))
-    else:
-        mb = 100
-    left = f" ({free / 1e6:.0f} MB free there)" if free is not None else ""
-    return (f"No space left on device while writing {p}; free {mb} MB{left} and run the command again "
-            "(it resumes; nothing half-written was kept)")

@@ -192,7 +192,7 @@ def _describe(folder: Path) -> str:
         return f"{k.what} made by '{k.command}'"
     names = sorted(p.name for p in folder.iterdir() if not _matches(p.name, _ALWAYS))
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-    return f"files that no gyrobench command of this kind made ({shown})"
+    return f"files that are not such a command's ({shown})"
 
 
 def check_folder(folder: str | Path, kind: str, *, replace: bool = False, flag: str = "--out") -> str:
@@ -222,14 +222,14 @@ def check_folder(folder: str | Path, kind: str, *, replace: bool = False, flag: 
 
 
 def remove_owned(folder: str | Path, kind: str) -> list[str]:
-    """Delete what a command of ``kind`` made in ``folder`` (its entries and the marker); anything else stays.
-    Returns the names removed."""
+    """Delete what a command of ``kind`` made in ``folder`` (its entries; the marker stays: the folder is still
+    that kind's); anything else stays too. Returns the names removed."""
     folder, k = Path(folder), _kind(kind)
     if not folder.is_dir():
         return []
     gone = []
     for p in sorted(folder.iterdir()):
-        if p.name == MARKER or (_owned(folder, p, k) and not _matches(p.name, _ALWAYS)):
+        if _owned(folder, p, k) and not _matches(p.name, _ALWAYS):
             if p.is_dir() and not p.is_symlink():
                 shutil.rmtree(p)
             else:
@@ -240,8 +240,8 @@ def remove_owned(folder: str | Path, kind: str) -> list[str]:
 
 def lock_path(folder: str | Path) -> Path:
     """The lock file of ``folder``: ``.gyrobench-lock-<name>`` beside it."""
-    folder = Path(folder)
-    return folder.parent / f".gyrobench-lock-{folder.resolve().name or 'root'}"
+    folder = Path(folder).resolve()
+    return folder.parent / f".gyrobench-lock-{folder.name or 'root'}"
 
 
 class Lock:
@@ -301,14 +301,15 @@ def claim(folder: str | Path, kind: str, *, replace: bool = False, flag: str = "
     if not lock.acquire(wait=False):
         raise FolderError(f"{flag} {folder}: another gyrobench process (pid {lock.owner()}) is writing this folder; "
                           f"wait for it to finish, or give '{k.command}' another folder")
+    had_marker = True
     try:
         state = check_folder(folder, kind, replace=replace, flag=flag)
         had_marker = (folder / MARKER).is_file()
-        if marker:
+        if marker and not had_marker:  # an existing marker (e.g. a study's run folder) is kept as it is
             write_marker(folder, kind, made_by)
         yield state
     except BaseException:
-        _undo_empty(folder, had_marker if "had_marker" in locals() else True, missing)
+        _undo_empty(folder, had_marker, missing)
         raise
     finally:
         lock.release()

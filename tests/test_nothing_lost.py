@@ -95,8 +95,8 @@ def test_the_rule_new_own_foreign_and_legacy(tmp_path):
     (marked / "notes.txt").write_text("mine")  # a marked folder may hold the user's notes; --overwrite keeps them
     (marked / "metrics.jsonl").write_text("{}\n")
     assert check_folder(marked, "run") == "own"
-    assert remove_owned(marked, "run") == [MARKER, "metrics.jsonl"]
-    assert sorted(p.name for p in marked.iterdir()) == ["notes.txt"]
+    assert remove_owned(marked, "run") == ["metrics.jsonl"]
+    assert sorted(p.name for p in marked.iterdir()) == [MARKER, "notes.txt"]
 
 
 def test_the_committed_boards_are_recognised(repo_root):

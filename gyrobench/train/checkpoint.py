@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, DiskFullError, disk_full_message
-from ..io import atomic_open
+from ..errors import CheckpointError, DiskFullError
+from ..io import atomic_open, disk_full_message
 from ..log import get_logger
 
 __all__ = [

@@ -185,12 +185,14 @@ def _legacy_of(folder: Path, k: Kind) -> bool:
     return has_sig and all(_owned(folder, p, k) for p in entries)
 
 
-def _describe(folder: Path) -> str:
-    kind = folder_kind(folder)
-    if kind in KINDS:
-        k = KINDS[kind]
+def _describe(folder: Path, kind: str) -> str:
+    """What ``folder`` holds, for a refusal by a command of ``kind``: another kind, or the files not its own."""
+    other = folder_kind(folder)
+    if other in KINDS:
+        k = KINDS[other]
         return f"{k.what} made by '{k.command}'"
-    names = sorted(p.name for p in folder.iterdir() if not _matches(p.name, _ALWAYS))
+    names = foreign_entries(folder, kind) or sorted(p.name for p in folder.iterdir()
+                                                    if not _matches(p.name, _ALWAYS))
     shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
     return f"files that are not such a command's ({shown})"
 
@@ -209,10 +211,10 @@ def check_folder(folder: str | Path, kind: str, *, replace: bool = False, flag: 
     marker = read_marker(folder)
     fix = "choose a new or empty folder"
     if marker is not None and marker["kind"] != k.name:
-        raise FolderError(f"{flag} {folder}: holds {_describe(folder)}; '{k.command}' writes only into an empty "
+        raise FolderError(f"{flag} {folder}: holds {_describe(folder, kind)}; '{k.command}' writes only into an empty "
                           f"folder or one it made (--overwrite replaces only such a folder); {fix}")
     if marker is None and not _legacy_of(folder, k):
-        raise FolderError(f"{flag} {folder}: holds {_describe(folder)}; '{k.command}' writes only into an empty "
+        raise FolderError(f"{flag} {folder}: holds {_describe(folder, kind)}; '{k.command}' writes only into an empty "
                           f"folder or one it made (--overwrite replaces only such a folder); {fix}")
     foreign = foreign_entries(folder, kind)
     if replace and foreign:

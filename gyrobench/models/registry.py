@@ -76,6 +76,8 @@ def build(name: str, **options):
             model = meta.factory(**options)
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except GyrobenchError:
+        raise  # the model's own one-line refusal
     except TypeError as exc:
         raise GyrobenchError(f"model '{name}': bad options {options}: {exc}") from exc
     except (ValueError, RuntimeError, ZeroDivisionError, OverflowError, MemoryError) as exc:

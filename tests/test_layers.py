@@ -5,8 +5,8 @@ only modules of the layers below it (an import in the test process would find ev
 
 The layers (each may import only the layers listed for it, and itself):
 
-- ``color`` imports nothing from the package; ``base`` (errors, log, io, provenance, config, device, assets, the
-  package root) imports only ``base``;
+- ``color`` imports nothing from the package; ``base`` (errors, log, io, provenance, config, device, assets, folders,
+  textfiles, the package root) imports only ``base``;
 - ``gyro``: base; ``synth`` (render and degrade) and ``viz``: gyro, color, base;
 - ``data`` (file format, readers): gyro, color, viz, base; ``build`` (recipes, sources, seeding, synthesis,
   import): synth, data, gyro, color, capture (hand-shake from captures), base;
@@ -54,7 +54,7 @@ ALLOWED: dict[str, set[str]] = {
                      "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
-BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets"}
+BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets", "folders", "textfiles"}
 
 
 def module_name(path: Path) -> str:

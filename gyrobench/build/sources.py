@@ -31,6 +31,7 @@ from ..gyro.recording import load_gyro
 from ..gyro.rolling_shutter import readout_extra_samples
 from ..provenance import sha256_file
 from ..synth.deadleaves import dead_leaves_linear
+from ..textfiles import read_text
 from .recipe import GyroSource, Recipe, Split, expand_path
 from .seeding import split_key
 
@@ -60,6 +61,30 @@ class ProceduralImage:
     def linear(self, frame_wh: tuple[int, int]) -> np.ndarray:
         rng = np.random.default_rng([int(self.seed), split_key(self.kind), int(self.index)])
         return dead_leaves_linear((int(frame_wh[1]), int(frame_wh[0])), rng)
+
+
+def check_paths(recipe: Recipe) -> None:
+    """Resolve every path the recipe names (images, gyro files, models, starting points) without reading them,
+    so a path outside the recipe's folder or an unset ``${VAR}`` is refused before any work
+    (:func:`gyrobench.build.recipe.expand_path`)."""
+    def images(value, key):
+        if isinstance(value, str) and not value.startswith("builtin:"):
+            expand_path(value, recipe, key)
+        elif isinstance(value, list):
+            for v in value:
+                expand_path(v, recipe, key)
+
+    images(recipe.sources.images, "sources.images")
+    gyros = [("sources.gyro", recipe.sources.gyro)]
+    for sp in recipe.splits:
+        images(sp.images, f"splits.{sp.name}.images")
+        if sp.gyro is not None:
+            gyros.append((f"splits.{sp.name}.gyro", sp.gyro))
+    for key, g in gyros:
+        for name in ("file", "model", "starting_points"):
+            value = getattr(g, name, None)
+            if isinstance(value, str) and value:
+                expand_path(value, recipe, f"{key}.{name}")
 
 
 def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:
@@ -183,14 +208,15 @@ def load_starting_points(path: Path, base: int) -> np.ndarray:
     if not path.is_file():
         raise GyroFormatError(f"{path}: starting-point file not found; fix sources.gyro.starting_points")
     vals = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path, "starting-point file", GyroFormatError).splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
         try:
             vals.append(int(s.split()[0]))
         except ValueError as exc:
-            raise GyroFormatError(f"{path}: line {lineno}: {s!r} is not an integer start index") from exc
+            raise GyroFormatError(f"{path}: line {lineno}: not an integer start index; give one integer per "
+                                  "line") from exc
     arr = np.asarray(vals, dtype=np.int64) - int(base)
     if arr.size and arr.min() < 0:
         raise GyroFormatError(f"{path}: negative start index after subtracting base {base}; "

@@ -144,8 +144,9 @@ class ScheduleSection:
             raise ValueError(f"grad_clip={self.grad_clip}: must be a positive gradient norm (or omitted: no clipping)")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
+        if self.max_seconds is not None and not (0 < self.max_seconds < math.inf):
+            raise ValueError(f"max_seconds={self.max_seconds}: must be a positive, finite number of seconds (or "
+                             "omitted)")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of 'steps' or 'epochs'")
         for key in ("steps", "epochs", "batch_size"):
@@ -204,6 +205,8 @@ class TrainConfig:
             raise ValueError(f"train_alpha={self.train_alpha}: must be in [0, 1] (0: clean fields, 1: noisy)")
         if self.train_alpha is not None and self.curriculum:
             raise ValueError("train_alpha fixes α for the whole run; set curriculum: false with it")
+        if not 0 <= self.seed <= 2**63 - 1:
+            raise ValueError(f"seed={self.seed}: give an integer from 0 to 2**63 - 1")
         if not 0.0 <= self.gyro_shuffle <= 1.0:
             raise ValueError(f"gyro_shuffle={self.gyro_shuffle}: must be a fraction in [0, 1] of each batch")
 

@@ -77,7 +77,7 @@ _BOARD_FILES = ("leaderboard.json", "table.md", "table.csv", "table.tex", "index
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("dataset", "gyrobench synth", "a dataset", ("manifest.json", "shard-*.h5"),
-         ("manifest.json", "shard-*.h5", ".shard-*")),
+         ("manifest.json", "shard-*.h5", ".shard-*", "README.md")),  # README.md: the dataset card synth writes
     Kind("run", "gyrobench train", "a training run", ("checkpoints", "metrics.jsonl", "run.json"),
          ("checkpoints", "metrics.jsonl", "config.yaml", "config.resume.yaml", "config.resolved.json", "run.json",
           "run.resume-*.json", "tb",

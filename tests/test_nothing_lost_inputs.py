@@ -193,7 +193,7 @@ def test_recipe_and_suite_paths_stay_inside_their_folder(tmp_path, capsys):
     (secret / "g.txt").write_text("root:x:0:0:never echoed\n")
     home = tmp_path / "home"
     home.mkdir()
-    rec = yaml.safe_load((ROOT / "recipes" / "smoke.yaml").read_text())
+    rec = yaml.safe_load((ROOT / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     rec["sources"]["gyro"] = {"kind": "files", "file": "../secret/g.txt"}
     (home / "r.yaml").write_text(yaml.safe_dump(rec))
     line = _run(capsys, ["synth", str(home / "r.yaml"), "--out", str(tmp_path / "o")])

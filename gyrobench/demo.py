@@ -118,8 +118,8 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
 
 def _run_demo(out: Path, data: Path, board: Path, names: tuple[str, ...], p: dict, workers: int, publish,
               quick: bool, show_progress: bool | None) -> dict:
-    from .build.pipeline import synthesize
-    from .build.recipe import load_recipe
+    from .builder.pipeline import synthesize
+    from .builder.recipe import load_recipe
     from .evaluate import EvalConfig, evaluate
     from .leaderboard.publish import publish as publish_board
     from .train.trainer import train

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from gyrobench.build.card import CARD, dataset_card, size_category, source_licences, write_card
-from gyrobench.build.pipeline import synthesize
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.card import CARD, dataset_card, size_category, source_licences, write_card
+from gyrobench.builder.pipeline import synthesize
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.cli import main as cli_main
 from gyrobench.data.inspect import summarize
 from gyrobench.data.manifest import content_fingerprint

@@ -286,8 +286,8 @@ def test_shipped_model_is_reproducible_from_the_recording(gyro_train_path):
 def test_strength_scales_the_rates_exactly_in_one_place():
     """Issue 9, issue 24 item 3: ``strength`` multiplies a window's rates (mean and fluctuation), so blur extents
     scale with it, once, where the window is taken, for the fitted generator as for a recording."""
-    from gyrobench.build.recipe import load_recipe
-    from gyrobench.build.sources import GyroWindowSource
+    from gyrobench.builder.recipe import load_recipe
+    from gyrobench.builder.sources import GyroWindowSource
 
     plain = load_recipe("smoke")
     strong = load_recipe("smoke", ["sources.gyro.strength=1.9"])

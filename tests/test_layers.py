@@ -40,17 +40,17 @@ ALLOWED: dict[str, set[str]] = {
     "synth": BASE | {"gyro", "color"},
     "viz": BASE | {"gyro", "color"},
     "data": BASE | {"gyro", "color", "viz"},
-    "build": BASE | {"synth", "data", "gyro", "color", "capture"},
+    "builder": BASE | {"synth", "data", "gyro", "color", "capture"},
     "models": BASE,
     "metrics": BASE | {"color", "results"},
     "results": BASE,
     "leaderboard": BASE | {"results"},
-    "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
-    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color",
+    "train": BASE | {"builder", "synth", "data", "models", "gyro", "color"},
+    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "builder", "synth", "gyro", "color",
                         "restore"},
     "capture": BASE | {"synth", "gyro", "color"},
     "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
-    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",
+    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "builder", "synth",
                      "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
@@ -169,10 +169,10 @@ def test_synth_only_renders_and_degrades():
 
 # ---- the checker itself catches what it must (so a passing run above means something)
 def test_checker_flags_an_upward_import_and_a_cycle():
-    g = {"gyrobench.synth.blur": {"gyrobench.build.pipeline"}, "gyrobench.build.pipeline": {"gyrobench.synth.blur"}}
-    assert violations(g) == ["gyrobench.synth.blur (synth) imports gyrobench.build.pipeline (build)"]
-    assert find_cycle(g) in (["gyrobench.synth.blur", "gyrobench.build.pipeline", "gyrobench.synth.blur"],
-                             ["gyrobench.build.pipeline", "gyrobench.synth.blur", "gyrobench.build.pipeline"])
+    g = {"gyrobench.synth.blur": {"gyrobench.builder.pipeline"}, "gyrobench.builder.pipeline": {"gyrobench.synth.blur"}}
+    assert violations(g) == ["gyrobench.synth.blur (synth) imports gyrobench.builder.pipeline (builder)"]
+    assert find_cycle(g) in (["gyrobench.synth.blur", "gyrobench.builder.pipeline", "gyrobench.synth.blur"],
+                             ["gyrobench.builder.pipeline", "gyrobench.synth.blur", "gyrobench.builder.pipeline"])
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
     pkg = package_graph({"gyrobench.synth.pipeline": {"gyrobench.data.recipe"},
                          "gyrobench.data.importer": {"gyrobench.synth.pipeline"}, "gyrobench.data.recipe": set()})
@@ -182,12 +182,12 @@ def test_checker_flags_an_upward_import_and_a_cycle():
 def test_checker_reads_function_local_and_relative_imports(tmp_path, monkeypatch):
     pkg = tmp_path / "gyrobench" / "data"
     pkg.mkdir(parents=True)
-    (pkg / "x.py").write_text("def f():\n    from ..build import pipeline\n    from .shards import y\n")
+    (pkg / "x.py").write_text("def f():\n    from ..builder import pipeline\n    from .shards import y\n")
     (pkg / "shards.py").write_text("")
-    (tmp_path / "gyrobench" / "build").mkdir()
-    (tmp_path / "gyrobench" / "build" / "pipeline.py").write_text("")
+    (tmp_path / "gyrobench" / "builder").mkdir()
+    (tmp_path / "gyrobench" / "builder" / "pipeline.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / "gyrobench")
-    assert imports_of(tmp_path / "gyrobench" / "data" / "x.py") == {"gyrobench.build.pipeline", "gyrobench.data.shards"}
+    assert imports_of(tmp_path / "gyrobench" / "data" / "x.py") == {"gyrobench.builder.pipeline", "gyrobench.data.shards"}
 
 
 # ---- the same rule at run time: each layer imported alone, in a fresh interpreter, loads no layer above it
@@ -252,7 +252,7 @@ def test_each_layer_imports_alone_in_a_fresh_interpreter(lay, fresh_imports):
 
 def test_runtime_checker_flags_a_module_of_a_layer_above():
     assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.gyro.cmf", "gyrobench.errors"]) == []
-    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.build.pipeline"]) == [
-        "gyrobench.build.pipeline"]
+    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.builder.pipeline"]) == [
+        "gyrobench.builder.pipeline"]
     assert loaded_violations("train", ["gyrobench.capture.format"]) == []  # through build, which may use it
     assert loaded_violations("color", ["gyrobench", "gyrobench.color"]) == []

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gyrobench.build.onthefly import OnTheFlyDataset, crop_margin, shifted_K
+from gyrobench.builder.onthefly import OnTheFlyDataset, crop_margin, shifted_K
 from gyrobench.train.online import OnlineSection
 
 
@@ -51,7 +51,7 @@ def test_strength_is_the_samplers_own_and_applied_once(tmp_path):
     from) does not compound with the sampler's: the windows are those of the plain recipe times ``strength``."""
     import yaml
 
-    from gyrobench.build.recipe import load_recipe
+    from gyrobench.builder.recipe import load_recipe
 
     d = yaml.safe_load(load_recipe("demo").text)
     d["splits"][0]["gyro"] = {"kind": "fitted", "strength": 3.0}
@@ -147,7 +147,7 @@ def test_deadleaves_fraction_mixes_procedural_images_into_files():
 
 
 def test_dihedral_codes_are_the_eight_symmetries_of_the_square():
-    from gyrobench.build.onthefly import dihedral
+    from gyrobench.builder.onthefly import dihedral
 
     img = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)  # no symmetry: every transform differs
     # second computation: numpy's rotations of the image and of its mirror
@@ -164,7 +164,7 @@ def test_dihedral_codes_are_the_eight_symmetries_of_the_square():
 
 
 def test_dihedral_transforms_the_sharp_source_and_keeps_the_other_draws():
-    from gyrobench.build.onthefly import dihedral
+    from gyrobench.builder.onthefly import dihedral
 
     off, on = _ds(), _ds(dihedral=True)
     codes = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gyrobench.build.recipe import builtin_recipes, load_recipe
+from gyrobench.builder.recipe import builtin_recipes, load_recipe
 from gyrobench.cli import main as cli_main
 from gyrobench.errors import RecipeError
 
@@ -116,7 +116,7 @@ def test_overrides_apply_and_are_recorded():
 
 
 def test_unset_environment_variable_is_named(monkeypatch, tmp_path):
-    from gyrobench.build.sources import list_images
+    from gyrobench.builder.sources import list_images
 
     monkeypatch.delenv("GYROBENCH_4KRD", raising=False)
     r = load_recipe(ROOT / "gyrobench" / "recipes" / "gyroblur-synth.yaml")

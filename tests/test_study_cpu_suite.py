@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.study.suite import load_suite, train_mapping
 
 

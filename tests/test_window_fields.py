@@ -62,7 +62,7 @@ def _calls(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("module", ["build/pipeline.py", "build/onthefly.py", "data/dataset.py"])
+@pytest.mark.parametrize("module", ["builder/pipeline.py", "builder/onthefly.py", "data/dataset.py"])
 def test_synthesis_reader_and_sampler_use_the_one_field_path(module):
     calls = _calls(PKG / module)
     assert "window_fields" in calls and "camera_rates" in calls
@@ -84,4 +84,4 @@ def _strength_products(path: Path) -> int:
 
 def test_strength_is_multiplied_in_one_place():
     found = {str(p.relative_to(PKG)): k for p in sorted(PKG.rglob("*.py")) if (k := _strength_products(p))}
-    assert found == {"build/sources.py": 1}, found
+    assert found == {"builder/sources.py": 1}, found

@@ -139,7 +139,7 @@ class HandshakeModel:
         The rates are the model's own: a recipe's hand-shake ``strength`` (the fitted model's 11-sample windows
         have about half the blur of the official GyroBlur-Synth test windows, median blur path 62 vs 117 px at
         fx 2139, docs/handshake.md, so ``strength: 1.9`` approximates the test strength) is applied where the
-        window is taken, :meth:`gyrobench.build.sources.GyroWindowSource.window`, for every gyro source alike.
+        window is taken, :meth:`gyrobench.builder.sources.GyroWindowSource.window`, for every gyro source alike.
 
         >>> rec = analytic_model_for_doctest().sample(11, seed=0)
         >>> rec.w.shape, rec.t_ns.dtype.name

@@ -12,7 +12,7 @@ gyro) and the on-the-fly sampler:
   (:func:`gyrobench.gyro.error_model.noisy_camera_motion_field`), or the clean one itself without a draw.
 
 No hand-shake ``strength`` here: a window's rates are scaled once, where the window is taken
-(:meth:`gyrobench.build.sources.GyroWindowSource.window`), and stored scaled.
+(:meth:`gyrobench.builder.sources.GyroWindowSource.window`), and stored scaled.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import torch
 
-from ..build.pipeline import synthesize
-from ..build.recipe import load_recipe
+from ..builder.pipeline import synthesize
+from ..builder.recipe import load_recipe
 from ..config import from_dict
 from ..data.manifest import read_manifest
 from ..errors import RecipeError

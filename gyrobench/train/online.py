@@ -1,7 +1,7 @@
 """``data.online`` of a training config: the settings of on-the-fly synthesis (issue 9 item 3).
 
 A training option, so it lives with the training config (:class:`gyrobench.train.config.DataSection`); the
-sampler that reads it is :class:`gyrobench.build.onthefly.OnTheFlyDataset` (the dataset builder's code path).
+sampler that reads it is :class:`gyrobench.builder.onthefly.OnTheFlyDataset` (the dataset builder's code path).
 """
 
 from __future__ import annotations

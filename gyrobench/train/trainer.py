@@ -175,8 +175,8 @@ class Trainer:
 
         self.model_info = info(cfg.model.name)
         s = cfg.schedule
-        if cfg.data.online is not None:  # fresh samples rendered at crop size (gyrobench.build.onthefly)
-            from ..build.onthefly import OnTheFlyDataset
+        if cfg.data.online is not None:  # fresh samples rendered at crop size (gyrobench.builder.onthefly)
+            from ..builder.onthefly import OnTheFlyDataset
 
             if s.steps is None and cfg.data.online.size is None:
                 raise RecipeError("data.online: a run given in epochs needs data.online.size (samples per epoch)")

@@ -10,7 +10,7 @@ new images (procedural dead leaves, or files of a folder / the packaged Kodak im
 
 Same code as the stored path (``gyrobench synth``), from the recipe named by ``recipe`` (camera, exposure samples,
 sub-steps, error model, field segments M, gyro source of the first split): gyro window (scaled once, by
-:meth:`~gyrobench.build.sources.GyroWindowSource.window`) -> camera axes -> ``substeps_for_max_step``
+:meth:`~gyrobench.builder.sources.GyroWindowSource.window`) -> camera axes -> ``substeps_for_max_step``
 on the *full* frame -> ``pose_homographies`` (anchor mid-exposure) -> the stored path's CPU renderer
 (:func:`gyrobench.synth.render_cpu.render_blur_cpu` through ``build.pipeline._render``) with the saturation mask
 (threshold 1.0, rsblur.md D3) -> the clean and noisy fields of

@@ -6,13 +6,13 @@ Per sample (split ``s``, index ``n``):
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
    never on the worker count, scheduling or resume (docs/conventions.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
-   (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
+   (:func:`gyrobench.builder.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
    With a rolling shutter (``exposure.readout_time_s > 0``) the window read in step 3 also covers the readout
-   (:class:`gyrobench.build.sources.GyroWindowSource`), and steps 4-5 run per band of 8 rows with the exposure
+   (:class:`gyrobench.builder.sources.GyroWindowSource`), and steps 4-5 run per band of 8 rows with the exposure
    window of the band's first full-frame row (:func:`gyrobench.gyro.rolling_shutter.band_windows`); the stored
    fields are then :func:`gyrobench.gyro.rolling_shutter.window_field` (per row, its own window) and every sample
    records ``readout_time_s`` (docs/datasets.md, "Rolling shutter").
@@ -572,7 +572,7 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
                limit: int | None = None, command: str | None = None, device: str = "cpu",
                renderer: str = "auto", overwrite: bool = False, made_by: str | None = None) -> dict:
     """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards, and the dataset card ``README.md``,
-    :mod:`gyrobench.build.card`, which is not part of the data) and return the manifest dict.
+    :mod:`gyrobench.builder.card`, which is not part of the data) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;

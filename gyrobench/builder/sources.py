@@ -66,7 +66,7 @@ class ProceduralImage:
 def check_paths(recipe: Recipe) -> None:
     """Resolve every path the recipe names (images, gyro files, models, starting points) without reading them,
     so a path outside the recipe's folder or an unset ``${VAR}`` is refused before any work
-    (:func:`gyrobench.build.recipe.expand_path`)."""
+    (:func:`gyrobench.builder.recipe.expand_path`)."""
     def images(value, key):
         if isinstance(value, str) and not value.startswith("builtin:"):
             expand_path(value, recipe, key)

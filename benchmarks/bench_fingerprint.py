@@ -51,8 +51,8 @@ def synth_fingerprint(samples: int = 2) -> str:
     """sha256 over the arrays (sorted keys) of the first ``samples`` samples of the study's ``val`` split."""
     import numpy as np
 
-    from gyrobench.build.pipeline import synthesize_sample
-    from gyrobench.build.recipe import load_recipe
+    from gyrobench.builder.pipeline import synthesize_sample
+    from gyrobench.builder.recipe import load_recipe
 
     recipe = load_recipe(ROOT / "studies" / "cpu-data.yaml")
     split = next(s for s in recipe.splits if s.name == "val")

@@ -1,7 +1,7 @@
 """End-to-end synthesis throughput per stage, full-HD stand-ins (issue 4 "Done when": benchmark).
 
 Stages, per image (1920x1080 full frame -> 1280x720 crop, GyroBlur-Synth geometry, 4KRD intrinsics):
-  decode   read an 8-bit sRGB PNG and convert to linear float32 (gyrobench.build.sources.load_linear_image)
+  decode   read an 8-bit sRGB PNG and convert to linear float32 (gyrobench.builder.sources.load_linear_image)
   poses    fitted hand-shake window (11 samples) -> adaptive sub-steps (<= 1 px/warp, >= 8) -> homographies
   warp     render_blur: average of all warps in linear light + saturation mask (gyrobench.synth.blur.render_blur)
   degrade  the offline degradation preset on the 1280x720 blur (gyrobench.synth.degrade.Degradation)
@@ -28,7 +28,7 @@ import torch
 from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 
 from gyrobench.assets import kodak_paths
-from gyrobench.build.sources import load_linear_image
+from gyrobench.builder.sources import load_linear_image
 from gyrobench.data.shards import ShardWriter, quantize
 from gyrobench.gyro.handshake import load_default_handshake
 from gyrobench.gyro.trajectory import pose_homographies, substeps_for_max_step

@@ -37,8 +37,8 @@ import torch
 import yaml
 from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 
-from gyrobench.build.pipeline import StageTimer, _context, make_shard, sample_poses, shard_tasks
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.pipeline import StageTimer, _context, make_shard, sample_poses, shard_tasks
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.provenance import machine, versions
 from gyrobench.synth.blur import render_blur
 from gyrobench.synth.render_cpu import render_blur_cpu

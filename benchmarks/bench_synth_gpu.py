@@ -26,8 +26,8 @@ import yaml
 from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
-from gyrobench.build.pipeline import _context, sample_poses
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.pipeline import _context, sample_poses
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.provenance import machine, versions
 from gyrobench.synth.degrade import Degradation
 from gyrobench.synth.render_gpu import degrade_batch, render_blur_batch

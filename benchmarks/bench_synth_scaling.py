@@ -25,8 +25,8 @@ import yaml
 from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
-from gyrobench.build.pipeline import synthesize
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.pipeline import synthesize
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.provenance import machine, versions
 
 OUT = Path(__file__).resolve().parent / "results"

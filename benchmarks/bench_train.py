@@ -82,7 +82,7 @@ def main() -> None:
         data = args.data
         loader_crop = args.crop
         if data is None:
-            from gyrobench.build.pipeline import synthesize
+            from gyrobench.builder.pipeline import synthesize
 
             data = Path(tmp) / "smoke"
             synthesize("smoke", data)

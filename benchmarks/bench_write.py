@@ -33,8 +33,8 @@ import yaml
 from _report import save_report  # noqa: E402  (benchmarks/ is the script's folder)
 from bench_synth import bench_recipe, fullhd_pngs
 
-from gyrobench.build.pipeline import synthesize_sample
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.pipeline import synthesize_sample
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.data.shards import ShardWriter
 from gyrobench.provenance import machine, versions
 

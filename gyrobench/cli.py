@@ -12,6 +12,7 @@ Library errors (:class:`gyrobench.errors.GyrobenchError`) and missing files reac
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a path the user gave: missing, a file in the way, too long, not writable, disk full
         if args.traceback:
             raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from .io import disk_full_message
+
+            print(f"gyrobench: error: {disk_full_message(exc.filename)}", file=sys.stderr)
+            return 2
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"gyrobench: error: {where}{exc.strerror or exc}; check the path (and that its folder is writable)",
               file=sys.stderr)

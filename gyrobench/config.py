@@ -38,17 +38,17 @@ def load_mapping(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: file not found; give the path of an existing YAML/JSON config")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    from .textfiles import load_yaml, read_text
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # yaml/json parse errors carry line numbers in their text
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RecipeError(f"{path}: cannot parse ({first}); fix the syntax") from exc
+    text = read_text(path, "YAML/JSON config")
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:  # json.JSONDecodeError; a number too long for int()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RecipeError(f"{path}: cannot parse ({first}); fix the syntax") from None
+    else:
+        data = load_yaml(text, str(path))
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -33,6 +33,7 @@ import json
 import time
 from pathlib import Path
 
+from .folders import check_folder, claim
 from .io import write_text_atomic
 from .log import get_logger
 from .models.small import LIVE_GYRO, small_options
@@ -95,18 +96,11 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     """Run the four stages (module docstring); returns the summary also written to ``OUT/demo.json``."""
     import os
 
-    from .build.pipeline import synthesize
-    from .build.recipe import load_recipe
-    from .evaluate import EvalConfig, evaluate
-    from .leaderboard.publish import publish as publish_board
-    from .train.trainer import train
-
     p = dict(_QUICK if quick else _FULL)
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     if train_seconds is not None:
         p["seconds"] = float(train_seconds)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     data = out / "data"
     board = Path(publish) if publish else out / "leaderboard"
     names = tuple(models or DEMO_MODELS)
@@ -115,6 +109,26 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
         from .errors import RecipeError
 
         raise RecipeError(f"demo: unknown model(s) {unknown}; choose from {', '.join(DEMO_MODELS)}")
+    # every folder the demo writes is checked before any work (gyrobench.folders): OUT is a demo's folder, and
+    # the board, replaced whole at the end, holds only what a leaderboard is made of
+    check_folder(board, "board", replace=True, flag="--publish" if publish else "--out (leaderboard)")
+    with claim(out, "demo"):
+        return _run_demo(out, data, board, names, p, workers, publish, quick, show_progress)
+
+
+def _run_demo(out: Path, data: Path, board: Path, names: tuple[str, ...], p: dict, workers: int, publish,
+              quick: bool, show_progress: bool | None) -> dict:
+    from .builder.pipeline import synthesize
+    from .builder.recipe import load_recipe
+    from .evaluate import EvalConfig, evaluate
+    from .leaderboard.publish import publish as publish_board
+    from .train.trainer import train
+
+    check_folder(data, "dataset", replace=True, flag="--out (data)")
+    for name in names:
+        check_folder(out / "runs" / name, "run", flag=f"--out (runs/{name})")
+    for name in (*names, "classical", "blurred"):
+        check_folder(out / "results" / name, "eval", replace=True, flag=f"--out (results/{name})")
     summary: dict = {"quick": quick, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
                      "stages": {}, "train": {}, "results": {}}
     t_all = time.perf_counter()
@@ -123,7 +137,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     recipe = load_recipe(p["recipe"])
     # OUT is the demo's scratch folder: shards of the same recipe are kept, another recipe's (--quick) replaced
     synthesize(recipe, data, workers=workers, limit=p["limit"], command=f"gyrobench demo (recipe {p['recipe']})",
-               overwrite=True)
+               overwrite=True, made_by="gyrobench demo")
     summary["stages"]["synth_s"] = time.perf_counter() - t0
     log.info("demo: synth done in %.1f s -> %s", summary["stages"]["synth_s"], data)
 
@@ -146,7 +160,7 @@ def run_demo(out_dir: str | Path = "out/demo", *, publish: str | Path | None = N
     for name, kw in evals:
         path = evaluate(EvalConfig(data=str(data), out=str(out / "results" / name), split="test",
                                    metrics=tuple(p["metrics"]), limit=p["limit"], command=f"gyrobench demo ({name})",
-                                   **kw))
+                                   overwrite=True, **kw))
         records.append(path)
         summary["results"][name] = str(path)
     summary["stages"]["eval_s"] = time.perf_counter() - t0

@@ -45,3 +45,8 @@ def require(cond: bool, exc: type[GyrobenchError], message: str) -> None:
     """Raise ``exc(message)`` unless ``cond`` holds."""
     if not cond:
         raise exc(message)
+
+
+class DiskFullError(GyrobenchError, OSError):
+    """The disk filled up (or would) while writing a file; the message names the file and how much to free."""
+

@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "write_text_atomic", "atomic_dir", "swap_dirs", "remove_tree_atomic", "stale_temp_dirs"]
+__all__ = ["atomic_open", "write_text_atomic", "atomic_dir", "swap_dirs", "remove_tree_atomic", "stale_temp_dirs",
+           "require_space", "free_bytes", "disk_full_message"]
 
 #: name prefix of the hidden sibling folders made by :func:`atomic_dir` and :func:`remove_tree_atomic`
 _TMP_TAG = ".gyrobench-tmp"
@@ -143,3 +144,49 @@ def remove_tree_atomic(path: str | Path) -> None:
     gone = path.with_name(f"{_TMP_TAG}-del-{os.getpid()}-{path.name}")
     os.rename(path, gone)
     shutil.rmtree(gone)
+
+
+def free_bytes(path: str | Path) -> int | None:
+    """Free bytes on the file system of ``path`` (or of its nearest existing ancestor); None if unknown."""
+    p = Path(path)
+    for parent in (p, *p.parents):
+        try:
+            return shutil.disk_usage(parent).free
+        except OSError:
+            continue
+    return None
+
+
+#: room kept free beyond an estimated write, bytes (file-system metadata, logs, the manifest)
+SPACE_MARGIN = 16_000_000
+
+
+def require_space(path: str | Path, need_bytes: int | float) -> None:
+    """Raise :class:`~gyrobench.errors.DiskFullError` (``No space left on device while writing PATH; free N MB``)
+    before writing ``need_bytes`` to ``path`` when its disk has less free (plus :data:`SPACE_MARGIN`): some
+    writers (HDF5) cannot fail cleanly once the disk is full, so they ask first."""
+    from .errors import DiskFullError
+
+    free = free_bytes(Path(path).parent)
+    need = float(need_bytes) + SPACE_MARGIN
+    if free is not None and free < need:
+        raise DiskFullError(disk_full_message(path, need))
+
+
+def disk_full_message(path, need_bytes: int | float | None = None) -> str:
+    """``No space left on device while writing FILE; free N MB (M MB free there) ...``: N is what the write needs
+    beyond what is free (at least 1 MB), or 100 MB when the size of the write is unknown."""
+    import math
+
+    p = Path(path) if path is not None else Path.cwd()
+    free = free_bytes(p.parent if path is not None else p)
+    if need_bytes is not None and free is not None:
+        mb = max(1, math.ceil((float(need_bytes) - free) / 1e6))
+    elif need_bytes is not None:
+        mb = max(1, math.ceil(float(need_bytes) / 1e6))
+    else:
+        mb = 100
+    left = f" ({free / 1e6:.0f} MB free there)" if free is not None else ""
+    what = str(p) if path is not None else f"into {p}"
+    return (f"No space left on device while writing {what}; free {mb} MB{left} and run the command again "
+            "(nothing half-written was kept)")

@@ -127,6 +127,21 @@ class ResultsRecord:
                 if v is not None and math.isnan(v):
                     raise RecordError(f"{source}: field 'metrics.{name}.{key}' is NaN; a metric that could not be "
                                       "computed belongs in 'unavailable' with its reason")
+                if v is not None and not math.isfinite(v):
+                    raise RecordError(f"{source}: field 'metrics.{name}.{key}' is {v}; a mean over images and its "
+                                      "interval are finite numbers (infinite per-image values are left out of "
+                                      "them): regenerate the record with `gyrobench eval`")
+            if m.ci95 is not None:
+                if len(m.ci95) != 2:
+                    raise RecordError(f"{source}: field 'metrics.{name}.ci95' must be [low, high], got "
+                                      f"{list(m.ci95)}; regenerate the record with `gyrobench eval`")
+                tol = 1e-9 * max(1.0, abs(m.mean))
+                if not m.lo - tol <= m.mean <= m.hi + tol:
+                    raise RecordError(f"{source}: field 'metrics.{name}.ci95' is [{m.lo}, {m.hi}], which does not "
+                                      f"contain the mean {m.mean} (an inverted or shifted interval); regenerate "
+                                      "the record with `gyrobench eval`")
+            if m.n is not None and m.n < 0:
+                raise RecordError(f"{source}: field 'metrics.{name}.n' is {m.n}; a count of images is >= 0")
         return rec
 
     def to_json(self) -> dict:
@@ -209,10 +224,13 @@ def load_results(path: str | Path) -> ResultsRecord:
     path = Path(path)
     if not path.is_file():
         raise RecordError(f"{path}: results record not found; pass the JSON written by `gyrobench eval`")
+    from .textfiles import read_text
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RecordError(f"{path}: not valid JSON ({exc}); pass the JSON written by `gyrobench eval`") from None
+        data = json.loads(read_text(path, "results record (JSON)", RecordError))
+    except ValueError as exc:  # json.JSONDecodeError; an integer literal too long to convert
+        raise RecordError(f"{path}: not valid JSON ({str(exc)[:120]}); pass the JSON written by `gyrobench eval`") \
+            from None
     return ResultsRecord.from_json(data, source=str(path))
 
 

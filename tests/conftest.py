@@ -69,7 +69,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def smoke_data(tmp_path_factory) -> Path:
     """The builtin 'smoke' recipe (48x48 test images, 3 test samples), synthesized once; do not modify it."""
-    from gyrobench.build.pipeline import synthesize
+    from gyrobench.builder.pipeline import synthesize
 
     out = tmp_path_factory.mktemp("smoke")
     synthesize("smoke", out)

@@ -60,7 +60,8 @@ def test_train_alpha_fixes_the_mix_and_excludes_the_curriculum(tmp_path):
 
 
 def test_online_fields_follow_the_model_segments(repo_root):
-    from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset
+    from gyrobench.builder.onthefly import OnTheFlyDataset
+    from gyrobench.train.online import OnlineSection
 
     online = OnlineSection(images="builtin:deadleaves", deadleaves={"supersample": 1})
     assert OnTheFlyDataset(online, crop=16, seed=0, size=1)[0]["cmf_clean"].shape[0] == 16  # M = 8

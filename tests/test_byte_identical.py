@@ -23,12 +23,18 @@ Issue 11 made OpenCV the CPU renderer (its blurs agree with the torch renderer t
 tested elsewhere), so ``synth`` runs here with ``--renderer torch``, the pre-refactor code path. The golden values
 were recorded by running this file (``python tests/test_byte_identical.py DIR``) on a checkout of d236630, whose
 CLI has no ``--renderer`` flag and only the torch renderer.
+
+The golden comparison runs only with the golden library versions (and compares the synth shards only on a kind of
+CPU with recorded values). What holds on every machine is tested everywhere, with no skip: two fresh processes
+synthesize the same bytes, and the synth manifest's structure (no rendered value in it) is the golden one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -253,6 +259,38 @@ def test_outputs_byte_identical_to_the_code_before_the_move(tmp_path):
         pytest.skip(f"import, eval and leaderboard outputs match; the synth shards differ from the golden ones, "
                     f"which were recorded on another kind of CPU (this one: {cpu}; float rounding of the warps "
                     "depends on it): not compared")
+
+
+# ---- what holds on every machine, whatever its CPU and library versions
+def _synth_in_fresh_processes(tmp: Path, n: int = 2) -> list[Path]:
+    """``gyrobench synth smoke`` (default renderer) in ``n`` new interpreters side by side; their output folders."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")]))
+    outs = [tmp / f"run{i}" for i in range(n)]
+    procs = [subprocess.Popen([sys.executable, "-m", "gyrobench", "synth", "smoke", "--out", str(o)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for o in outs]
+    for p in procs:
+        log = p.communicate(timeout=300)[0]
+        assert p.returncode == 0, log[-2000:]
+    return outs
+
+
+def test_synth_gives_the_same_bytes_in_two_fresh_processes_and_the_golden_manifest(tmp_path):
+    """Runs everywhere (the golden comparison above needs the golden library versions and CPU): two fresh
+    interpreters synthesize byte-identical shard files and the same manifest (except its ``created`` block), and
+    the manifest without run-specific fields and file hashes, which holds no rendered value (recipe, seeds, splits,
+    shard ranges), is the golden one recorded on d236630 (the same on every CPU recorded: GOLDEN and
+    GOLDEN_SYNTH_BY_CPU)."""
+    a, b = _synth_in_fresh_processes(tmp_path)
+    names = sorted(p.name for p in a.glob("shard-*.h5"))
+    assert names and names == sorted(p.name for p in b.glob("shard-*.h5"))
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    man_a, man_b = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    assert {k: v for k, v in man_a.items() if k != "created"} == {k: v for k, v in man_b.items() if k != "created"}
+    assert len(man_a["fingerprint"]) == 64
+    assert _dataset_hashes(a)["manifest"] == GOLDEN["synth"]["manifest"]
+    assert {c["manifest"] for c in GOLDEN_SYNTH_BY_CPU.values()} == {GOLDEN["synth"]["manifest"]}
 
 
 if __name__ == "__main__":  # how the golden values were recorded: on d236630, with no synth flags

@@ -299,8 +299,8 @@ def test_recipe_hand_shake_from_captures(tmp_path):
     """A recipe whose gyro windows come from imported captures' logs (sources.gyro.kind: capture)."""
     import h5py
 
-    from gyrobench.build.pipeline import synthesize
-    from gyrobench.build.recipe import load_recipe
+    from gyrobench.builder.pipeline import synthesize
+    from gyrobench.builder.recipe import load_recipe
 
     fx = write_csv(tmp_path / "log")
     import_captures(tmp_path / "log/log.csv", "csv", tmp_path / "caps", calibration=tmp_path / "log/calib.yaml",

@@ -14,10 +14,10 @@ from gyrobench.gyro.cmf import FieldSpec
 
 @pytest.fixture(scope="module")
 def smoke_cmf(tmp_path_factory, repo_root):
-    from gyrobench.build.pipeline import synthesize
+    from gyrobench.builder.pipeline import synthesize
 
     tmp = tmp_path_factory.mktemp("smoke")
-    recipe = yaml.safe_load((repo_root / "recipes" / "smoke.yaml").read_text())
+    recipe = yaml.safe_load((repo_root / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     recipe["storage"]["store_cmf"] = "float16"
     recipe["splits"][0]["size"] = 4
     recipe["splits"][1]["size"] = 2
@@ -84,7 +84,7 @@ def test_shards_record_their_field_spec(smoke_cmf, tmp_path):
     recipe["storage"]["cmf_segments"] = 4
     recipe["splits"] = [dict(recipe["splits"][1], size=1)]
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
-    from gyrobench.build.pipeline import synthesize
+    from gyrobench.builder.pipeline import synthesize
 
     synthesize(tmp_path / "r.yaml", tmp_path / "m4")
     attrs = read_shard_attrs(tmp_path / "m4" / "shard-00000.h5")

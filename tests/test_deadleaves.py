@@ -59,9 +59,9 @@ def test_builtin_deadleaves_is_an_image_source_of_stored_recipes(tmp_path):
     """``sources.images: builtin:deadleaves`` synthesizes like files do; the images are a function of the seed."""
     import h5py
 
-    from gyrobench.build.pipeline import synthesize
-    from gyrobench.build.recipe import load_recipe
-    from gyrobench.build.sources import ProceduralImage, list_images, load_linear_image
+    from gyrobench.builder.pipeline import synthesize
+    from gyrobench.builder.recipe import load_recipe
+    from gyrobench.builder.sources import ProceduralImage, list_images, load_linear_image
 
     recipe = load_recipe("smoke", ["sources.images=builtin:deadleaves", "sources.gyro.strength=1.5"])
     imgs = list_images(recipe)

@@ -26,8 +26,8 @@ RECORD_FIELDS = ("model", "label", "options", "checkpoint", "checkpoint_sha256",
 @pytest.fixture(scope="module")
 def big_data(tmp_path_factory):
     """Smoke recipe with 200x104 test images (room for two NIQE blocks), 2 test samples."""
-    from gyrobench.build.pipeline import synthesize
-    from gyrobench.build.recipe import load_recipe
+    from gyrobench.builder.pipeline import synthesize
+    from gyrobench.builder.recipe import load_recipe
 
     recipe = load_recipe("smoke", overrides=["camera.width=224", "camera.height=128", "camera.crop_size=[208, 112]",
                                                  "camera.image_fit=center_crop"])

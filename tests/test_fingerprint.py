@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from gyrobench.build.pipeline import synthesize
+from gyrobench.builder.pipeline import synthesize
 from gyrobench.cli import main as cli_main
 from gyrobench.data.manifest import content_fingerprint, write_json_atomic
 from gyrobench.provenance import sha256_file

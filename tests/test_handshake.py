@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gyrobench.cli import main
-from gyrobench.errors import GyroFormatError
+from gyrobench.errors import GyroFormatError, RecipeError
 from gyrobench.gyro import handshake as hs
 
 FX, FY, CX, CY = 2139.03493, 2133.82853, 960.0, 540.0
@@ -283,14 +283,20 @@ def test_shipped_model_is_reproducible_from_the_recording(gyro_train_path):
         assert refit["provenance"][key] == shipped["provenance"][key]
 
 
-def test_strength_scales_the_rates_exactly():
-    """Issue 9: ``strength`` multiplies the sampled rates (mean and fluctuation), so blur extents scale with it."""
-    from gyrobench.gyro.handshake import load_default_handshake
+def test_strength_scales_the_rates_exactly_in_one_place():
+    """Issue 9, issue 24 item 3: ``strength`` multiplies a window's rates (mean and fluctuation), so blur extents
+    scale with it, once, where the window is taken, for the fitted generator as for a recording."""
+    from gyrobench.builder.recipe import load_recipe
+    from gyrobench.builder.sources import GyroWindowSource
 
-    model = load_default_handshake()
-    a = model.sample(11, seed=3)
-    b = model.sample(11, seed=3, strength=1.9)
-    np.testing.assert_allclose(b.w, 1.9 * a.w, rtol=1e-12)
+    plain = load_recipe("smoke")
+    strong = load_recipe("smoke", ["sources.gyro.strength=1.9"])
+    a = GyroWindowSource(plain, plain.splits[0]).window(0, np.random.default_rng(3))
+    b = GyroWindowSource(strong, strong.splits[0]).window(0, np.random.default_rng(3))
+    np.testing.assert_array_equal(b.w, 1.9 * a.w)
     np.testing.assert_array_equal(a.t_ns, b.t_ns)
-    with pytest.raises(ValueError):
-        model.sample(11, seed=3, strength=0.0)
+    # an explicit strength replaces the source's (the on-the-fly sampler's own draw): it does not compound
+    c = GyroWindowSource(strong, strong.splits[0]).window(0, np.random.default_rng(3), strength=0.5)
+    np.testing.assert_array_equal(c.w, 0.5 * a.w)
+    with pytest.raises(RecipeError, match="strength"):
+        load_recipe("smoke", ["sources.gyro.strength=0"])

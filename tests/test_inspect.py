@@ -7,7 +7,7 @@ import json
 import cv2
 import pytest
 
-from gyrobench.build.pipeline import synthesize
+from gyrobench.builder.pipeline import synthesize
 from gyrobench.cli import main as cli_main
 from gyrobench.data.inspect import summarize
 

@@ -1,10 +1,12 @@
 """Data flows one way (issue 12 item 1; docs/architecture.md): the package's import graph, read from the source
-with ``ast`` (function-local imports included), has no cycle, and no layer imports a layer above it.
+with ``ast`` (function-local imports included), has no cycle, and no layer imports a layer above it. The same
+rule is checked at run time: each layer, with all its submodules, imported alone in a fresh interpreter loads
+only modules of the layers below it (an import in the test process would find every module already loaded).
 
 The layers (each may import only the layers listed for it, and itself):
 
-- ``color`` imports nothing from the package; ``base`` (errors, log, io, provenance, config, device, assets, the
-  package root) imports only ``base``;
+- ``color`` imports nothing from the package; ``base`` (errors, log, io, provenance, config, device, assets, folders,
+  textfiles, the package root) imports only ``base``;
 - ``gyro``: base; ``synth`` (render and degrade) and ``viz``: gyro, color, base;
 - ``data`` (file format, readers): gyro, color, viz, base; ``build`` (recipes, sources, seeding, synthesis,
   import): synth, data, gyro, color, capture (hand-shake from captures), base;
@@ -20,6 +22,9 @@ The layers (each may import only the layers listed for it, and itself):
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -35,21 +40,21 @@ ALLOWED: dict[str, set[str]] = {
     "synth": BASE | {"gyro", "color"},
     "viz": BASE | {"gyro", "color"},
     "data": BASE | {"gyro", "color", "viz"},
-    "build": BASE | {"synth", "data", "gyro", "color", "capture"},
+    "builder": BASE | {"synth", "data", "gyro", "color", "capture"},
     "models": BASE,
     "metrics": BASE | {"color", "results"},
     "results": BASE,
     "leaderboard": BASE | {"results"},
-    "train": BASE | {"build", "synth", "data", "models", "gyro", "color"},
-    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "build", "synth", "gyro", "color",
+    "train": BASE | {"builder", "synth", "data", "models", "gyro", "color"},
+    "evaluate": BASE | {"train", "metrics", "models", "results", "data", "builder", "synth", "gyro", "color",
                         "restore"},
     "capture": BASE | {"synth", "gyro", "color"},
     "restore": BASE | {"capture", "train", "metrics", "models", "results", "viz", "synth", "gyro", "color"},
-    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "build", "synth",
+    "study": BASE | {"evaluate", "train", "leaderboard", "metrics", "models", "results", "data", "builder", "synth",
                      "gyro", "color"},
 }
 TOP = {"demo", "commands", "cli", "__main__"}  # may import anything
-BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets"}
+BASE_MODULES = {"errors", "log", "io", "provenance", "config", "device", "assets", "folders", "textfiles"}
 
 
 def module_name(path: Path) -> str:
@@ -164,10 +169,10 @@ def test_synth_only_renders_and_degrades():
 
 # ---- the checker itself catches what it must (so a passing run above means something)
 def test_checker_flags_an_upward_import_and_a_cycle():
-    g = {"gyrobench.synth.blur": {"gyrobench.build.pipeline"}, "gyrobench.build.pipeline": {"gyrobench.synth.blur"}}
-    assert violations(g) == ["gyrobench.synth.blur (synth) imports gyrobench.build.pipeline (build)"]
-    assert find_cycle(g) in (["gyrobench.synth.blur", "gyrobench.build.pipeline", "gyrobench.synth.blur"],
-                             ["gyrobench.build.pipeline", "gyrobench.synth.blur", "gyrobench.build.pipeline"])
+    g = {"gyrobench.synth.blur": {"gyrobench.builder.pipeline"}, "gyrobench.builder.pipeline": {"gyrobench.synth.blur"}}
+    assert violations(g) == ["gyrobench.synth.blur (synth) imports gyrobench.builder.pipeline (builder)"]
+    assert find_cycle(g) in (["gyrobench.synth.blur", "gyrobench.builder.pipeline", "gyrobench.synth.blur"],
+                             ["gyrobench.builder.pipeline", "gyrobench.synth.blur", "gyrobench.builder.pipeline"])
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
     pkg = package_graph({"gyrobench.synth.pipeline": {"gyrobench.data.recipe"},
                          "gyrobench.data.importer": {"gyrobench.synth.pipeline"}, "gyrobench.data.recipe": set()})
@@ -177,16 +182,77 @@ def test_checker_flags_an_upward_import_and_a_cycle():
 def test_checker_reads_function_local_and_relative_imports(tmp_path, monkeypatch):
     pkg = tmp_path / "gyrobench" / "data"
     pkg.mkdir(parents=True)
-    (pkg / "x.py").write_text("def f():\n    from ..build import pipeline\n    from .shards import y\n")
+    (pkg / "x.py").write_text("def f():\n    from ..builder import pipeline\n    from .shards import y\n")
     (pkg / "shards.py").write_text("")
-    (tmp_path / "gyrobench" / "build").mkdir()
-    (tmp_path / "gyrobench" / "build" / "pipeline.py").write_text("")
+    (tmp_path / "gyrobench" / "builder").mkdir()
+    (tmp_path / "gyrobench" / "builder" / "pipeline.py").write_text("")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path / "gyrobench")
-    assert imports_of(tmp_path / "gyrobench" / "data" / "x.py") == {"gyrobench.build.pipeline", "gyrobench.data.shards"}
+    assert imports_of(tmp_path / "gyrobench" / "data" / "x.py") == {"gyrobench.builder.pipeline", "gyrobench.data.shards"}
 
 
-@pytest.mark.parametrize("module", ["gyrobench.build", "gyrobench.synth", "gyrobench.data", "gyrobench.color"])
-def test_layers_import_on_their_own(module):
-    import importlib
+# ---- the same rule at run time: each layer imported alone, in a fresh interpreter, loads no layer above it
+PROBE = """
+import importlib, json, pkgutil, sys
+for name in sys.argv[1:]:
+    mod = importlib.import_module(name)
+    if name != "gyrobench":  # the root's submodules are the other layers (and __main__ runs the CLI)
+        for info in pkgutil.walk_packages(getattr(mod, "__path__", []), name + "."):
+            importlib.import_module(info.name)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "gyrobench")))
+"""
+RUNTIME_LAYERS = sorted(ALLOWED)
 
-    importlib.import_module(module)
+
+def _targets(lay: str) -> list[str]:
+    """The modules that make up layer ``lay`` (the base layer is the package root and its base modules)."""
+    if lay == "base":
+        return ["gyrobench"] + [f"gyrobench.{m}" for m in sorted(BASE_MODULES)]
+    return [f"gyrobench.{lay}"]
+
+
+@pytest.fixture(scope="module")
+def fresh_imports() -> dict[str, subprocess.CompletedProcess]:
+    """Every layer's modules imported (all submodules, so lazy package attributes do not hide an import) in its
+    own new interpreter; the interpreters run side by side. Layer -> finished process (stdout: loaded modules)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT.parent), os.environ.get("PYTHONPATH", "")]))
+    procs = {lay: subprocess.Popen([sys.executable, "-c", PROBE, *_targets(lay)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT.parent)
+             for lay in RUNTIME_LAYERS}
+    out = {}
+    for lay, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        out[lay] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    return out
+
+
+def below(lay: str) -> set[str]:
+    """The layers that ``lay`` may load at run time: those it may import and, in turn, theirs."""
+    seen, todo = set(), [lay]
+    while todo:
+        for dep in ALLOWED[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def loaded_violations(lay: str, loaded: list[str]) -> list[str]:
+    """The modules in ``loaded`` that layer ``lay`` may not load (the package root, loaded by every import of a
+    submodule, is always allowed)."""
+    return [m for m in loaded if m != "gyrobench" and layer(m) != lay and layer(m) not in below(lay)]
+
+
+@pytest.mark.parametrize("lay", RUNTIME_LAYERS)
+def test_each_layer_imports_alone_in_a_fresh_interpreter(lay, fresh_imports):
+    proc = fresh_imports[lay]
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = json.loads(proc.stdout.splitlines()[-1])
+    assert set(_targets(lay)) <= set(loaded)
+    assert loaded_violations(lay, loaded) == [], f"importing {lay} alone loads a layer above it"
+
+
+def test_runtime_checker_flags_a_module_of_a_layer_above():
+    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.gyro.cmf", "gyrobench.errors"]) == []
+    assert loaded_violations("synth", ["gyrobench.synth.blur", "gyrobench.builder.pipeline"]) == [
+        "gyrobench.builder.pipeline"]
+    assert loaded_violations("train", ["gyrobench.capture.format"]) == []  # through build, which may use it
+    assert loaded_violations("color", ["gyrobench", "gyrobench.color"]) == []

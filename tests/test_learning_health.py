@@ -6,7 +6,7 @@
    crops beats the same model given the fields of other samples (shuffled within the batch) and its no-gyro
    ablation trained identically. Blind models cannot tell the blur direction; only the field can.
 
-The data are on-the-fly samples (:mod:`gyrobench.build.onthefly`): dead-leaves images, the fitted hand-shake,
+The data are on-the-fly samples (:mod:`gyrobench.builder.onthefly`): dead-leaves images, the fitted hand-shake,
 no noise (the checks are about the optimisation and the gyro path, not the degradation).
 """
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset
+from gyrobench.builder.onthefly import OnTheFlyDataset
 from gyrobench.data.dataset import collate
 from gyrobench.models import build
 from gyrobench.train.loss import psnr_loss
+from gyrobench.train.online import OnlineSection
 
 STEPS = 80
 LR = 3e-3

@@ -97,10 +97,18 @@ def test_keras_mismatch_errors(tmp_path):
     _write_keras_file(path, width=4)
     with pytest.raises(CheckpointError, match="does not fit"):
         load_keras_weights(build("deepgyro", width=8), path)
-    _write_keras_file(path, width=4, cin=3)
+    ref = _write_keras_file(path, width=4, cin=3)
     with pytest.raises(CheckpointError, match="blind"):
         load_keras_weights(build("deepgyro", width=4), path)
-    assert load_keras_weights(build("deepgyro", width=4, blind=True), path) is not None
+    blind = build("deepgyro", width=4, blind=True)
+    before = {k: v.clone() for k, v in blind.state_dict().items()}
+    assert load_keras_weights(blind, path) is blind  # loaded in place
+    # the blind file's 3-channel first conv and its 1x1 output conv are the model's, permuted (3, 2, 0, 1)
+    for mod, name in ((blind.enc1[0], "conv2d_1"), (blind.out, "conv2d_19")):
+        k, b = ref[name]
+        np.testing.assert_array_equal(mod.weight.detach().numpy(), k.transpose(3, 2, 0, 1).astype(np.float32))
+        np.testing.assert_array_equal(mod.bias.detach().numpy(), b.astype(np.float32))
+    assert all(not torch.equal(v, before[k]) for k, v in blind.state_dict().items())  # every tensor replaced
     (tmp_path / "bad.hdf5").write_text("not hdf5")
     with pytest.raises(CheckpointError, match="HDF5"):
         load_keras_weights(build("deepgyro", width=4), tmp_path / "bad.hdf5")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset, crop_margin, shifted_K
+from gyrobench.builder.onthefly import OnTheFlyDataset, crop_margin, shifted_K
+from gyrobench.train.online import OnlineSection
 
 
 def _ds(**kw):
@@ -27,9 +28,10 @@ def test_patch_render_equals_full_frame_render_cropped():
         d = s["meta"]["draws"]
         ox, oy = d["position"]
         # second computation: the whole 500x500 frame with the full-frame K, then the crop (stored path geometry)
-        _, (_, _, win, strength) = ds._draw(index)
-        w_cam = (win.w @ win.R_imu_to_cam.T) * strength
-        assert strength == pytest.approx(d["strength"]) and 1.0 <= strength <= 2.0
+        _, (_, _, win) = ds._draw(index)
+        strength = d["strength"]
+        w_cam = win.w @ win.R_imu_to_cam.T  # the window carries the sampler's strength
+        assert 1.0 <= strength <= 2.0
         H, _ = pose_homographies(win.t_ns, w_cam, ds.K, substeps=d["substeps"], anchor="mid", M=8)
         full = ds._image(ds._paths[[p.name for p in ds._paths].index(d["image"])])
         frame = torch.from_numpy(np.ascontiguousarray(full.transpose(2, 0, 1)))[None]
@@ -42,6 +44,28 @@ def test_patch_render_equals_full_frame_render_cropped():
         np.testing.assert_allclose(s["cmf_clean"].numpy(), field, atol=1e-3)
         assert s["cmf_noisy"].shape == s["cmf_clean"].shape and not torch.equal(s["cmf_noisy"], s["cmf_clean"])
         assert (s["blurred"] - s["sharp"]).abs().mean() > 1e-3  # it is blurred
+
+
+def test_strength_is_the_samplers_own_and_applied_once(tmp_path):
+    """Issue 24 item 3: the recipe's gyro strength (here on its first split, where the sampler takes its gyro
+    from) does not compound with the sampler's: the windows are those of the plain recipe times ``strength``."""
+    import yaml
+
+    from gyrobench.builder.recipe import load_recipe
+
+    d = yaml.safe_load(load_recipe("demo").text)
+    d["splits"][0]["gyro"] = {"kind": "fitted", "strength": 3.0}
+    strong = tmp_path / "strong.yaml"
+    strong.write_text(yaml.safe_dump(d))
+    plain = OnTheFlyDataset(OnlineSection(images="builtin:deadleaves", strength=0.7), crop=64, seed=2, size=4)
+    other = OnTheFlyDataset(OnlineSection(recipe=str(strong), images="builtin:deadleaves", strength=0.7), crop=64,
+                            seed=2, size=4)
+    ref = OnTheFlyDataset(OnlineSection(images="builtin:deadleaves", strength=1.0), crop=64, seed=2, size=4)
+    for i in (0, 1):
+        w = plain._draw(i)[1][2].w
+        np.testing.assert_array_equal(other._draw(i)[1][2].w, w)
+        np.testing.assert_array_equal(w, 0.7 * ref._draw(i)[1][2].w)
+        torch.testing.assert_close(plain[i]["blurred"], other[i]["blurred"], rtol=0, atol=0)
 
 
 def test_shifted_K_and_margin():
@@ -123,7 +147,7 @@ def test_deadleaves_fraction_mixes_procedural_images_into_files():
 
 
 def test_dihedral_codes_are_the_eight_symmetries_of_the_square():
-    from gyrobench.build.onthefly import dihedral
+    from gyrobench.builder.onthefly import dihedral
 
     img = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)  # no symmetry: every transform differs
     # second computation: numpy's rotations of the image and of its mirror
@@ -140,7 +164,7 @@ def test_dihedral_codes_are_the_eight_symmetries_of_the_square():
 
 
 def test_dihedral_transforms_the_sharp_source_and_keeps_the_other_draws():
-    from gyrobench.build.onthefly import dihedral
+    from gyrobench.builder.onthefly import dihedral
 
     off, on = _ds(), _ds(dihedral=True)
     codes = []

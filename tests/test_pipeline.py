@@ -18,9 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gyrobench.build.pipeline import shard_tasks, synthesize
-from gyrobench.build.recipe import load_recipe
-from gyrobench.build.seeding import sample_seedseq
+from gyrobench.builder.pipeline import shard_tasks, synthesize
+from gyrobench.builder.recipe import load_recipe
+from gyrobench.builder.seeding import sample_seedseq
 from gyrobench.cli import main as cli_main
 from gyrobench.data.shards import open_dataset, read_sample, verify_dataset
 from gyrobench.errors import ImageError, ShardError
@@ -361,7 +361,7 @@ def test_starting_points_file_used_and_checked(tmp_path):
 @settings(max_examples=60, deadline=None)
 def test_valid_window_starts_property(dts_ms, samples, exclude):
     """Vectorised gap exclusion == brute force over every window (any timestamps, any window length)."""
-    from gyrobench.build.sources import valid_window_starts
+    from gyrobench.builder.sources import valid_window_starts
 
     t = np.concatenate([[0], np.cumsum(np.asarray(dts_ms, dtype=np.int64) * 1_000_000)])
     med = np.median(np.diff(t))
@@ -371,7 +371,7 @@ def test_valid_window_starts_property(dts_ms, samples, exclude):
 
 
 def test_random_windows_avoid_gaps(tmp_path):
-    from gyrobench.build.sources import valid_window_starts
+    from gyrobench.builder.sources import valid_window_starts
 
     t = np.arange(30, dtype=np.int64) * 5_000_000
     t[15:] += 20_000_000  # one 25 ms gap between samples 14 and 15
@@ -426,7 +426,7 @@ def test_gyroblur_synth_recipe_end_to_end(gyro_train_path, tmp_path, monkeypatch
         (g / name).symlink_to(gyro_train_path)
     monkeypatch.setenv("GYROBENCH_4KRD", str(tmp_path / "4KRD"))
     monkeypatch.setenv("GYROBENCH_GYRO", str(g))
-    man = synthesize(ROOT / "recipes" / "gyroblur-synth.yaml", tmp_path / "out", limit=1)
+    man = synthesize(ROOT / "gyrobench" / "recipes" / "gyroblur-synth.yaml", tmp_path / "out", limit=1)
     assert {e["split"] for e in man["shards"]} == {"train", "test"}
     for e in man["shards"]:
         s = read_sample(tmp_path / "out" / e["file"], 0)
@@ -442,7 +442,7 @@ def test_decode_lookup_table_matches_srgb_formula(tmp_path, dtype):
     including grey and BGRA files."""
     import cv2
 
-    from gyrobench.build.sources import _decode_linear
+    from gyrobench.builder.sources import _decode_linear
 
     rng = np.random.default_rng(3)
     top = np.iinfo(dtype).max

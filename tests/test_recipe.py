@@ -8,19 +8,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gyrobench.build.recipe import builtin_recipes, load_recipe
+from gyrobench.builder.recipe import builtin_recipes, load_recipe
 from gyrobench.cli import main as cli_main
 from gyrobench.errors import RecipeError
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_builtin_recipes_are_the_repository_recipes():
+def test_builtin_recipes_have_one_copy_in_the_package():
     names = builtin_recipes()
     assert {"smoke", "demo", "gyroblur-synth"} <= set(names)
-    for name in ("smoke", "demo", "gyroblur-synth"):
-        packaged = Path(names[name]).read_text()
-        assert packaged == (ROOT / "recipes" / f"{name}.yaml").read_text(), f"gyrobench/recipes/{name}.yaml is stale"
+    for name in names:
+        assert Path(names[name]).resolve() == (ROOT / "gyrobench" / "recipes" / f"{name}.yaml").resolve()
+    # the user-facing recipes/ folder holds users' recipes only: no copy of (or link to) a builtin
+    packaged = {Path(p).read_bytes() for p in names.values()}
+    for p in (ROOT / "recipes").rglob("*"):
+        assert p.name[:-5] not in names or p.suffix != ".yaml", f"{p}: a copy of builtin {p.stem}; load it by name"
+        assert not p.is_file() or p.read_bytes() not in packaged, f"{p}: a copy of a builtin recipe"
 
 
 def test_demo_recipe_matches_interfaces_section_9():
@@ -34,7 +38,7 @@ def test_demo_recipe_matches_interfaces_section_9():
 
 
 def test_gyroblur_synth_recipe_is_paper_scale():
-    r = load_recipe(ROOT / "recipes" / "gyroblur-synth.yaml")
+    r = load_recipe(ROOT / "gyrobench" / "recipes" / "gyroblur-synth.yaml")
     assert [(s.name, s.size) for s in r.splits] == [("train", 14600), ("test", 640)]
     assert r.camera.crop_box() == (320, 180, 1280, 720)
     assert r.camera.intrinsics() == (2139.03493, 2133.82853, 960.0, 540.0)
@@ -43,7 +47,7 @@ def test_gyroblur_synth_recipe_is_paper_scale():
 
 def test_hfov_gives_centred_intrinsics(tmp_path):
     p = tmp_path / "r.yaml"
-    d = yaml.safe_load((ROOT / "recipes" / "smoke.yaml").read_text())
+    d = yaml.safe_load((ROOT / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     p.write_text(yaml.safe_dump(d))
     r = load_recipe(p)
     fx, fy, cx, cy = r.camera.intrinsics()
@@ -51,7 +55,7 @@ def test_hfov_gives_centred_intrinsics(tmp_path):
 
 
 def _write(tmp_path, mutate) -> Path:
-    d = yaml.safe_load((ROOT / "recipes" / "smoke.yaml").read_text())
+    d = yaml.safe_load((ROOT / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     mutate(d)
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(d, sort_keys=False))
@@ -112,10 +116,10 @@ def test_overrides_apply_and_are_recorded():
 
 
 def test_unset_environment_variable_is_named(monkeypatch, tmp_path):
-    from gyrobench.build.sources import list_images
+    from gyrobench.builder.sources import list_images
 
     monkeypatch.delenv("GYROBENCH_4KRD", raising=False)
-    r = load_recipe(ROOT / "recipes" / "gyroblur-synth.yaml")
+    r = load_recipe(ROOT / "gyrobench" / "recipes" / "gyroblur-synth.yaml")
     with pytest.raises(RecipeError, match="GYROBENCH_4KRD is not set"):
         list_images(r)
     monkeypatch.setenv("GYROBENCH_4KRD", str(tmp_path))
@@ -126,5 +130,5 @@ def test_unset_environment_variable_is_named(monkeypatch, tmp_path):
 def test_recipe_sha_is_stable_and_content_based(tmp_path):
     a = load_recipe("smoke")
     p = tmp_path / "same.yaml"
-    p.write_text("# a comment changes nothing\n" + (ROOT / "recipes" / "smoke.yaml").read_text())
+    p.write_text("# a comment changes nothing\n" + (ROOT / "gyrobench" / "recipes" / "smoke.yaml").read_text())
     assert load_recipe(p).sha256 == a.sha256

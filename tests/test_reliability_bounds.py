@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from test_train_support import tiny_config, write_tiny_dataset
 
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.cli import main
 from gyrobench.errors import RecipeError
 from gyrobench.train.trainer import train
@@ -52,7 +52,7 @@ def test_train_config_values_are_bounded(over, words, tmp_path):
 
 def test_synthesis_reports_progress_per_sample(tmp_path, monkeypatch):
     """With one worker the bar advances after every sample (a shard of many slow samples is not silent)."""
-    import gyrobench.build.pipeline as pipe
+    import gyrobench.builder.pipeline as pipe
 
     updates = []
 

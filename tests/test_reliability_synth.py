@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gyrobench.build.pipeline import synthesize
+from gyrobench.builder.pipeline import synthesize
 from gyrobench.cli import main
 from gyrobench.errors import ShardError
 
@@ -68,7 +68,7 @@ def test_an_interrupted_run_of_another_recipe_is_refused_too(finished):
 
 
 def _synth_seed(out: Path, seed: int, **kw):
-    from gyrobench.build.recipe import load_recipe
+    from gyrobench.builder.recipe import load_recipe
 
     return synthesize(load_recipe("smoke", [f"seed={seed}"]), out, limit=2, **kw)
 
@@ -84,7 +84,7 @@ def test_overwrite_replaces_the_dataset_with_the_new_recipe(finished, tmp_path):
 
 _KILLER = r"""
 import os, signal, sys
-import gyrobench.build.pipeline as pipe
+import gyrobench.builder.pipeline as pipe
 from gyrobench.cli import main
 orig, done = pipe.make_shard, []
 def make_shard(*a, **k):
@@ -107,7 +107,8 @@ def test_kill9_during_overwrite_leaves_the_old_dataset(finished, tmp_path):
                           timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert files_hash(finished) == before  # the old dataset, whole
-    leftovers = [p for p in tmp_path.iterdir() if p.name != "ds"]
+    # a kill -9 leaves the folder's lock (stale: its process is gone; the next run takes it over)
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "ds" and not p.name.startswith(".gyrobench-lock")]
     assert leftovers and any(leftovers[0].glob("shard-*.h5"))  # the half-built new one, aside
     ref = tmp_path.parent / f"{tmp_path.name}-ref"
     _synth_seed(ref, 99)

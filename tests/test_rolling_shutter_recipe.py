@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
-from gyrobench.build.pipeline import synthesize, synthesize_sample
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.pipeline import synthesize, synthesize_sample
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.color import linear_to_srgb
 from gyrobench.errors import RecipeError
 
@@ -152,7 +152,8 @@ def test_unknown_exposure_key_still_rejected():
 
 
 def test_on_the_fly_synthesis_names_the_option(tmp_path):
-    from gyrobench.build.onthefly import OnlineSection, OnTheFlyDataset
+    from gyrobench.builder.onthefly import OnTheFlyDataset
+    from gyrobench.train.online import OnlineSection
 
     src = yaml.safe_load(load_recipe("smoke").text)
     src["exposure"]["readout_time_s"] = 0.02

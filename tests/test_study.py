@@ -315,7 +315,7 @@ def test_reference_rows_with_the_field_check_and_shuffled_fields(smoke_study, tm
     d = _suite_dict(repo_root)
     d["references"] = {"classical": True, "classical_check": True, "shuffled": True, "blurred": True}
     d["runs"] = d["runs"][:1]
-    d["dataset"]["recipe"] = str(repo_root / "recipes" / "smoke.yaml")
+    d["dataset"]["recipe"] = str(repo_root / "gyrobench" / "recipes" / "smoke.yaml")
     suite = tmp_path / "suite.yaml"
     suite.write_text(yaml.safe_dump(d))
     out = tmp_path / "s"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gyrobench.build.recipe import load_recipe
+from gyrobench.builder.recipe import load_recipe
 from gyrobench.study.suite import load_suite, train_mapping
 
 
@@ -50,3 +50,34 @@ def test_seed_suite_repeats_the_published_runs(repo_root, name):
         for seed in seeds.seeds:
             assert train_mapping(seeds, j, seed=seed, steps=2000, data_root="D") == \
                 train_mapping(main, i, seed=seed, steps=2000, data_root="D"), run.label
+
+
+def test_suite_paths_are_relative_to_the_suite(repo_root, tmp_path, monkeypatch):
+    """Issue 24 item 3: ``data.online.recipe`` (and a folder ``data.online.images``) are resolved against the
+    suite's folder, like ``dataset.recipe``. Loaded as published (from the repository root, ``studies/cpu.yaml``),
+    the runs' configs name ``studies/cpu-data.yaml``, as the published run configs (and their sha256) do."""
+    import shutil
+
+    import yaml
+
+    monkeypatch.chdir(repo_root)
+    for name in ("cpu.yaml", "cpu-seeds.yaml", "cpu-seeds-45.yaml"):
+        suite = load_suite(f"studies/{name}")
+        assert suite.dataset.recipe == "studies/cpu-data.yaml"
+        for i, run in enumerate(suite.runs):
+            online = train_mapping(suite, i, seed=1, steps=1, data_root="D")["data"]["online"]
+            assert online["recipe"] == "studies/cpu-data.yaml", (name, run.label)
+    # elsewhere: the files beside the suite, wherever the working directory is
+    folder = tmp_path / "my-study"
+    folder.mkdir()
+    shutil.copy(repo_root / "studies" / "cpu-data.yaml", folder / "cpu-data.yaml")
+    (folder / "imgs").mkdir()
+    d = yaml.safe_load((repo_root / "studies" / "cpu.yaml").read_text())
+    d["runs"] = d["runs"][:2]
+    d["runs"][1]["data"] = {"online": {"images": "imgs", "image_range": None}}
+    (folder / "suite.yaml").write_text(yaml.safe_dump(d))
+    monkeypatch.chdir(tmp_path.parent)
+    suite = load_suite(folder / "suite.yaml")
+    onl = [train_mapping(suite, i, seed=1, steps=1, data_root="D")["data"]["online"] for i in range(2)]
+    assert suite.dataset.recipe == onl[0]["recipe"] == onl[1]["recipe"] == str(folder / "cpu-data.yaml")
+    assert onl[0]["images"] == "builtin:kodak" and onl[1]["images"] == str(folder / "imgs")

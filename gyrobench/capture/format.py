@@ -33,6 +33,7 @@ from ..errors import GyrobenchError, GyroFormatError, ImageError
 from ..gyro.recording import GyroRecording, load_gyro
 from ..io import write_text_atomic
 from ..log import get_logger
+from ..textfiles import inside, read_text
 
 __all__ = ["Capture", "CAPTURE_FORMAT", "CaptureError", "load_capture", "write_capture", "read_image",
            "list_captures", "write_gyro_file", "CAMERA_AXES", "check_gyro_covers"]
@@ -187,19 +188,38 @@ def load_capture(folder: str | Path) -> tuple[Capture, Path]:
     if not path.is_file():
         raise CaptureError(f"{path}: not found; give a capture folder written by 'gyrobench capture import'")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path, "capture.json", CaptureError))
     except json.JSONDecodeError as exc:
         raise CaptureError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg}); fix or re-import") from None
+    except ValueError as exc:  # an integer literal too long to convert
+        raise CaptureError(f"{path}: not valid JSON ({str(exc)[:80]}); fix or re-import") from None
     if not isinstance(data, dict):
         raise CaptureError(f"{path}: top level must be a JSON object; re-import the capture")
     cap = from_dict(Capture, data, source=str(path))
     for key in ("image", "gyro"):
-        if not (folder / getattr(cap, key)).is_file():
-            raise CaptureError(f"{path}: field '{key}' names {getattr(cap, key)!r}, which is not in {folder}; "
+        value = getattr(cap, key)
+        if not isinstance(value, str) or not value or Path(value).name != value:
+            raise CaptureError(f"{path}: field '{key}' must be the name of a file inside the capture folder "
+                               f"{folder}, not a path; copy the file into the folder and give its name")
+        target = inside(folder, value, f"{path}: field '{key}'", CaptureError)
+        if not target.is_file():
+            raise CaptureError(f"{path}: field '{key}' names {value!r}, which is not in {folder}; "
                                "copy the file back or re-import")
+        _check_sha256(cap, key, folder / value, path)
     if not cap.name:
         cap.name = folder.name
     return cap, folder
+
+
+def _check_sha256(cap: Capture, key: str, file: Path, path: Path) -> None:
+    """The file's sha256 against the one recorded at import (``source.<key>_sha256``), when there is one."""
+    from ..provenance import sha256_file
+
+    want = (cap.source or {}).get(f"{key}_sha256")
+    if isinstance(want, str) and want and sha256_file(file) != want:
+        raise CaptureError(f"{file}: its sha256 differs from the one {path.name} recorded at import (field "
+                           f"'source.{key}_sha256'): the {'photo' if key == 'image' else 'gyro file'} was replaced "
+                           "or changed; put the original back or re-import the capture")
 
 
 def list_captures(root: str | Path) -> list[Path]:

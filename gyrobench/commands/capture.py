@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="calibration YAML/JSON (K, image_size, R_imu_to_cam, readout_time_s, time_offset_s) or a "
                         "built-in name (gyroblur-real-s22)")
     p.add_argument("--out", required=True, help="folder receiving one capture folder per photo")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace capture folders of the same names already in --out (else refused)")
     p.add_argument("--image-encoding", choices=("srgb", "linear"), default=None,
                    help="transfer function of the photos (default: linear for gyroblur-real, srgb otherwise)")
     p.add_argument("--photos", default=None, help="gcsv/csv: CSV of photo times, header image,start_<unit>,"
@@ -55,6 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     s = sub.add_parser("synth", help="make a synthetic capture (Kodak image, demo camera, fitted hand-shake)")
     s.add_argument("--out", required=True, help="capture folder to write")
+    s.add_argument("--overwrite", action="store_true", help="replace the capture already in --out (else refused)")
     s.add_argument("--image", type=int_in(0, 11), default=0, help="index of the packaged Kodak image (0-11)")
     s.add_argument("--seed", type=SEED, default=0, help="hand-shake seed")
     s.add_argument("--exposure-ms", type=float_in(0.0, 10000.0), default=20.0)
@@ -82,7 +85,7 @@ def _import(args) -> int:
         photos += read_photo_list(args.photos)
     folders = import_captures(args.src, args.format, args.out, calibration=args.calibration,
                               image_encoding=args.image_encoding, photos=photos, columns=args.columns,
-                              time_unit=args.time_unit, rate_unit=args.rate_unit)
+                              time_unit=args.time_unit, rate_unit=args.rate_unit, overwrite=args.overwrite)
     get_logger("capture").info("capture import: %d capture folder(s) in %s", len(folders), args.out)
     return 0
 
@@ -139,9 +142,15 @@ def _synth(args) -> int:
         offset_ns = parse_quantity_ns(args.offset, "--offset")
     except ValueError as exc:
         raise GyrobenchError(str(exc)) from None
-    check_out(args.out, "--out", folder=True)
-    make_synthetic_capture(args.out, image=args.image, seed=args.seed, exposure_ms=args.exposure_ms,
-                           readout_ms=args.readout_ms, offset_ms=offset_ns / 1e6,
-                           store_offset=args.store_offset == "true", focal_scale=args.focal_scale,
-                           encoding=args.encoding)
+    from ..folders import FolderError, claim
+
+    out = check_out(args.out, "--out", folder=True)
+    with claim(out, "capture"):
+        if (out / "capture.json").is_file() and not args.overwrite:
+            raise FolderError(f"--out {out}: already holds a capture; pass --overwrite to replace it, or choose "
+                              "another --out")
+        make_synthetic_capture(out, image=args.image, seed=args.seed, exposure_ms=args.exposure_ms,
+                               readout_ms=args.readout_ms, offset_ms=offset_ns / 1e6,
+                               store_offset=args.store_offset == "true", focal_scale=args.focal_scale,
+                               encoding=args.encoding)
     return 0

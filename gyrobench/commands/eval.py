@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="file or folder with cfanet_nr_koniq_res50-9a73138b.pth (never downloaded)")
     parser.add_argument("--crops", type=int_in(0, MAX_CROPS), default=None,
                         help="number of images with saved visual crops (default: 3)")
+    parser.add_argument("--overwrite", action="store_true", default=None,
+                        help="replace the record of another evaluation (another model or checkpoint) in --out; "
+                             "without it such a folder is refused")
     parser.add_argument("--no-verify", action="store_true", default=None,
                         help="skip the sha256 check of every shard against the manifest (faster on big sets)")
 

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.importer import FOURKRD, import_gyroblur
+    from ..builder.importer import FOURKRD, import_gyroblur
     from ..errors import RecipeError
 
     check_out(args.out, "--out", folder=True)

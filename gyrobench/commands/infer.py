@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--options", default=None, help="model options as JSON (with --model)")
     parser.add_argument("--out", default=None, help="output folder (default runs/infer/<capture name>)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--overwrite", action="store_true", help="replace the restoration already in --out "
+                                                                 "(else refused)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,5 +37,5 @@ def run(args: argparse.Namespace) -> int:
             raise GyrobenchError(f"--options: not valid JSON ({exc.msg}); e.g. '{{\"lam\": 0.03}}'") from None
     out = check_out(args.out or Path("runs") / "infer" / Path(args.capture).resolve().name, "--out", folder=True)
     infer_capture(args.capture, out, checkpoint=args.checkpoint, model=args.model, model_options=opts,
-                  device=args.device)
+                  device=args.device, overwrite=args.overwrite)
     return 0

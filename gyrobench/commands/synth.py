@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..build.pipeline import synthesize
-    from ..build.recipe import load_recipe
+    from ..builder.pipeline import synthesize
+    from ..builder.recipe import load_recipe
 
     check_out(args.out, "--out", folder=True)
     recipe = load_recipe(args.recipe, args.overrides)

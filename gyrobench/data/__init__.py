@@ -1,6 +1,6 @@
 """Datasets on disk: HDF5 shards and manifests (the file format), readers, the torch Dataset, inspection.
 
-Building a dataset (recipes, sources, synthesis, import) is :mod:`gyrobench.build`.
+Building a dataset (recipes, sources, synthesis, import) is :mod:`gyrobench.builder`.
 
 Lazy re-exports (importing this package does not import torch or h5py)::
 

@@ -59,9 +59,9 @@ import numpy as np
 import torch
 
 from ..errors import ShardError
-from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, noisy_camera_motion_field
-from ..gyro.rolling_shutter import window_field
+from ..gyro.cmf import FieldSpec
+from ..gyro.error_model import ErrorDraw
+from ..gyro.window_fields import camera_rates, window_fields
 from ..log import get_logger
 from .shards import field_spec_of, open_dataset
 
@@ -314,29 +314,21 @@ class ShardDataset(torch.utils.data.Dataset):
             return out
         try:
             t_ns = np.asarray(f["gyro_t_ns"][i], dtype=np.int64)
-            w = np.asarray(f["gyro_w"][i], dtype=np.float64)
-            if "R_imu_to_cam" in f:  # body axes as recorded -> camera axes (docs/conventions.md §1)
-                w = w @ np.asarray(f["R_imu_to_cam"][i], dtype=np.float64).T
+            # body axes as recorded -> camera axes (docs/conventions.md §1)
+            w = camera_rates(f["gyro_w"][i], f["R_imu_to_cam"][i] if "R_imu_to_cam" in f else None)
         except KeyError as exc:
             raise ShardError(f"{where}: gyro field {exc} missing; cannot compute the motion field") from exc
         opts.update(crop=(frame_xy[0], frame_xy[1], cw, ch), layout="chw", dtype=np.float32)
         readout = float(f["readout_time_s"][i]) if "readout_time_s" in f else 0.0
-        if readout > 0:  # rolling shutter: per row, the field of that row's own exposure window
-            rs = {"exposure_ns": int(f["exposure_ns"][i]), "readout_time_s": readout,
-                  "frame_height": int(f["frame_size"][i][1]), **opts}
-            clean = window_field(t_ns, w, K, **rs)
-        else:
-            clean = camera_motion_field(t_ns, w, K, **opts)
+        rs = {"readout_time_s": readout, "exposure_ns": int(f["exposure_ns"][i]),
+              "frame_height": int(f["frame_size"][i][1])} if readout > 0 else {}
+        draws = ({n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
+                 if "cmf_noisy" not in out else {})
+        clean, noisy = window_fields(t_ns, w, K, draw=ErrorDraw.from_arrays(draws) if draws else None, **rs, **opts)
         out.setdefault("cmf_clean", torch.from_numpy(np.ascontiguousarray(clean, dtype=np.float32)))
         if "cmf_noisy" not in out:
-            draws = {n[len(_ERR_PREFIX):]: np.asarray(f[n][i]) for n in f if n.startswith(_ERR_PREFIX)}
-            if draws:
-                d = ErrorDraw.from_arrays(draws)
-                noisy = (window_field(t_ns, w, K, draw=d, **rs) if readout > 0
-                         else noisy_camera_motion_field(t_ns, w, K, d, **opts))
-                out["cmf_noisy"] = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
-            else:
-                out["cmf_noisy"] = out["cmf_clean"]
+            out["cmf_noisy"] = (torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32)) if draws
+                                else out["cmf_clean"])
         return {n: out[n] for n in ("cmf_clean", "cmf_noisy")}
 
     @staticmethod

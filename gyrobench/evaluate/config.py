@@ -68,6 +68,7 @@ class EvalConfig:
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-metric keyword arguments
     no_verify: bool = False  # skip the sha256 check of every shard against the manifest
     command: str | None = None  # recorded as the record's command (default: this process's command line)
+    overwrite: bool = False  # replace the record of another evaluation already in ``out``
 
     def __post_init__(self):
         if (self.data is None) == (self.captures is None):

@@ -45,6 +45,8 @@ from ..data.dataset import ShardDataset, collate
 from ..data.manifest import content_fingerprint, read_manifest
 from ..device import resolve_device
 from ..errors import GyrobenchError
+from ..folders import FolderError, claim, write_marker
+from ..io import atomic_dir
 from ..log import get_logger, progress
 from ..metrics import MetricSet, Protocol, get_protocol
 from ..models.dcn import dcn_backends
@@ -89,28 +91,70 @@ class Images:
 def evaluate(cfg: EvalConfig) -> Path:
     """Evaluate ``cfg``; returns the path of the written ``results.json``. A ``captures`` source (no reference)
     is scored by :func:`gyrobench.restore.score.evaluate_captures` (:func:`evaluate_captures_cfg`)."""
-    if cfg.captures is not None:
-        return evaluate_captures_cfg(cfg)
-    run = prepare(cfg)
-    metrics = MetricSet(cfg.metrics, protocol=run.protocol, device=run.device, options=cfg.all_metric_options())
-    images = restore_and_score(run, metrics)
-    summaries = metrics.summaries(cfg.ci, cfg.seed)
-    rows = [{"sample_id": r["sample_id"], **m, **{k: v for k, v in r.items() if k != "sample_id"}}
-            for r, m in zip(images.rows, metrics.rows, strict=True)]
-    csv_path = write_per_image_csv(rows, run.out_dir / "per_image.csv", metrics.reported)
-    record = make_record(run, metrics, summaries, images, csv_path)
-    path = write_record(run.out_dir / "results.json", record)
-    means = ", ".join(f"{k} {v['mean']:.4f}" for k, v in summaries.items())
-    log.info("eval %s: %d images, %s -> %s", run.label, len(images.rows), means or "no metric", path)
-    return path
+    out = cfg.out_dir()
+    # the folder is one evaluation's (gyrobench.folders); it is written aside and swapped in whole, so a rerun
+    # (even with a smaller --limit) leaves nothing of the earlier one, and a kill leaves the earlier one whole
+    with claim(out, "eval", replace=True, marker=False):
+        if cfg.captures is not None:
+            _check_same_evaluation(out, cfg, None)
+            with atomic_dir(out) as tmp:
+                write_marker(tmp, "eval")
+                evaluate_captures_cfg(cfg, tmp)
+            return out / "results.json"
+        run = prepare(cfg)
+        _check_same_evaluation(out, cfg, run)
+        with atomic_dir(out) as tmp:
+            write_marker(tmp, "eval")
+            run.out_dir = tmp
+            metrics = MetricSet(cfg.metrics, protocol=run.protocol, device=run.device,
+                                options=cfg.all_metric_options())
+            images = restore_and_score(run, metrics)
+            summaries = metrics.summaries(cfg.ci, cfg.seed)
+            rows = [{"sample_id": r["sample_id"], **m, **{k: v for k, v in r.items() if k != "sample_id"}}
+                    for r, m in zip(images.rows, metrics.rows, strict=True)]
+            csv_path = write_per_image_csv(rows, tmp / "per_image.csv", metrics.reported)
+            record = make_record(run, metrics, summaries, images, csv_path)
+            write_record(tmp / "results.json", record)
+        run.out_dir = out
+        path = out / "results.json"
+        means = ", ".join(f"{k} {v['mean']:.4f}" for k, v in summaries.items())
+        log.info("eval %s: %d images, %s -> %s", run.label, len(images.rows), means or "no metric", path)
+        return path
 
 
-def evaluate_captures_cfg(cfg: EvalConfig) -> Path:
+def _check_same_evaluation(out: Path, cfg: EvalConfig, run: Run | None) -> None:
+    """Refuse (unless ``cfg.overwrite``) an ``out`` holding the record of another evaluation: another model,
+    checkpoint (by sha256), model options or label. Rerunning the same evaluation replaces its record."""
+    old = out / "results.json"
+    if cfg.overwrite or not old.is_file():
+        return
+    import json
+
+    try:
+        rec = json.loads(old.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rec = None
+    if not isinstance(rec, dict):
+        raise FolderError(f"--out {out}: holds an unreadable results.json; pass --overwrite to replace it, or "
+                          "choose another --out")
+    if run is not None:
+        new = {"model": run.name, "checkpoint_sha256": run.info["checkpoint_sha256"],
+               "options": dict(getattr(run.net, "options", {}) or {}), "label": run.label}
+    else:
+        new = {"model": cfg.model or (Path(cfg.checkpoint).stem if cfg.checkpoint else None), "label": cfg.label}
+    differ = [k for k, v in new.items() if k in rec and v is not None and rec.get(k) != v
+              and not (k == "options" and json.dumps(rec.get(k), sort_keys=True) == json.dumps(v, sort_keys=True))]
+    if differ:
+        raise FolderError(f"--out {out}: holds the record of another evaluation ({rec.get('label') or rec.get('model')};"
+                          f" {', '.join(differ)} differ); pass --overwrite to replace it, or choose another --out")
+
+
+def evaluate_captures_cfg(cfg: EvalConfig, out_dir: Path | None = None) -> Path:
     """``cfg.captures``: restore every capture and compute the no-reference metrics on the display-encoded
     outputs; the record's ``split`` is ``"real captures (no reference)"`` (its leaderboard group)."""
     from ..restore.score import evaluate_captures
 
-    return evaluate_captures(cfg.captures, cfg.out_dir(), checkpoint=cfg.checkpoint, model=cfg.model,
+    return evaluate_captures(cfg.captures, out_dir or cfg.out_dir(), checkpoint=cfg.checkpoint, model=cfg.model,
                              model_options=cfg.options or None, label=cfg.label, metrics=cfg.metrics,
                              metric_options=cfg.all_metric_options() or None, ci=cfg.ci, seed=cfg.seed,
                              n_crops=cfg.crops, crop_size=cfg.crop_size, device=str(resolve_device(cfg.device)),

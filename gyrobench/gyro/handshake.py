@@ -131,29 +131,25 @@ class HandshakeModel:
         y = np.fft.irfft(X, n=nfft, axis=0)[:n]
         return y + self.mean_rad_s[None, :]
 
-    def sample(self, n_samples: int, seed: int = 0, rate_hz: float | None = None, t0_ns: int = 0,
-               strength: float = 1.0):
+    def sample(self, n_samples: int, seed: int = 0, rate_hz: float | None = None, t0_ns: int = 0):
         """A synthetic :class:`GyroRecording` of ``n_samples`` samples.
 
         Timestamps are int64 ns ``t0_ns + round(k * 1e9 / rate_hz)`` (uniform, no jitter); rates float64 rad/s;
         ``R_imu_to_cam = I``; ``source = "synthetic:handshake:<name>:seed=<seed>"``. Deterministic per seed.
-        ``strength`` multiplies the rates (mean and fluctuation), hence the blur extents: the fitted model's
-        11-sample windows have about half the blur of the official GyroBlur-Synth test windows (median blur
-        path 62 vs 117 px at fx 2139, docs/handshake.md), so ``strength=1.9`` approximates the test strength.
+        The rates are the model's own: a recipe's hand-shake ``strength`` (the fitted model's 11-sample windows
+        have about half the blur of the official GyroBlur-Synth test windows, median blur path 62 vs 117 px at
+        fx 2139, docs/handshake.md, so ``strength: 1.9`` approximates the test strength) is applied where the
+        window is taken, :meth:`gyrobench.builder.sources.GyroWindowSource.window`, for every gyro source alike.
 
         >>> rec = analytic_model_for_doctest().sample(11, seed=0)
         >>> rec.w.shape, rec.t_ns.dtype.name
         ((11, 3), 'int64')
         """
-        if not float(strength) > 0:
-            raise ValueError(f"strength must be > 0, got {strength}")
         rate = float(self.rate_hz if rate_hz is None else rate_hz)
-        w = self.sample_rates(n_samples, seed, rate) * float(strength)
+        w = self.sample_rates(n_samples, seed, rate)
         t_ns = int(t0_ns) + np.round(np.arange(int(n_samples)) * (1e9 / rate)).astype(np.int64)
-        return GyroRecording(
-            t_ns=t_ns, w=w, R_imu_to_cam=np.eye(3), source=f"synthetic:handshake:{self.name}:seed={seed}"
-            + (f":strength={float(strength):g}" if float(strength) != 1.0 else "")
-        )
+        return GyroRecording(t_ns=t_ns, w=w, R_imu_to_cam=np.eye(3),
+                             source=f"synthetic:handshake:{self.name}:seed={seed}")
 
     # ---------------------------------------------------------------------- I/O
     def to_dict(self) -> dict:

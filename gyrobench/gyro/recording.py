@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import GyroFormatError
 from ..log import get_logger
 
-__all__ = ["GyroRecording", "Gap", "load_gyro", "parse_gyro_text", "validate_gyro", "MAX_PLAUSIBLE_RATE",
+__all__ = ["GyroRecording", "Gap", "load_gyro", "parse_gyro_text", "validate_gyro", "MAX_PLAUSIBLE_RATE", "MAX_SENSOR_RATE",
            "R_GYROBLUR_REAL"]
 
 log = get_logger("gyro")
@@ -34,6 +34,9 @@ log = get_logger("gyro")
 MAX_PLAUSIBLE_RATE = 35.0
 #: ns; a median sample interval below 10 us (above 100 kHz) means the timestamps are not nanoseconds.
 MIN_PLAUSIBLE_DT_NS = 10_000
+#: rad/s; no gyroscope measures this (consumer MEMS gyros saturate at 35-70 rad/s, 2000-4000 deg/s; a hand
+#: never turns a camera at 30 revolutions per second): a sample above it is a corrupt value, refused
+MAX_SENSOR_RATE = 200.0
 #: ns; a median interval above 1 s is not a gyro stream either.
 MAX_PLAUSIBLE_DT_NS = 1_000_000_000
 GAP_FACTOR = 1.5
@@ -237,7 +240,9 @@ def validate_gyro(t_ns, w, source: str = "<memory>", *, lines=None, min_samples:
     if med > MAX_PLAUSIBLE_DT_NS:
         _fail(source, ln(0), f"median sample interval is {med / 1e9:g} s, implausible for a gyro; timestamps must "
                              "be nanoseconds")
-    big = np.linalg.norm(w, axis=1) > MAX_PLAUSIBLE_RATE
+    with np.errstate(over="ignore"):
+        speed = np.linalg.norm(w, axis=1)  # a corrupt 1e300 overflows to inf: refused below
+    big = speed > MAX_PLAUSIBLE_RATE
     if big.any():
         # a run of >= 5 consecutive implausible samples (or the whole recording if shorter)
         run = min(5, n)
@@ -245,9 +250,15 @@ def validate_gyro(t_ns, w, source: str = "<memory>", *, lines=None, min_samples:
         hit = np.flatnonzero(c >= run)
         if hit.size:
             i = int(hit[0])
-            _fail(source, ln(i), f"angular speed {np.linalg.norm(w[i]):.1f} rad/s sustained over {run} samples "
+            _fail(source, ln(i), f"angular speed {speed[i]:.1f} rad/s sustained over {run} samples "
                                  f"exceeds {MAX_PLAUSIBLE_RATE:g} rad/s (2000 deg/s): the rates look like "
                                  "degrees/s; convert them to rad/s (x pi/180)")
+        over = np.flatnonzero(~(speed <= MAX_SENSOR_RATE))
+        if over.size:
+            i = int(over[0])
+            _fail(source, ln(i), f"angular speed {speed[i]:.4g} rad/s is beyond any gyroscope's range (at most "
+                                 f"{MAX_SENSOR_RATE:g} rad/s is accepted); the sample is corrupt or not in rad/s: repair "
+                                 f"or remove it ({over.size} such sample(s))")
         log.warning("%s: %d isolated sample(s) above %g rad/s (first at line %d)", source, int(big.sum()),
                     MAX_PLAUSIBLE_RATE, ln(int(np.flatnonzero(big)[0])))
 
@@ -265,8 +276,8 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
             continue
         parts = s.replace(",", " ").split()
         if len(parts) != 4:
-            _fail(source, k, f"expected 4 columns 'timestamp_ns wx wy wz', found {len(parts)} ({s[:60]!r}); "
-                             "fix the line or the delimiter")
+            _fail(source, k, f"expected 4 columns 'timestamp_ns wx wy wz', found {len(parts)}; fix the line or the "
+                             "delimiter")
         rows.append(parts)
         lines.append(k)
     if not rows:
@@ -282,7 +293,7 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
                 try:
                     float(c)
                 except ValueError:
-                    _fail(source, k, f"column {name} is not a number ({c!r}); rates must be decimal numbers in rad/s")
+                    _fail(source, k, f"column {name} is not a number; rates must be decimal numbers in rad/s")
         raise
     tcol = arr[:, 0].astype(str)
     try:
@@ -295,8 +306,8 @@ def parse_gyro_text(text: str, source: str = "<text>") -> tuple[np.ndarray, np.n
                 try:
                     float(c)
                 except ValueError:
-                    _fail(source, k, f"timestamp is not a number ({c!r}); timestamps must be integer nanoseconds "
-                                     "(start header lines with '#')")
+                    _fail(source, k, "timestamp is not a number; timestamps must be integer nanoseconds (start "
+                                     "header lines with '#')")
             raise
         if np.isfinite(t).all() and (t == np.round(t)).all() and np.abs(t).max() < 2**62:
             t = t.astype(np.int64)

@@ -15,8 +15,8 @@ It reads only results records and the files they point to; it never imports a mo
 The folder switches at once (issue 13): everything is written into a hidden temporary sibling folder that then
 replaces ``out_dir`` in one rename (:func:`gyrobench.io.atomic_dir`), so a reader (or a kill -9) sees the old
 board or the new one, never a mix. The folder belongs to the board: records that live inside it are carried over
-with their folders, anything else there is replaced; a non-empty folder that is not a board (no
-``leaderboard.json``) is refused.
+with their folders; a non-empty folder that is not a board (no ``leaderboard.json``), or a board that also
+holds files a board is not made of (a user's ``paper.tex``), is refused (:mod:`gyrobench.folders`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import re
 import shutil
 from pathlib import Path
 
+from ..folders import claim, write_marker
 from ..io import atomic_dir, write_text_atomic
 from ..log import get_logger, stage
 from . import paper, plots
@@ -198,20 +199,24 @@ def publish(
     if out.is_dir() and any(out.iterdir()) and not (out / "leaderboard.json").is_file():
         raise RecordError(f"{out}: --out is a non-empty folder that holds no leaderboard (no leaderboard.json); "
                           "publishing replaces the whole folder, so choose a new or empty folder")
-    paths = find_records(inputs)
-    records: list[Record] = []
-    seen: dict[str, Path] = {}
-    for p in paths:
-        r = load_record(p)
-        if r.sha256 in seen:
-            log.warning("%s: identical to %s; counted once", p, seen[r.sha256])
-            continue
-        seen[r.sha256] = p
-        records.append(r)
-    title = title or f"gyrobench leaderboard: {out.name}"
-    with atomic_dir(out) as tmp:
-        records = _place_records(records, out, tmp, bundle_records)
-        written = _build(records, tmp, title, with_paper_reference, plots_enabled, shown_as=out)
+    # a board holds only what publishing writes (and the records inside it); anything else there is refused, not
+    # replaced; the lock keeps a second publisher out while this one writes (gyrobench.folders)
+    with claim(out, "board", replace=True, marker=False):
+        paths = find_records(inputs)
+        records: list[Record] = []
+        seen: dict[str, Path] = {}
+        for p in paths:
+            r = load_record(p)
+            if r.sha256 in seen:
+                log.warning("%s: identical to %s; counted once", p, seen[r.sha256])
+                continue
+            seen[r.sha256] = p
+            records.append(r)
+        title = title or f"gyrobench leaderboard: {out.name}"
+        with atomic_dir(out) as tmp:
+            write_marker(tmp, "board")
+            records = _place_records(records, out, tmp, bundle_records)
+            written = _build(records, tmp, title, with_paper_reference, plots_enabled, shown_as=out)
     return {k: out / v.relative_to(tmp) for k, v in written.items()}
 
 

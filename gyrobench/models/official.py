@@ -113,10 +113,20 @@ def load_official(name: str, path, **options) -> torch.nn.Module:
         if not Path(path).is_file():
             raise CheckpointError(f"{path}: no such weights file; pass the path of the official DeepGyro.hdf5")
         load_keras_weights(model, path)
+        _check_finite(model, path)
         log.info("loaded official deepgyro Keras weights from %s", path)
         return model.eval()
     sd = read_state_dict(path, name)
     check_state_dict(model, sd, str(path))
     model.load_state_dict(sd, strict=True)
+    _check_finite(model, path)
     log.info("loaded official %s weights from %s (%d tensors)", name, path, len(sd))
     return model.eval()
+
+
+def _check_finite(model: torch.nn.Module, path) -> None:
+    """Official weights must be finite: NaN or inf weights would score "no metric" instead of failing."""
+    for key, t in model.state_dict().items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: tensor {key!r} holds NaN or infinite values; the weights file is "
+                                  "damaged: download it again")

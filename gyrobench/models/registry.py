@@ -11,7 +11,9 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import math
 import typing
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -110,9 +112,24 @@ def check_options(name: str, options: dict, *, source: str = "<config>", prefix:
 def build(name: str, **options):
     """Build model ``name`` with ``options``; the instance records ``options`` for checkpoints."""
     meta = info(name)
+    for key, value in options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise GyrobenchError(f"model '{name}': option {key}={value} is not a finite number; give a finite value")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise GyrobenchError(f"model '{name}': option {key}={value} is negative; sizes and counts are >= 0")
     try:
-        model = meta.factory(**options)
+        with warnings.catch_warnings(record=True) as caught:  # shown only when the model builds
+            warnings.simplefilter("always")
+            model = meta.factory(**options)
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    except GyrobenchError:
+        raise  # the model's own one-line refusal
     except TypeError as exc:
         raise GyrobenchError(f"model '{name}': bad options {options}: {exc}") from exc
+    except (ValueError, RuntimeError, ZeroDivisionError, OverflowError, MemoryError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise GyrobenchError(f"model '{name}': options {options} do not build a model ({type(exc).__name__}: "
+                             f"{first}); check the sizes and counts") from None
     model.options = dict(options)
     return model

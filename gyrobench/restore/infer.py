@@ -30,6 +30,7 @@ from ..capture.fields import capture_motion_field, linear_photo
 from ..capture.format import load_capture
 from ..color import linear_to_srgb
 from ..errors import GyrobenchError
+from ..folders import FolderError, check_folder, claim
 from ..io import write_text_atomic
 from ..log import get_logger
 from ..provenance import git_commit, sha256_file, versions
@@ -92,13 +93,24 @@ def restore_capture(net, cap, folder, *, field_options: dict | None = None, devi
 
 def infer_capture(capture_dir: str | Path, out_dir: str | Path, *, checkpoint: str | Path | None = None,
                   model: str | None = None, model_options: dict | None = None, device: str = "cpu",
-                  command: str | None = None) -> Path:
-    """Restore the capture in ``capture_dir`` into ``out_dir``; returns the path of ``infer.json``."""
+                  command: str | None = None, overwrite: bool = False) -> Path:
+    """Restore the capture in ``capture_dir`` into ``out_dir``; returns the path of ``infer.json``.
+
+    ``out_dir`` is a restored capture's folder (:mod:`gyrobench.folders`); one that already holds a restoration
+    is refused unless ``overwrite``. Everything is checked (capture, model) before anything is written."""
+    out = Path(out_dir)
+    check_folder(out, "infer")
+    if (out / "infer.json").is_file() and not overwrite:
+        raise FolderError(f"--out {out}: already holds a restoration (infer.json); pass --overwrite to replace it, "
+                          "or choose another --out")
     cap, folder = load_capture(capture_dir)
     net, info, field_opts = load_restorer(checkpoint, model=model, model_options=model_options, device=device)
+    with claim(out, "infer"):
+        return _infer(cap, folder, net, info, field_opts, out, model, device, command)
+
+
+def _infer(cap, folder: Path, net, info: dict, field_opts: dict, out: Path, model, device, command) -> Path:
     restored, field, decoding, dt = restore_capture(net, cap, folder, field_options=field_opts, device=device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     lin_in, _ = linear_photo(cap, folder)
     save_png(out / "restored_srgb.png", srgb8(restored))
     write_png16_linear(out / "restored_linear16.png", restored)

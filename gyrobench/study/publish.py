@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import GyrobenchError
+from ..folders import check_folder, write_marker
 from ..io import atomic_dir, write_text_atomic
 from ..leaderboard.publish import publish
 from ..log import get_logger
@@ -116,7 +117,9 @@ def write_board(study, units, refs, plans, figs, manifest, data_sha, missing) ->
     """Publish the study into ``study.board`` as one folder swap (:func:`gyrobench.io.atomic_dir`): the board
     holds exactly what this publication wrote (no file of an earlier study survives), and a kill leaves the old
     board whole."""
+    check_folder(study.board, "study-board", replace=True, flag="--publish")  # again: it may have changed
     with atomic_dir(study.board) as tmp:
+        write_marker(tmp, "study-board")
         summary = _write_board(study, Path(tmp), units, refs, plans, figs, manifest, data_sha, missing)
     final = str(study.board)
     summary["written"] = {k: v.replace(str(tmp), final, 1) for k, v in summary["written"].items()}

@@ -36,13 +36,14 @@ from pathlib import Path
 
 import torch
 
-from ..build.pipeline import synthesize
-from ..build.recipe import load_recipe
+from ..builder.pipeline import synthesize
+from ..builder.recipe import load_recipe
 from ..config import from_dict
 from ..data.manifest import read_manifest
 from ..errors import RecipeError
 from ..evaluate import EvalConfig, evaluate
-from ..io import _alive, write_text_atomic
+from ..folders import Lock, check_folder, write_marker
+from ..io import write_text_atomic
 from ..log import get_logger
 from ..models import build
 from ..models.complexity import model_complexity
@@ -140,43 +141,8 @@ def _initial_checkpoint(cfg: dict, path: Path) -> Path:
                            state_dict=model.state_dict(), step=0, config=cfg)
 
 
-class _Lock:
-    """An exclusive lock file holding the owner's pid (``O_CREAT | O_EXCL``); a lock whose process is gone is
-    stale and taken over. Keeps two study processes on one folder off the same run x seed and the board."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def _owner_alive(self) -> bool:
-        try:
-            pid = int(self.path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return False
-        return _alive(pid)  # this process's own pid counts as stale (a reused pid)
-
-    def acquire(self, wait: bool = True, poll_s: float = 5.0) -> bool:
-        said = False
-        while True:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                if not self._owner_alive():
-                    self.path.unlink(missing_ok=True)  # stale: its process is gone
-                    continue
-                if not wait:
-                    return False
-                if not said:
-                    log.info("study: waiting for %s (held by another study process)", self.path)
-                    said = True
-                time.sleep(poll_s)
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()}\n")
-            return True
-
-    def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+#: per run x seed and for the board: keeps two study processes on one folder off the same piece of work
+_Lock = Lock
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -256,6 +222,7 @@ class _Study:
             if udir.exists():
                 shutil.rmtree(udir)  # a folder without unit.json was never started by this runner
             state = {"run": run.label, "seed": seed, "config_sha256": cfg_sha, "config": cfg}
+            write_marker(udir, "run", "gyrobench study")
             _write_json(state_path, state)
         last = udir / "checkpoints" / "last.pt"
         resume = last.is_file()
@@ -291,7 +258,7 @@ class _Study:
             if not _record_ok(rec_path, sha, manifest_sha, ("psnr",), "noisy"):
                 evaluate(EvalConfig(checkpoint=str(ck), data=str(self.data), out=str(rec_path.parent), split=v.split,
                                     limit=v.limit, metrics=("psnr",), protocol=suite.protocol, crops=0,
-                                    device=suite.device, command=self.command,
+                                    device=suite.device, command=self.command, overwrite=True,
                                     label=f"{suite.runs[i].label} seed {seed} step {step}"))
             points.append((step, _read_json(rec_path)["metrics"]["psnr"]["mean"]))
         times = {0: 0.0, **train_times(udir / "metrics.jsonl", suite.validation_every)}
@@ -320,7 +287,7 @@ class _Study:
                     evaluate(EvalConfig(checkpoint=str(udir / "final.pt"), data=str(self.data),
                                         out=str(rec_path.parent), split=ts.split, limit=ts.limit,
                                         metrics=tuple(suite.metrics), protocol=suite.protocol, gyro_field=field,
-                                        device=suite.device, command=self.command, label=label,
+                                        device=suite.device, command=self.command, overwrite=True, label=label,
                                         crops=suite.crops))
                 out[(ts.name, var.name if var is not None else None)] = rec_path
         return out
@@ -341,7 +308,7 @@ class _Study:
                                     out=str(rec_path.parent), split=split, limit=limit, metrics=metrics,
                                     protocol=suite.protocol, label=label, device=suite.device,
                                     crops=0 if name == "_validation" else suite.crops, gyro_field=gyro_field,
-                                    command=self.command))
+                                    command=self.command, overwrite=True))
             out[(key, name)] = rec_path
         return out
 
@@ -428,7 +395,12 @@ def run_study(suite_path: str | Path, out_dir: str | Path | None = None, *, publ
     unknown = [o for o in only or () if o not in labels]
     if unknown:
         raise RecipeError(f"--only {unknown[0]!r}: not a run of {suite.source}; runs: {', '.join(labels)}")
+    # both folders are the study's (gyrobench.folders), checked before any work: the work folder holds only
+    # what studies write, and the board, replaced whole at the end, holds nothing a study did not make
+    check_folder(out, "study", flag="--out")
+    check_folder(board, "study-board", replace=True, flag="--publish" if publish is not None else "--out (board)")
     out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "study")
     if fresh:
         for sub in ("runs", "references", "calibration"):
             shutil.rmtree(out / sub, ignore_errors=True)

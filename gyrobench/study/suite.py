@@ -5,7 +5,7 @@ raise :class:`~gyrobench.errors.RecipeError` naming the file and the dotted key)
 
     name: smoke-study
     dataset:
-      recipe: smoke                     # builtin recipe name, or a path relative to this file
+      recipe: smoke                     # builtin recipe name, or a path relative to this file (as every path here)
       overrides: {splits: [...]}        # top-level recipe keys replaced (optional)
       validation: {split: val, limit: 2}
       test: [test]
@@ -34,6 +34,7 @@ rule, and the logging needed for validation checkpoints.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,15 @@ from typing import Any, Literal
 
 from ..config import from_dict, load_mapping
 from ..errors import RecipeError
+from ..textfiles import inside
 from ..train.config import TrainConfig
 
 __all__ = ["DatasetSection", "ValidationSplit", "TestSplit", "Budget", "EvalVariant", "RunSpec", "Suite", "run_seeds",
-           "load_suite", "parse_suite", "train_mapping", "merge", "slug"]
+           "load_suite", "parse_suite", "suite_path", "train_mapping", "merge", "slug"]
+
+#: bounds of a budget: a typo (a few extra zeros, .inf) is an error before any work, not a run that never ends
+_MAX_STEPS = 100_000_000
+_MAX_SECONDS = 365 * 24 * 3600.0
 
 RUN_KEYS = ("model", "data", "schedule", "degradation", "curriculum", "amp", "gyro_shuffle", "train_alpha")
 
@@ -146,6 +152,15 @@ class Budget:
                 raise ValueError(f"gmac_steps={self.gmac_steps}: must be > 0")
             if self.reference is not None and not (self.steps and self.steps > 0):
                 raise ValueError("rule 'gmacs' with reference: LABEL needs steps: N (the reference run's steps)")
+        for key in ("steps", "calibration_steps"):
+            v = getattr(self, key)
+            if v is not None and v > _MAX_STEPS:
+                raise ValueError(f"{key}={v}: above the limit of {_MAX_STEPS:,} steps; give a realistic value")
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds <= _MAX_SECONDS):
+            raise ValueError(f"seconds={self.seconds}: give a finite training time up to {_MAX_SECONDS:g} s "
+                             "(a year)")
+        if self.gmac_steps is not None and not math.isfinite(self.gmac_steps):
+            raise ValueError(f"gmac_steps={self.gmac_steps}: must be a finite number")
         if self.calibration_steps < 1:
             raise ValueError(f"calibration_steps={self.calibration_steps}: must be >= 1")
 
@@ -246,6 +261,9 @@ class Suite:
                                         or len(set(r.seeds)) != len(r.seeds)):
                 raise ValueError(f"run '{r.label}': seeds {r.seeds} must be distinct seeds of the suite's "
                                  f"{self.seeds}")
+        bad_seed = [s for s in self.seeds if not 0 <= s <= 2**63 - 1]
+        if bad_seed:
+            raise ValueError(f"seeds: {bad_seed[0]} is out of range; give integers from 0 to 2**63 - 1")
         if self.validation_every < 1:
             raise ValueError(f"validation_every={self.validation_every}: must be >= 1")
         if "psnr" not in self.metrics:
@@ -264,6 +282,19 @@ class Suite:
             raise ValueError(f"publish_max_mb={self.publish_max_mb}: must be > 0")
 
 
+def suite_path(value: str, base_dir: str | Path, folder: bool = False) -> str:
+    """A path written in a suite, resolved against the suite's folder ``base_dir``: ``base_dir / value`` when that
+    is a file (``folder``: a folder), else ``value`` as written (a builtin recipe name, an absolute path; a suite written before issue 24
+    named its on-the-fly recipe relative to the working directory, and still loads from the repository root).
+
+    With the suite given as a relative path (``studies/cpu.yaml``), the result is relative too
+    (``studies/cpu-data.yaml``), so the training configs, hence their sha256, do not depend on where the
+    repository is."""
+    cand = Path(base_dir) / value
+    found = cand.is_dir() if folder else cand.is_file()
+    return str(cand) if not Path(value).is_absolute() and found else value
+
+
 def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None = None) -> Suite:
     """Validate a suite mapping (see the module docstring). Every run's training config is validated too
     (``TrainConfig``), so a bad key in ``model``/``data``/``schedule`` fails here with the run named."""
@@ -274,9 +305,16 @@ def parse_suite(data: dict, source: str = "<suite>", base_dir: str | Path | None
     suite.source = source
     suite.run_sections = [merge(suite.defaults, {k: r[k] for k in RUN_KEYS if k in r}) for r in data["runs"]]
     if base_dir is not None:
-        cand = Path(base_dir) / suite.dataset.recipe
-        if not Path(suite.dataset.recipe).is_absolute() and cand.is_file():
-            suite.dataset.recipe = str(cand)
+        if not Path(suite.dataset.recipe).is_absolute() and (Path(base_dir) / suite.dataset.recipe).is_file():
+            # a recipe file named relative to the suite stays inside the suite's folder
+            inside(base_dir, suite.dataset.recipe, f"{source}: dataset.recipe", RecipeError)
+        suite.dataset.recipe = suite_path(suite.dataset.recipe, base_dir)
+        for sec in suite.run_sections:
+            online = (sec.get("data") or {}).get("online")
+            if isinstance(online, dict):
+                for key in ("recipe", "images"):
+                    if isinstance(online.get(key), str) and not online[key].startswith("builtin:"):
+                        online[key] = suite_path(online[key], base_dir, folder=key == "images")
     for i, run in enumerate(suite.runs):
         cfg = train_mapping(suite, i, seed=suite.seeds[0], steps=1, data_root="<study data>")
         from_dict(TrainConfig, cfg, source=f"{source}: runs[{i}] ({run.label})")
@@ -317,6 +355,7 @@ def train_mapping(suite: Suite, index: int, *, seed: int, steps: int, data_root:
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; relative recipe paths are resolved against the suite's folder."""
+    """Read and validate a suite file; its relative paths (``dataset.recipe``, each run's ``data.online.recipe``
+    and ``data.online.images``) are resolved against the suite's folder (:func:`suite_path`)."""
     path = Path(path)
     return parse_suite(load_mapping(path), source=str(path), base_dir=path.parent)

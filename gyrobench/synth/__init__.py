@@ -1,7 +1,7 @@
 """Blur rendering and realistic degradation (issue 4 items 1-2; specs rsblur.md, gyrodeblurnet.md §1).
 
 Imports only :mod:`gyrobench.gyro`, :mod:`gyrobench.color` and the base modules (docs/architecture.md); building
-datasets from recipes is :mod:`gyrobench.build`. The colour functions of :mod:`gyrobench.color` (sRGB <-> linear,
+datasets from recipes is :mod:`gyrobench.builder`. The colour functions of :mod:`gyrobench.color` (sRGB <-> linear,
 A7R3 CRF) are re-exported here for convenience.
 
 - :mod:`~gyrobench.synth.blur`: :func:`render_blur` (warp + average in linear light, crop, valid, sat mask),

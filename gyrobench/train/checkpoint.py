@@ -20,6 +20,7 @@ load with a warning.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import pickle
 import random
@@ -29,8 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
-from ..io import atomic_open
+from ..errors import CheckpointError, DiskFullError
+from ..io import atomic_open, disk_full_message
 from ..log import get_logger
 
 __all__ = [
@@ -93,9 +94,29 @@ def save_checkpoint(path: str | Path, **fields: Any) -> Path:
     payload = {"format": FORMAT, **fields}
     payload.pop("integrity", None)
     payload["integrity"] = {"algorithm": "sha256", "digest": content_digest(payload)}
-    with atomic_open(path, "wb") as fh:
-        torch.save(payload, fh)
+    try:
+        with atomic_open(path, "wb") as fh:
+            torch.save(payload, fh)
+    except RuntimeError as exc:  # torch's zip writer reports a failed write (a full disk) as a RuntimeError
+        if "fail" in str(exc).lower() and "writ" in str(exc).lower():
+            raise DiskFullError(disk_full_message(path, _payload_bytes(payload))) from exc
+        raise
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(disk_full_message(path, _payload_bytes(payload))) from exc
+        raise
     return path
+
+
+def _payload_bytes(obj) -> int:
+    """Bytes of the tensors in a checkpoint payload (what its file needs, roughly)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_payload_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_payload_bytes(v) for v in obj)
+    return 64
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -135,7 +156,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if missing:
         raise CheckpointError(f"{path}: missing field(s) {', '.join(missing)}; the checkpoint is incomplete")
     _check_integrity(path, ckpt)
+    _check_finite(path, ckpt["state_dict"])
     return ckpt
+
+
+def _check_finite(path: Path, state_dict) -> None:
+    """Every floating-point weight must be finite: NaN or inf weights (a diverged run, a damaged file that was
+    re-digested) would score "no metric" instead of failing."""
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{path}: field 'state_dict' must be a mapping of tensors, got "
+                              f"{type(state_dict).__name__}; the checkpoint is damaged")
+    for key, t in state_dict.items():
+        if isinstance(t, torch.Tensor) and (t.is_floating_point() or t.is_complex()) and not bool(
+                torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"{path}: field 'state_dict': tensor {key!r} holds {bad} NaN or infinite "
+                                  "value(s) (a diverged run?); use an earlier checkpoint or retrain")
 
 
 def _check_integrity(path: Path, ckpt: dict) -> None:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..build.onthefly import OnlineSection
 from ..config import differences, from_dict, load_mapping
 from ..errors import RecipeError
 from ..gyro.cmf import FieldSpec
+from .online import OnlineSection
 
 __all__ = ["ModelSection", "DataSection", "ScheduleSection", "LoggingSection", "TrainConfig", "load_train_config",
            "RESUME_MAY_CHANGE", "resume_differences"]
@@ -58,7 +58,7 @@ class DataSection:
     """Where the training shards are and how samples are cut (see ``gyrobench.data.dataset.ShardDataset``).
 
     ``online`` (instead of ``root``): synthesize every sample on the fly at crop size, fresh for every draw
-    (:class:`gyrobench.build.onthefly.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
+    (:class:`gyrobench.train.online.OnlineSection`: procedural or folder images, fitted or recorded hand-shake,
     a strength option), with the renderer, fields and degradation of the stored path. With ``online``, ``root``
     and ``split`` are not read (a study runner may still fill them in).
     """
@@ -144,8 +144,9 @@ class ScheduleSection:
             raise ValueError(f"grad_clip={self.grad_clip}: must be a positive gradient norm (or omitted: no clipping)")
         if self.warmup_steps < 0:
             raise ValueError(f"warmup_steps={self.warmup_steps}: must be >= 0")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise ValueError(f"max_seconds={self.max_seconds}: must be positive (or omitted)")
+        if self.max_seconds is not None and not (0 < self.max_seconds < math.inf):
+            raise ValueError(f"max_seconds={self.max_seconds}: must be a positive, finite number of seconds (or "
+                             "omitted)")
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of 'steps' or 'epochs'")
         for key in ("steps", "epochs", "batch_size"):
@@ -204,6 +205,8 @@ class TrainConfig:
             raise ValueError(f"train_alpha={self.train_alpha}: must be in [0, 1] (0: clean fields, 1: noisy)")
         if self.train_alpha is not None and self.curriculum:
             raise ValueError("train_alpha fixes α for the whole run; set curriculum: false with it")
+        if not 0 <= self.seed <= 2**63 - 1:
+            raise ValueError(f"seed={self.seed}: give an integer from 0 to 2**63 - 1")
         if not 0.0 <= self.gyro_shuffle <= 1.0:
             raise ValueError(f"gyro_shuffle={self.gyro_shuffle}: must be a fraction in [0, 1] of each batch")
 

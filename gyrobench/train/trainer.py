@@ -175,8 +175,8 @@ class Trainer:
 
         self.model_info = info(cfg.model.name)
         s = cfg.schedule
-        if cfg.data.online is not None:  # fresh samples rendered at crop size (gyrobench.build.onthefly)
-            from ..build.onthefly import OnTheFlyDataset
+        if cfg.data.online is not None:  # fresh samples rendered at crop size (gyrobench.builder.onthefly)
+            from ..builder.onthefly import OnTheFlyDataset
 
             if s.steps is None and cfg.data.online.size is None:
                 raise RecipeError("data.online: a run given in epochs needs data.online.size (samples per epoch)")
@@ -367,10 +367,10 @@ class Trainer:
             raise CheckpointError(f"{self.out}: already holds {what} ({last}); {how}, pass --overwrite to replace "
                                   "it, or choose a new --out")
         if self.dist.is_main:
-            from ..io import remove_tree_atomic
+            from ..folders import remove_owned
 
             log.warning("train: --overwrite: removing the earlier run in %s", self.out)
-            remove_tree_atomic(self.out)
+            remove_owned(self.out, "run")  # only what training made (gyrobench.folders); other files stay
         ddp.barrier()
 
     @staticmethod
@@ -601,7 +601,12 @@ def train(config: TrainConfig | dict | str | Path, out_dir: str | Path, *, resum
         config = from_dict(TrainConfig, config, source="<config>")
     info = ddp.setup(config.device)
     try:
-        trainer = Trainer(config, out_dir, config_text=text, dist_info=info, show_progress=show_progress)
-        return trainer.fit(resume=resume, overwrite=overwrite)
+        # the run folder is a training run's (gyrobench.folders): a dataset or any other folder is refused, and
+        # a second process training into it is refused at once (rank 0 holds the lock)
+        from ..folders import claim
+
+        with claim(out_dir, "run") if info.is_main else contextlib.nullcontext():
+            trainer = Trainer(config, out_dir, config_text=text, dist_info=info, show_progress=show_progress)
+            return trainer.fit(resume=resume, overwrite=overwrite)
     finally:
         ddp.teardown()

@@ -7,6 +7,7 @@ Errors name the file and line and say how to fix it (:class:`~gyrobench.errors.G
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from ...errors import GyroFormatError
 from ...gyro.recording import GyroRecording
 from ...log import get_logger
+from ...textfiles import inside, read_text, safe_name
 from ..calibration import Calibration
 from ..format import Capture, CaptureError, read_image, write_capture
 from ..units import TIME_UNITS, parse_quantity_ns, time_unit_from_name
@@ -69,7 +71,11 @@ def read_photo_list(path: str | Path) -> list[PhotoSpec]:
     path = Path(path)
     if not path.is_file():
         raise CaptureError(f"{path}: photo list not found; give a CSV with header image,start_s,exposure_ms")
-    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    try:
+        rows = list(csv.reader(read_text(path, "photo list (CSV)", CaptureError).splitlines()))
+    except csv.Error as exc:
+        fail(path, None, f"not a readable CSV ({str(exc)[:80]}); give a CSV with header image,start_s,exposure_ms",
+             CaptureError)
     body = [(k, r) for k, r in enumerate(rows, start=1) if r and not r[0].strip().startswith("#")]
     if not body:
         fail(path, None, "is empty; expected a header image,start_<unit>,exposure_<unit> and one row per photo",
@@ -94,11 +100,12 @@ def read_photo_list(path: str | Path) -> list[PhotoSpec]:
             start = _to_ns(r[1].strip(), units[0])
             exp = _to_ns(r[2].strip(), units[1])
         except ValueError:
-            fail(path, k, f"start/exposure {r[1]!r}, {r[2]!r} are not numbers; write decimal numbers in the "
-                          "header's units", CaptureError)
+            fail(path, k, f"start/exposure {r[1][:40]!r}, {r[2][:40]!r} are not finite numbers; write decimal "
+                          "numbers in the header's units", CaptureError)
         if exp <= 0:
             fail(path, k, f"exposure must be positive, got {r[2]!r}", CaptureError)
-        out.append(PhotoSpec((path.parent / r[0].strip()), start, exp, f"{path}: line {k}"))
+        image = inside(path.parent, r[0].strip(), f"{path}: line {k}: image", CaptureError)
+        out.append(PhotoSpec(image, start, exp, f"{path}: line {k}"))
     if not out:
         fail(path, None, "lists no photo; add one row per photo under the header", CaptureError)
     return out
@@ -114,9 +121,12 @@ def require_calibration_and_photos(src: Path, fmt: str, calibration, photos) -> 
 
 
 def _to_ns(text: str, unit: str) -> int:
-    if unit == "ns" and text.lstrip("+-").isdigit():
+    if unit == "ns" and text.lstrip("+-").isdigit() and len(text) < 20:
         return int(text)
-    return int(round(float(text) * TIME_UNITS[unit]))
+    value = float(text) * TIME_UNITS[unit]
+    if not math.isfinite(value) or abs(value) > 2**62:
+        raise ValueError(f"{text!r} is not a finite time")
+    return int(round(value))
 
 
 def _check_plausible(rec: GyroRecording, a_ns: int, b_ns: int, where: str) -> None:
@@ -141,6 +151,11 @@ def make_capture(out_dir: Path, name: str, image: Path, *, image_encoding: str, 
     """
     if not image.is_file():
         raise CaptureError(f"{where}: photo {image} not found; check the path (relative to the photo list)")
+    name = safe_name(name, "capture")
+    inside(out_dir, name, f"{where}: capture name", CaptureError)
+    if (out_dir / name).exists():
+        raise CaptureError(f"{where}: photo {image.name}: a capture named {name!r} was already made by this import "
+                           "(two photos with the same name?); rename one of the photos")
     arr, bits = read_image(image)
     h, w = arr.shape[:2]
     K = calibration.K_for((w, h), str(image))

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import GyroFormatError
 from ...gyro.recording import GyroRecording, validate_gyro
+from ...textfiles import read_text
 from ..calibration import Calibration
 from ..format import CaptureError
 from ..units import (
@@ -75,7 +77,7 @@ def read_csv_gyro(path: Path, *, columns: dict[str, str] | None = None, time_uni
     path = Path(path)
     if not path.is_file():
         fail(path, None, "not found; give a CSV gyro log")
-    rows = [(k, raw.strip()) for k, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+    rows = [(k, raw.strip()) for k, raw in enumerate(read_text(path, "CSV gyro log", GyroFormatError).splitlines(), start=1)
             if raw.strip() and not raw.strip().startswith("#")]
     if not rows:
         fail(path, None, "has no rows; expected a table of time and three angular rates")

@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import GyroFormatError
 from ...gyro.recording import GyroRecording, validate_gyro
+from ...textfiles import read_text
 from ..calibration import Calibration
 from ..format import CaptureError
 from .common import fail, log, make_capture
@@ -41,13 +43,13 @@ def read_imu_txt(path: Path) -> GyroRecording:
     if not path.is_file():
         fail(path, None, "not found; DeepGyro data needs imu/imu.txt with lines 'type t_ns x y z'", CaptureError)
     t, w, lines = [], [], []
-    for k, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for k, raw in enumerate(read_text(path, "DeepGyro text file", GyroFormatError).splitlines(), start=1):
         s = raw.strip()
         if not s or s.startswith("#"):
             continue
         parts = s.replace(",", " ").split()
         if len(parts) != 5:
-            fail(path, k, f"expected 5 columns 'type t_ns x y z', found {len(parts)} ({s[:60]!r}); fix the line")
+            fail(path, k, f"expected 5 columns 'type t_ns x y z', found {len(parts)}; fix the line")
         try:
             typ = int(parts[0])
         except ValueError:
@@ -81,7 +83,7 @@ def read_images_txt(path: Path) -> list[tuple[int, int, int]]:
         fail(path, None, "not found; DeepGyro data needs images/images.txt (exposure_start_ns exposure_ns per "
                          "photo)", CaptureError)
     out = []
-    for k, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for k, raw in enumerate(read_text(path, "DeepGyro text file", GyroFormatError).splitlines(), start=1):
         s = raw.strip()
         if not s or s.startswith("#"):
             continue

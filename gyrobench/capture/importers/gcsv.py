@@ -13,11 +13,14 @@ calibration's ``readout_time_s``, else the log's ``frame_readout_time`` (ms).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
+from ...errors import GyroFormatError
 from ...gyro.recording import GyroRecording, validate_gyro
+from ...textfiles import read_text
 from ..calibration import Calibration
 from .common import PhotoSpec, fail, make_capture, require_calibration_and_photos
 
@@ -32,10 +35,10 @@ def read_gcsv(path: Path) -> tuple[GyroRecording, dict]:
     path = Path(path)
     if not path.is_file():
         fail(path, None, "not found; give a Gyroflow .gcsv log")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines or lines[0].strip() not in MAGIC:
-        fail(path, 1, f"first line is {lines[0][:40]!r} if any; a gcsv log starts with 'GYROFLOW IMU LOG' or "
-                      "'CAMERA IMU LOG'" if lines else "file is empty; a gcsv log starts with 'GYROFLOW IMU LOG'")
+    lines = read_text(path, "gcsv log", GyroFormatError).splitlines()
+    if not lines or lines[0].strip() not in MAGIC:  # not a gcsv log: nothing of it is echoed
+        fail(path, 1, "is not a gcsv log: its first line must be 'GYROFLOW IMU LOG' or 'CAMERA IMU LOG'; give a "
+                      "Gyroflow .gcsv log" if lines else "file is empty; a gcsv log starts with 'GYROFLOW IMU LOG'")
     header: dict[str, str] = {}
     cols, col_line = None, None
     for k, raw in enumerate(lines[1:], start=2):
@@ -56,7 +59,13 @@ def read_gcsv(path: Path) -> tuple[GyroRecording, dict]:
     try:
         tscale, gscale = float(header["tscale"]), float(header["gscale"])
     except ValueError:
-        fail(path, None, f"tscale/gscale must be numbers, got {header['tscale']!r}, {header['gscale']!r}")
+        fail(path, None, f"tscale/gscale must be numbers, got {header['tscale'][:40]!r}, {header['gscale'][:40]!r}")
+    if not (math.isfinite(tscale) and tscale > 0):
+        fail(path, None, f"header 'tscale' is {tscale!r}: it must be a positive number (seconds per raw t unit, "
+                         "e.g. 0.001 for ms); fix the header")
+    if not (math.isfinite(gscale) and gscale != 0):
+        fail(path, None, f"header 'gscale' is {gscale!r}: it must be a finite, non-zero number (rad/s per raw gyro "
+                         "unit); fix the header")
     if cols[:4] != ["t", "gx", "gy", "gz"]:
         fail(path, col_line, f"columns are {cols}; a gcsv log's columns start with t,gx,gy,gz")
     t, w, lnum = [], [], []
@@ -70,13 +79,19 @@ def read_gcsv(path: Path) -> tuple[GyroRecording, dict]:
         try:
             vals = [float(p) for p in parts[:4]]
         except ValueError:
-            fail(path, k, f"non-numeric value in {parts[:4]}; rows hold numbers")
+            fail(path, k, "non-numeric value in the t,gx,gy,gz columns; rows hold numbers")
+        if not all(math.isfinite(v) for v in vals):
+            fail(path, k, "a value is not finite (nan or inf); rows hold finite numbers")
         t.append(vals[0])
         w.append(vals[1:4])
         lnum.append(k)
     if not t:
         fail(path, None, "has no samples after the column line")
-    t_ns = np.round(np.asarray(t) * tscale * 1e9).astype(np.int64)
+    t_s = np.asarray(t) * tscale
+    if not (np.abs(t_s) < 9.2e9).all():  # int64 nanoseconds reach 292 years
+        i = int(np.flatnonzero(~(np.abs(t_s) < 9.2e9))[0])
+        fail(path, int(lnum[i]), "timestamp x tscale is beyond 292 years; check tscale (seconds per raw t unit)")
+    t_ns = np.round(t_s * 1e9).astype(np.int64)
     w_arr = np.asarray(w, dtype=np.float64) * gscale
     l_arr = np.asarray(lnum)
     validate_gyro(t_ns, w_arr, str(path), lines=l_arr, min_samples=2)
@@ -90,7 +105,12 @@ def import_gcsv(src: Path, out: Path, *, calibration: Calibration | None = None,
     rec, header = read_gcsv(src)
     readout = calibration.readout_time_s
     if readout is None and "frame_readout_time" in header:
-        readout = float(header["frame_readout_time"]) * 1e-3  # ms in the gcsv header
+        try:
+            readout = float(header["frame_readout_time"]) * 1e-3  # ms in the gcsv header
+        except ValueError:
+            readout = math.nan
+        if not (math.isfinite(readout) and 0 <= readout < 1):
+            fail(src, None, "header 'frame_readout_time' must be a number of ms from 0 to 1000; fix the header")
     folders = []
     for p in photos:
         source = {"importer": "gcsv", "log": str(src), "header": header, "photo": p.where,

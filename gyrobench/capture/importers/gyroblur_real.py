@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ...errors import GyroFormatError
 from ...gyro.recording import GyroRecording, parse_gyro_text, validate_gyro
+from ...textfiles import read_text
 from ..calibration import Calibration, load_calibration
 from ..format import CaptureError
 from .common import fail, make_capture
@@ -38,7 +40,7 @@ def read_image_info(path: Path) -> dict:
         fail(path, None, "not found; each GyroBlur-Real scene needs image_info.txt "
                          "(timestamp_ns ISO exposure_ns fx fy cx cy skew)", CaptureError)
     values, lines = [], []
-    for k, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for k, raw in enumerate(read_text(path, "GyroBlur real text file", GyroFormatError).splitlines(), start=1):
         s = raw.split("#", 1)[0].replace(",", " ").split()
         values += s
         lines += [k] * len(s)
@@ -63,7 +65,7 @@ def read_gyro_txt(path: Path) -> GyroRecording:
     """``timestamp_ns wx wy wz`` (rad/s) with the line-numbered validation of :func:`validate_gyro`."""
     if not path.is_file():
         fail(path, None, "not found; each GyroBlur-Real scene needs gyro.txt (timestamp_ns wx wy wz, rad/s)")
-    t, w, lines = parse_gyro_text(path.read_text(encoding="utf-8"), str(path))
+    t, w, lines = parse_gyro_text(read_text(path, "GyroBlur real text file", GyroFormatError), str(path))
     validate_gyro(t, w, str(path), lines=lines, min_samples=2)
     return GyroRecording(np.asarray(t, dtype=np.int64), w, np.eye(3), str(path), lines)
 

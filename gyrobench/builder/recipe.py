@@ -3,7 +3,7 @@
 A recipe is validated into the typed :class:`Recipe` dataclass tree with :func:`gyrobench.config.from_dict`:
 unknown keys, wrong types and out-of-range values raise :class:`~gyrobench.errors.RecipeError` naming the file
 and the dotted key. Builtin recipes (``smoke``, ``demo``, ``gyroblur-synth``) ship inside the package
-(``gyrobench/recipes/*.yaml``, identical copies of the repository's ``recipes/``), so
+(``gyrobench/recipes/*.yaml``, their one copy; the repository's ``recipes/`` is for users' own recipes), so
 ``load_recipe("demo")`` works from an installed package.
 
 Conventions
@@ -40,6 +40,10 @@ from ..config import from_dict, to_dict
 from ..errors import RecipeError
 from ..gyro.error_model import GyroErrorModel
 from ..provenance import sha256_json
+from ..textfiles import inside, load_yaml, read_text
+
+#: the largest seed: NumPy's SeedSequence and torch.manual_seed both take any non-negative 63-bit integer
+MAX_SEED = 2**63 - 1
 
 __all__ = [
     "GyroSource", "Sources", "Camera", "Exposure", "Substeps", "DegradationCfg", "Split", "Storage", "Recipe",
@@ -308,8 +312,8 @@ class Recipe:
         names = [s.name for s in self.splits]
         if len(set(names)) != len(names):
             raise ValueError(f"splits: names must be unique, got {names}")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED} (2**63 - 1), got {self.seed}")
 
     @property
     def base_dir(self) -> Path:
@@ -348,7 +352,15 @@ def expand_path(value: str, recipe: Recipe, key: str) -> Path:
         raise RecipeError(f"{src}: {key}: environment variable {missing[0]} is not set; "
                           f"export {missing[0]}=/path/to/data or override with --set {key}=PATH")
     p = Path(expanded)
-    return p if p.is_absolute() else recipe.base_dir / p
+    if p.is_absolute():
+        return p
+    # ``cli_values``: string values given with --set (set by load_recipe; not a field: not hashed or recorded)
+    if expanded == value and value not in getattr(recipe, "cli_values", ()) and recipe.source_path \
+            and not recipe.source_path.startswith("builtin:"):
+        # a relative path written in the recipe file stays inside the recipe's folder (data elsewhere: an
+        # absolute path, ${VAR} or --set KEY=PATH, all explicit choices)
+        inside(recipe.base_dir, p, f"{recipe.source_path}: {key}", RecipeError)
+    return recipe.base_dir / p
 
 
 def builtin_recipes() -> dict[str, str]:
@@ -368,7 +380,7 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise RecipeError(f"--set {item!r}: expected KEY=VALUE, e.g. --set splits.0.size=8")
     key, value = item.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
+    return key.strip().split("."), load_yaml(value, f"--set {item!r}")
 
 
 def apply_overrides(mapping: dict, overrides: list[str] | None, source: str) -> dict:
@@ -406,18 +418,14 @@ def load_recipe(path_or_name: str | Path, overrides: list[str] | None = None) ->
     builtins = builtin_recipes()
     if text_path.is_file():
         source = str(text_path)
-        text = text_path.read_text(encoding="utf-8")
+        text = read_text(text_path, "recipe (YAML)")
     elif str(path_or_name) in builtins:
         source = f"builtin:{path_or_name}"
         text = (importlib.resources.files("gyrobench") / "recipes" / f"{path_or_name}.yaml").read_text("utf-8")
     else:
         names = ", ".join(builtins) or "(none installed)"
         raise RecipeError(f"{path_or_name}: recipe not found; give a YAML file path or a builtin name: {names}")
-    try:
-        mapping = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise RecipeError(f"{source}: cannot parse YAML ({first}); fix the syntax") from exc
+    mapping = load_yaml(text, source) or {}
     if not isinstance(mapping, dict):
         raise RecipeError(f"{source}: top level must be a mapping of keys")
     if overrides:
@@ -426,6 +434,8 @@ def load_recipe(path_or_name: str | Path, overrides: list[str] | None = None) ->
     recipe = from_dict(Recipe, mapping, source=source)
     recipe.source_path = source
     recipe.text = text
+    recipe.cli_values = frozenset(v for item in overrides or () for v in [_parse_override(item)[1]]
+                                  if isinstance(v, str))
     _check_error_model(recipe, source)
     return recipe
 

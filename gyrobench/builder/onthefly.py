@@ -1,17 +1,21 @@
 """On-the-fly synthesis in the loader: a fresh sample for every draw (issue 9 item 3).
 
-``OnTheFlyDataset(OnlineSection(...), crop=128, seed=...)`` yields the same per-sample dict as
+``OnTheFlyDataset(OnlineSection(...), crop=128, seed=...)`` (the settings: ``data.online`` of a training config,
+:class:`gyrobench.train.online.OnlineSection`) yields the same per-sample dict as
 :class:`gyrobench.data.dataset.ShardDataset` (``blurred`` clean blur, ``sharp``, ``sat_mask``, ``cmf_clean``,
 ``cmf_noisy``, ``meta``), rendered at crop size when it is asked for, so a CPU run never sees the same sample twice:
 new images (procedural dead leaves, or files of a folder / the packaged Kodak images) and new hand-shake windows
-(the fitted generator or a recording, rates scaled by ``strength``).
+(the fitted generator or a recording, rates scaled by the sampler's own ``strength``: it replaces the recipe's gyro
+``strength``, it does not multiply it).
 
 Same code as the stored path (``gyrobench synth``), from the recipe named by ``recipe`` (camera, exposure samples,
-sub-steps, error model, field segments M, gyro source): gyro window -> camera axes -> ``substeps_for_max_step``
+sub-steps, error model, field segments M, gyro source of the first split): gyro window (scaled once, by
+:meth:`~gyrobench.builder.sources.GyroWindowSource.window`) -> camera axes -> ``substeps_for_max_step``
 on the *full* frame -> ``pose_homographies`` (anchor mid-exposure) -> the stored path's CPU renderer
 (:func:`gyrobench.synth.render_cpu.render_blur_cpu` through ``build.pipeline._render``) with the saturation mask
-(threshold 1.0, rsblur.md D3) -> ``camera_motion_field`` and the error-model draw with
-``noisy_camera_motion_field``. The degradation (noise etc.) is applied per batch by the trainer, exactly as for an
+(threshold 1.0, rsblur.md D3) -> the clean and noisy fields of
+:func:`gyrobench.gyro.window_fields.window_fields` (the stored path's and the dataset reader's function) with the
+error-model draw. The degradation (noise etc.) is applied per batch by the trainer, exactly as for an
 ``on_the_fly`` stored split. Differences: no uint16 quantisation of the images; images are rendered from a patch.
 
 Rendering at crop size: the crop is a window ``(ox, oy, c, c)`` (even offsets, inside the camera frame) of a
@@ -32,7 +36,6 @@ streams of the image, the gyro window, the error-model draw, the crop position a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +45,9 @@ import torch
 from ..assets import kodak_paths
 from ..config import from_dict
 from ..errors import ImageError, RecipeError
-from ..gyro.cmf import camera_motion_field
-from ..gyro.error_model import GyroErrorModel, noisy_camera_motion_field
+from ..gyro.error_model import GyroErrorModel
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
+from ..gyro.window_fields import camera_rates, window_fields
 from ..log import get_logger
 from ..synth.blur import pose_path_length_px
 from ..synth.deadleaves import DeadLeavesParams, dead_leaves_linear
@@ -52,70 +55,12 @@ from .pipeline import _render
 from .recipe import load_recipe
 from .sources import GyroWindowSource, load_linear_image
 
-__all__ = ["OnlineSection", "OnTheFlyDataset", "crop_margin", "shifted_K"]
+__all__ = ["OnTheFlyDataset", "crop_margin", "shifted_K", "dihedral"]
 
 log = get_logger("build.onthefly")
 
 _KEY = 0x6F746631  # "otf1"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-@dataclass
-class OnlineSection:
-    """On-the-fly synthesis settings (``data.online`` of a training config).
-
-    ``recipe``: builtin name or path of the recipe whose camera, exposure, sub-steps, error model, field M and gyro
-    source are used (default ``demo``: 500x500, fx 561.5, 11-sample windows of the fitted hand-shake).
-    ``images``: ``builtin:deadleaves`` (procedural, default), ``builtin:kodak`` or a folder of sRGB images (each
-    fitted to the recipe's frame like the stored path does). ``image_range``: ``[a, b)`` slice of the sorted files.
-    ``strength``: the hand-shake rates are multiplied by it; with ``strength_max`` the factor is uniform in
-    ``[strength, strength_max]`` per sample. ``size``: samples per epoch (default: steps x batch, one epoch per
-    run). ``deadleaves``: overrides of :class:`gyrobench.synth.deadleaves.DeadLeavesParams`. ``deadleaves_fraction``
-    (with ``builtin:kodak`` or a folder; default 0): the probability that a sample's image is a fresh dead-leaves
-    image instead of a file (a mixture of real and procedural training images; 0 leaves every draw as it was).
-    ``dihedral`` (default false): each file image is drawn in one of its 8 flips and 90-degree rotations (4 flips for
-    a non-square frame) before it is cropped and blurred, as NAFNet's ``use_flip``/``use_rot`` augmentation but
-    applied to the sharp source, so the blur, the field and the noise are rendered for the transformed image and
-    need no transformation themselves; off draws nothing, so other runs keep their draws.
-    ``margin``: fixed margin in px around the crop (default: from the poses). ``max_margin``: cap of the automatic
-    margin (px).
-    """
-
-    recipe: str = "demo"
-    images: str = "builtin:deadleaves"
-    image_range: list[int] | None = None
-    strength: float = 1.0
-    strength_max: float | None = None
-    size: int | None = None
-    deadleaves: dict[str, Any] = field(default_factory=dict)
-    deadleaves_fraction: float = 0.0
-    dihedral: bool = False
-    margin: int | None = None
-    max_margin: int = 160
-
-    def __post_init__(self):
-        if not self.strength > 0 or (self.strength_max is not None and self.strength_max < self.strength):
-            raise ValueError(f"need strength > 0 and strength_max >= strength, got {self.strength}, "
-                             f"{self.strength_max}")
-        if self.size is not None and self.size <= 0:
-            raise ValueError(f"size={self.size}: must be positive (or omitted)")
-        if self.image_range is not None and (len(self.image_range) != 2 or self.image_range[0] >= self.image_range[1]):
-            raise ValueError(f"image_range={self.image_range}: give [first, end) with first < end")
-        if self.margin is not None and (self.margin < 0 or self.margin % 2):
-            raise ValueError(f"margin={self.margin}: must be an even number of px >= 0 (or omitted)")
-        if not 0.0 <= self.deadleaves_fraction <= 1.0:
-            raise ValueError(f"deadleaves_fraction={self.deadleaves_fraction}: must be in [0, 1]")
-        if self.deadleaves_fraction > 0 and self.images == "builtin:deadleaves":
-            raise ValueError("deadleaves_fraction mixes dead leaves into builtin:kodak or a folder; with "
-                             "images: builtin:deadleaves every image is procedural already (drop the fraction)")
-        if self.dihedral and self.images == "builtin:deadleaves":
-            raise ValueError("dihedral transforms file images; builtin:deadleaves images are isotropic draws "
-                             "already (drop dihedral)")
-        if self.deadleaves:
-            try:
-                DeadLeavesParams(**self.deadleaves)
-            except TypeError as exc:
-                raise ValueError(f"deadleaves: {exc}; the keys are the fields of DeadLeavesParams") from exc
 
 
 def shifted_K(K: np.ndarray, x0: float, y0: float) -> np.ndarray:
@@ -158,9 +103,11 @@ def dihedral(img: np.ndarray, code: int) -> np.ndarray:
 
 
 class OnTheFlyDataset(torch.utils.data.Dataset):
-    """Fresh synthetic samples at crop size (module docstring). ``fields=False`` skips the motion fields."""
+    """Fresh synthetic samples at crop size (module docstring). ``online``: the settings, a
+    :class:`gyrobench.train.online.OnlineSection` (read for its attributes; the class lives with the training
+    config it belongs to). ``fields=False`` skips the motion fields."""
 
-    def __init__(self, online: OnlineSection, crop: int, seed: int = 0, *, size: int | None = None,
+    def __init__(self, online, crop: int, seed: int = 0, *, size: int | None = None,
                  fields: bool = True, segments: int | None = None):
         if crop is None or crop <= 0 or crop % 8:
             raise RecipeError(f"data.crop={crop}: on-the-fly synthesis needs a positive crop, a multiple of 8")
@@ -199,7 +146,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
 
     # ------------------------------------------------------------------ sources
     @staticmethod
-    def _image_paths(online: OnlineSection) -> list[Path]:
+    def _image_paths(online) -> list[Path]:
         if online.images == "builtin:kodak":
             paths = list(kodak_paths())
         else:
@@ -255,7 +202,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
         ss, (r_img, r_gyro, r_err, r_pos, r_str, r_aug) = self._streams(index)
         o, cam = self.online, self.recipe.camera
         strength = o.strength if o.strength_max is None else float(r_str.uniform(o.strength, o.strength_max))
-        win = self._gyro_source().window(int(index), r_gyro)
+        win = self._gyro_source().window(int(index), r_gyro, strength=strength)  # the sampler's strength only
         c = self.crop
         ox = int(r_pos.integers(0, (cam.width - c) // 2 + 1)) * 2
         oy = int(r_pos.integers(0, (cam.height - c) // 2 + 1)) * 2
@@ -267,12 +214,12 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
                 "image": image, "strength": float(strength), "position": (ox, oy), "window_start": int(win.start)}
         if o.dihedral and not procedural:
             info["dihedral"] = int(r_aug.integers(8 if cam.width == cam.height else 4))
-        return info, (r_img, r_err, win, strength)
+        return info, (r_img, r_err, win)
 
     def __getitem__(self, index: int) -> dict:
-        info, (r_img, r_err, win, strength) = self._draw(index)
+        info, (r_img, r_err, win) = self._draw(index)
         cam, sub, c = self.recipe.camera, self.recipe.substeps, self.crop
-        w_cam = (win.w @ win.R_imu_to_cam.T) * strength
+        w_cam = camera_rates(win.w, win.R_imu_to_cam)
         n_sub = substeps_for_max_step(win.t_ns, w_cam, self.K, (cam.height, cam.width), max_step_px=sub.max_step_px,
                                       min_substeps=sub.min_per_interval, max_substeps=sub.max_per_interval, M=self.M)
         ox, oy = info["position"]
@@ -299,13 +246,11 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
                                   "sat_mask": chw(out["sat_mask"])}
         if self.fields:
             self._gyro_source()
-            opts = dict(crop=crop, M=self.M, layout="chw", dtype=np.float32)
-            clean = torch.from_numpy(np.ascontiguousarray(camera_motion_field(win.t_ns, w_cam, K2, **opts)))
-            noisy = clean
-            if self._error_model is not None:
-                draw = self._error_model.draw(r_err, len(win.t_ns), K=K2)
-                noisy = torch.from_numpy(np.ascontiguousarray(
-                    noisy_camera_motion_field(win.t_ns, w_cam, K2, draw, **opts), dtype=np.float32))
+            draw = None if self._error_model is None else self._error_model.draw(r_err, len(win.t_ns), K=K2)
+            clean, noisy = window_fields(win.t_ns, w_cam, K2, draw=draw, crop=crop, M=self.M, layout="chw",
+                                         dtype=np.float32)
+            clean = torch.from_numpy(np.ascontiguousarray(clean))
+            noisy = clean if draw is None else torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))
             sample["cmf_clean"], sample["cmf_noisy"] = clean.float(), noisy.float()
         info.update(margin=m, substeps=int(n_sub))
         sample["meta"] = {

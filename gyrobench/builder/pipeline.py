@@ -6,13 +6,13 @@ Per sample (split ``s``, index ``n``):
    window, the error-model draw and the degradation draw, so every sample depends only on (seed, split, index),
    never on the worker count, scheduling or resume (docs/conventions.md §5).
 2. Image ``n % len(images)`` of the split (sorted), sRGB decoded to linear float32 and fitted to the full frame
-   (:func:`gyrobench.build.sources.load_linear_image`; too small -> ImageError naming the file).
+   (:func:`gyrobench.builder.sources.load_linear_image`; too small -> ImageError naming the file).
 3. Gyro window (recording window or fitted hand-shake draw) mapped to camera axes (``w @ R_imu_to_cam.T``).
 4. Poses: ``substeps_for_max_step`` (>= 8 per raw interval, <= ``max_step_px`` px between warps, rsblur.md D2)
    and ``pose_homographies`` anchored at mid-exposure (spec gyrodeblurnet.md §1.2, §3.1), so the stored sharp
    crop is the motion field's anchor frame.
    With a rolling shutter (``exposure.readout_time_s > 0``) the window read in step 3 also covers the readout
-   (:class:`gyrobench.build.sources.GyroWindowSource`), and steps 4-5 run per band of 8 rows with the exposure
+   (:class:`gyrobench.builder.sources.GyroWindowSource`), and steps 4-5 run per band of 8 rows with the exposure
    window of the band's first full-frame row (:func:`gyrobench.gyro.rolling_shutter.band_windows`); the stored
    fields are then :func:`gyrobench.gyro.rolling_shutter.window_field` (per row, its own window) and every sample
    records ``readout_time_s`` (docs/datasets.md, "Rolling shutter").
@@ -54,20 +54,30 @@ from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter, quantize, read_shard_attrs, verify_shard
 from ..device import resolve_device
 from ..errors import GyrobenchError, ShardError
-from ..gyro.cmf import FieldSpec, camera_motion_field
-from ..gyro.error_model import ErrorDraw, GyroErrorModel, noisy_camera_motion_field
+from ..folders import claim, write_marker
+from ..gyro.cmf import FieldSpec
+from ..gyro.error_model import ErrorDraw, GyroErrorModel
 from ..gyro.recording import GyroRecording
-from ..gyro.rolling_shutter import band_windows, window_field
+from ..gyro.rolling_shutter import band_windows
 from ..gyro.trajectory import pose_homographies, substeps_for_max_step
-from ..io import atomic_dir
+from ..gyro.window_fields import camera_rates, window_fields
+from ..io import atomic_dir, require_space
 from ..log import get_logger, progress
 from ..provenance import git_commit, machine, sha256_file, versions
 from ..synth.blur import pose_path_length_px, render_blur
 from ..synth.degrade import Degradation
 from ..synth.render_cpu import RENDERER_NAME, cv_threads, render_blur_cpu
+from .card import CARD, write_card
 from .recipe import Recipe, Split, load_recipe
 from .seeding import sample_seedseq
-from .sources import GyroWindowSource, file_sha256, images_for_split, list_images, load_linear_image
+from .sources import (
+    GyroWindowSource,
+    check_paths,
+    file_sha256,
+    images_for_split,
+    list_images,
+    load_linear_image,
+)
 
 log = get_logger("build.pipeline")
 
@@ -239,7 +249,7 @@ def sample_window(recipe: Recipe, split: Split, index: int, run_id: str = ""):
     ctx = _context(recipe, run_id)
     ss_gyro = sample_seedseq(recipe.seed, split.name, index).spawn(3)[0]
     win = ctx.gyro[split.name].window(index, np.random.default_rng(ss_gyro))
-    return win, win.w @ win.R_imu_to_cam.T
+    return win, camera_rates(win.w, win.R_imu_to_cam)
 
 
 def _poses(recipe: Recipe, t_ns, w_cam, K) -> tuple[int, np.ndarray]:
@@ -376,26 +386,16 @@ def field_spec(recipe: Recipe) -> FieldSpec:
 
 
 def _fields(recipe, t_ns, w_cam, K, crop, ctx, sample) -> dict[str, np.ndarray]:
-    kw = field_spec(recipe).kwargs()
+    """The stored fields (``storage.store_cmf: float16``) of a sample, HWC: :func:`window_fields` of its window
+    with its own error-model draw (``err_*``); ``cmf_noisy`` is a copy of ``cmf_clean`` without a draw."""
     draws = {k[4:]: v for k, v in sample.items() if k.startswith("err_")}
-    if recipe.exposure.readout_time_s > 0:
-        out = {}
-        rs = {"exposure_ns": int(sample["exposure_ns"]), "crop": crop, "layout": "hwc", "dtype": np.float32,
-              "readout_time_s": recipe.exposure.readout_time_s, "frame_height": recipe.camera.height, **kw}
-        out["cmf_clean"] = window_field(t_ns, w_cam, K, **rs).astype(np.float16)
-        if draws:
-            out["cmf_noisy"] = window_field(t_ns, w_cam, K, draw=ErrorDraw.from_arrays(draws), **rs).astype(np.float16)
-        else:
-            out["cmf_noisy"] = out["cmf_clean"].copy()
-        return out
-    clean = camera_motion_field(t_ns, w_cam, K, crop=crop, layout="hwc", dtype=np.float32, **kw)
+    readout = recipe.exposure.readout_time_s
+    clean, noisy = window_fields(t_ns, w_cam, K, draw=ErrorDraw.from_arrays(draws) if draws else None,
+                                 readout_time_s=readout, exposure_ns=int(sample["exposure_ns"]),
+                                 frame_height=recipe.camera.height, crop=crop, layout="hwc", dtype=np.float32,
+                                 **field_spec(recipe).kwargs())
     out = {"cmf_clean": clean.astype(np.float16)}
-    if draws:
-        noisy = noisy_camera_motion_field(t_ns, w_cam, K, ErrorDraw.from_arrays(draws), crop=crop, layout="hwc",
-                                          dtype=np.float32, **kw)
-        out["cmf_noisy"] = np.asarray(noisy).astype(np.float16)
-    else:
-        out["cmf_noisy"] = out["cmf_clean"].copy()
+    out["cmf_noisy"] = np.asarray(noisy).astype(np.float16) if draws else out["cmf_clean"].copy()
     return out
 
 
@@ -455,6 +455,11 @@ def _existing_ok(path: Path, recipe: Recipe, task: dict, renderer: str = "opencv
             and attrs.get("split") == task["split"] and attrs.get("renderer") == renderer_label(renderer))
 
 
+def _sample_bytes(sample: dict) -> int:
+    """Uncompressed bytes of one sample's arrays (an upper bound of what its shard rows take)."""
+    return sum(np.asarray(v).nbytes for v in sample.values() if not isinstance(v, str)) + 4096
+
+
 def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | None = None, run_id: str = "",
                device: str = "cpu", renderer: str = "auto", timer: StageTimer | None = None,
                on_sample=None) -> dict:
@@ -479,6 +484,8 @@ def make_shard(recipe: Recipe, task: dict, out_dir: str | Path, threads: int | N
                                               compression_level=st.compression_level) as wr:
             for i in range(task["first"], task["first"] + task["count"]):
                 sample = synthesize_sample(recipe, sp, i, run_id, device, renderer, timer)
+                if i == task["first"]:  # HDF5 cannot fail cleanly on a full disk: ask for the room first
+                    require_space(path, _sample_bytes(sample) * task["count"])
                 with _stage(timer, "write"):
                     wr.add(sample)
                 if on_sample is not None:
@@ -493,8 +500,9 @@ def _cleanup_tmp(out_dir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None):
-    run_id = uuid.uuid4().hex
+def _run_tasks(recipe, tasks, out_dir, workers, scheduler, device="cpu", renderer="auto", on_sample=None,
+               run_id: str | None = None):
+    run_id = run_id or uuid.uuid4().hex
     jobs = [delayed(make_shard)(recipe, t, str(out_dir), 1 if (workers > 1 or scheduler) else None, run_id, device,
                                 renderer)
             for t in tasks]
@@ -562,8 +570,9 @@ def _recipe_differences(recorded: dict, recipe: Recipe, limit: int | None, rende
 
 def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 1, scheduler=None,
                limit: int | None = None, command: str | None = None, device: str = "cpu",
-               renderer: str = "auto", overwrite: bool = False) -> dict:
-    """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards) and return the manifest dict.
+               renderer: str = "auto", overwrite: bool = False, made_by: str | None = None) -> dict:
+    """Synthesize ``recipe`` into ``out_dir`` (``manifest.json`` + shards, and the dataset card ``README.md``,
+    :mod:`gyrobench.builder.card`, which is not part of the data) and return the manifest dict.
 
     ``workers``: joblib processes (shard-level parallelism). ``scheduler``: a dask.distributed scheduler address
     or Client; shards then run on that cluster. ``limit``: at most this many samples per split (quick runs;
@@ -576,30 +585,45 @@ def synthesize(recipe: Recipe | str | Path, out_dir: str | Path, workers: int = 
     and kept, the rest redone; a finished, intact dataset is left as it is (not even its manifest is rewritten).
     ``overwrite`` builds a dataset of another recipe in a temporary folder beside ``out_dir`` and swaps it in at
     the end (:func:`gyrobench.io.atomic_dir`), so a kill leaves the old dataset whole.
+
+    Ownership (:mod:`gyrobench.folders`): ``out_dir`` must be missing, empty or a dataset folder (its marker, or
+    a manifest and shards only); another process synthesizing into it is refused at once, and ``overwrite``
+    refuses a folder that also holds files synth did not make. ``made_by`` is recorded in the folder's marker
+    (default ``gyrobench synth``). A disk too full for the next shard is refused before it is written
+    (:func:`gyrobench.io.require_space`).
     """
     device = str(resolve_device(device))
     renderer = resolve_renderer(renderer, device)
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     out_dir = Path(out_dir)
-    recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
-    if recorded is not None:
-        diffs = _recipe_differences(recorded, recipe, limit, renderer)
-        if diffs and not overwrite:
-            raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
-                             f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a new "
-                             "--out folder")
-        if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
-            log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
-            with atomic_dir(out_dir) as tmp:
-                manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
-                                            shown_as=out_dir)
-            return manifest
-    return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer, shown_as=out_dir)
+    check_paths(recipe)  # a path outside the recipe's folder, an unset ${VAR}: refused before any work
+    run_id = uuid.uuid4().hex
+    _context(recipe, run_id)  # the sources read and checked (images listed, gyro read) before any work
+    # the folder is a dataset's (gyrobench.folders): --overwrite, which swaps in a new folder, refuses a folder
+    # holding anything synth did not make; the lock keeps a second synth process out
+    with claim(out_dir, "dataset", replace=overwrite, marker=False, made_by=made_by):
+        recorded, what = _recorded_recipe(out_dir) if out_dir.is_dir() else (None, "")
+        if recorded is not None:
+            diffs = _recipe_differences(recorded, recipe, limit, renderer)
+            if diffs and not overwrite:
+                raise ShardError(f"{out_dir}: holds {what} made from a different recipe ({'; '.join(diffs[:6])}"
+                                 f"{'; ...' if len(diffs) > 6 else ''}); pass --overwrite to replace it, or choose a "
+                                 "new --out folder")
+            if diffs:  # and overwrite; the same recipe always resumes (a rebuild would give the same bytes)
+                log.info("synth: --overwrite: building the new dataset beside %s, swapped in when complete", out_dir)
+                with atomic_dir(out_dir) as tmp:
+                    write_marker(tmp, "dataset", made_by)
+                    manifest = _synthesize_into(recipe, tmp, workers, scheduler, limit, command, device, renderer,
+                                                shown_as=out_dir, run_id=run_id)
+                return manifest
+        write_marker(out_dir, "dataset", made_by)
+        return _synthesize_into(recipe, out_dir, workers, scheduler, limit, command, device, renderer,
+                                shown_as=out_dir, run_id=run_id)
 
 
 def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, command, device, renderer,
-                     shown_as: Path) -> dict:
+                     shown_as: Path, run_id: str | None = None) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     _cleanup_tmp(out_dir)
     tasks = shard_tasks(recipe, limit)
@@ -622,7 +646,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     # progress in samples: per sample in this process, per finished shard from worker processes or a cluster
     bar = progress(total=sum(t["count"] for t in tasks), desc=f"synth {recipe.name}", unit="sample")
     live = int(workers) <= 1 and scheduler is None
-    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer,
+    for entry in _run_tasks(recipe, tasks, out_dir, int(workers), scheduler, device, renderer, run_id=run_id,
                             on_sample=bar.update if live else None):
         kept += entry.pop("_status") == "kept"
         entries.append(entry)
@@ -635,6 +659,7 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
             and (previous.get("created") or {}).get("renderer") == renderer_label(renderer):
         log.info("synth %s: %s is already complete and intact (%d shards verified); nothing rewritten", recipe.name,
                  shown_as, len(entries))
+        write_card(out_dir, previous, recipe)  # written only when missing or stale (documentation, not data)
         return previous
     n = sum(e["samples"] for e in entries)
     dt = time.perf_counter() - t0
@@ -665,6 +690,8 @@ def _synthesize_into(recipe: Recipe, out_dir: Path, workers, scheduler, limit, c
     }
     manifest["fingerprint"] = content_fingerprint(manifest)
     write_json_atomic(out_dir / "manifest.json", manifest)
-    log.info("manifest: %s (%s)", shown_as / "manifest.json", json.dumps({k: v["samples"] for k, v in splits.items()}))
+    write_card(out_dir, manifest, recipe)
+    log.info("manifest: %s (%s); dataset card: %s", shown_as / "manifest.json",
+             json.dumps({k: v["samples"] for k, v in splits.items()}), shown_as / CARD)
     return manifest
 

@@ -4,7 +4,7 @@ readers).
 
 Lazy re-exports (importing this package does not import torch or h5py)::
 
-    from gyrobench.build import load_recipe, synthesize, import_gyroblur
+    from gyrobench.builder import load_recipe, synthesize, import_gyroblur
 """
 
 from __future__ import annotations

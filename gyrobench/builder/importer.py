@@ -30,9 +30,10 @@ import numpy as np
 import yaml
 
 from ..config import from_dict
-from ..data.manifest import FORMAT, content_fingerprint, write_json_atomic
+from ..data.manifest import FORMAT, content_fingerprint, read_manifest, write_json_atomic
 from ..data.shards import SHARD_FORMAT, ShardWriter
 from ..errors import GyroFormatError, ImageError, ShardError
+from ..folders import claim
 from ..gyro.cmf import FieldSpec, cmf_shape
 from ..gyro.error_model import GyroErrorModel
 from ..gyro.recording import load_gyro
@@ -129,6 +130,21 @@ def import_gyroblur(src: str | Path, out_dir: str | Path, *, splits=("train", "t
                "error_model": None if err_model is None else dataclasses.asdict(err_model), "seed": int(seed)}
     recipe_text = yaml.safe_dump({"import": options}, sort_keys=False)
     recipe_sha = sha256_json(options)
+    # the folder is a dataset's (gyrobench.folders): anything else is refused, a dataset of other settings too
+    with claim(out_dir, "dataset", made_by="gyrobench import-gyroblur"):
+        if (out_dir / "manifest.json").is_file():
+            old = read_manifest(out_dir)
+            if old.get("recipe_sha256") != recipe_sha:
+                raise ShardError(f"{out_dir}: holds another dataset ({old.get('name')}, recipe_sha256 "
+                                 f"{str(old.get('recipe_sha256'))[:12]}...); import into a new or empty --out")
+        return _import_into(src, out_dir, splits, shard_size, dtype, starting_point_base, samples, cam, K, K_crop,
+                            (x0, y0, cw, ch), limit, err_model, seed, recipe_text, recipe_sha, compression,
+                            compression_level, command)
+
+
+def _import_into(src, out_dir, splits, shard_size, dtype, starting_point_base, samples, cam, K, K_crop, crop,
+                 limit, err_model, seed, recipe_text, recipe_sha, compression, compression_level, command) -> dict:
+    x0, y0, cw, ch = crop
     out_dir.mkdir(parents=True, exist_ok=True)
     for p in out_dir.glob(".shard-*.h5.tmp-*"):
         p.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from ..gyro.recording import load_gyro
 from ..gyro.rolling_shutter import readout_extra_samples
 from ..provenance import sha256_file
 from ..synth.deadleaves import dead_leaves_linear
+from ..textfiles import read_text
 from .recipe import GyroSource, Recipe, Split, expand_path
 from .seeding import split_key
 
@@ -60,6 +61,30 @@ class ProceduralImage:
     def linear(self, frame_wh: tuple[int, int]) -> np.ndarray:
         rng = np.random.default_rng([int(self.seed), split_key(self.kind), int(self.index)])
         return dead_leaves_linear((int(frame_wh[1]), int(frame_wh[0])), rng)
+
+
+def check_paths(recipe: Recipe) -> None:
+    """Resolve every path the recipe names (images, gyro files, models, starting points) without reading them,
+    so a path outside the recipe's folder or an unset ``${VAR}`` is refused before any work
+    (:func:`gyrobench.builder.recipe.expand_path`)."""
+    def images(value, key):
+        if isinstance(value, str) and not value.startswith("builtin:"):
+            expand_path(value, recipe, key)
+        elif isinstance(value, list):
+            for v in value:
+                expand_path(v, recipe, key)
+
+    images(recipe.sources.images, "sources.images")
+    gyros = [("sources.gyro", recipe.sources.gyro)]
+    for sp in recipe.splits:
+        images(sp.images, f"splits.{sp.name}.images")
+        if sp.gyro is not None:
+            gyros.append((f"splits.{sp.name}.gyro", sp.gyro))
+    for key, g in gyros:
+        for name in ("file", "model", "starting_points"):
+            value = getattr(g, name, None)
+            if isinstance(value, str) and value:
+                expand_path(value, recipe, f"{key}.{name}")
 
 
 def list_images(recipe: Recipe, images=None, key: str = "sources.images") -> list[Path]:
@@ -183,14 +208,15 @@ def load_starting_points(path: Path, base: int) -> np.ndarray:
     if not path.is_file():
         raise GyroFormatError(f"{path}: starting-point file not found; fix sources.gyro.starting_points")
     vals = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    for lineno, line in enumerate(read_text(path, "starting-point file", GyroFormatError).splitlines(), 1):
         s = line.strip()
         if not s or s.startswith("#"):
             continue
         try:
             vals.append(int(s.split()[0]))
         except ValueError as exc:
-            raise GyroFormatError(f"{path}: line {lineno}: {s!r} is not an integer start index") from exc
+            raise GyroFormatError(f"{path}: line {lineno}: not an integer start index; give one integer per "
+                                  "line") from exc
     arr = np.asarray(vals, dtype=np.int64) - int(base)
     if arr.size and arr.min() < 0:
         raise GyroFormatError(f"{path}: negative start index after subtracting base {base}; "
@@ -264,7 +290,7 @@ class GyroWindowSource:
         self._fixed = None
         self._model = None
         self._captures = None
-        key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
+        key = self._key = f"splits.{split.name}.gyro" if split.gyro is not None else "sources.gyro"
         if self.cfg.kind == "files":
             path = expand_path(self.cfg.file, recipe, f"{key}.file")
             self._rec = load_gyro(path)
@@ -297,40 +323,33 @@ class GyroWindowSource:
 
     def _load_model(self):
         if self.cfg.model:
-            path = expand_path(self.cfg.model, self.recipe, "sources.gyro.model")
-            loader = getattr(handshake, "load_handshake", None) or getattr(handshake.HandshakeModel, "load", None)
-            if loader is None:
-                raise RecipeError(f"{self.recipe.source_path}: sources.gyro.model is not supported by this "
-                                  "build's hand-shake module; remove it to use the default fitted model")
-            return loader(path)
+            return handshake.HandshakeModel.load(expand_path(self.cfg.model, self.recipe, f"{self._key}.model"))
         return handshake.load_default_handshake()
 
-    def window(self, index: int, rng: np.random.Generator) -> GyroWindow:
+    def window(self, index: int, rng: np.random.Generator, strength: float | None = None) -> GyroWindow:
+        """The window of sample ``index`` (draws from ``rng``), its rates multiplied by ``strength`` (default: the
+        source's ``strength``; the on-the-fly sampler passes its own draw instead). This is the one place where
+        the hand-shake strength is applied: the window, stored as ``gyro_w``, carries the scaled rates."""
         S = self.samples
+        strength = float(self.cfg.strength if strength is None else strength)
         if self._captures is not None:
             recs, offsets, total, _ = self._captures
             g = int(rng.integers(total))
             k = int(np.searchsorted(offsets, g, side="right")) - 1
             rec, starts = recs[k]
             s = int(starts[g - offsets[k]])
-            return GyroWindow(np.asarray(rec.t_ns[s:s + S], dtype=np.int64),
-                              np.asarray(rec.w[s:s + S], dtype=np.float64) * self.cfg.strength,
-                              np.asarray(rec.R_imu_to_cam), s)
-        if self._rec is not None:
+            t, w, R = rec.t_ns[s:s + S], rec.w[s:s + S], rec.R_imu_to_cam
+        elif self._rec is not None:
             if self._fixed is not None:
                 s = int(self._fixed[index])
             else:
                 s = int(self._starts[rng.integers(self._starts.size)])
-            t = np.asarray(self._rec.t_ns[s:s + S], dtype=np.int64)
-            w = np.asarray(self._rec.w[s:s + S], dtype=np.float64) * self.cfg.strength
-            R = np.asarray(getattr(self._rec, "R_imu_to_cam", self.R), dtype=np.float64)
-            if self.cfg.R_imu_to_cam:
-                R = self.R
-            return GyroWindow(t, w, R, s)
-        seed = int(rng.integers(0, 2**63 - 1))
-        kw = {"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}
-        if self.cfg.strength != 1.0:
-            kw["strength"] = self.cfg.strength
-        rec = self._model.sample(S, seed, **kw)
-        return GyroWindow(np.asarray(rec.t_ns, dtype=np.int64)[:S], np.asarray(rec.w, dtype=np.float64)[:S],
-                          np.asarray(getattr(rec, "R_imu_to_cam", self.R), dtype=np.float64), -1)
+            t, w = self._rec.t_ns[s:s + S], self._rec.w[s:s + S]
+            R = self.R if self.cfg.R_imu_to_cam else getattr(self._rec, "R_imu_to_cam", self.R)
+        else:
+            s = -1
+            seed = int(rng.integers(0, 2**63 - 1))
+            rec = self._model.sample(S, seed, **({"rate_hz": self.cfg.rate_hz} if self.cfg.rate_hz else {}))
+            t, w, R = rec.t_ns[:S], rec.w[:S], getattr(rec, "R_imu_to_cam", self.R)
+        return GyroWindow(np.asarray(t, dtype=np.int64), np.asarray(w, dtype=np.float64) * strength,
+                          np.asarray(R, dtype=np.float64), s)

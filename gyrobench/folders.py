@@ -128,13 +128,7 @@ def write_marker(folder: str | Path, kind: str, made_by: str | None = None) -> P
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps({"format": _FORMAT, "kind": k.name, "made_by": made_by or k.command}, sort_keys=True) + "\n"
-    path = folder / MARKER
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return path
-    except (OSError, ValueError):
-        pass
-    return write_text_atomic(path, text)
+    return write_text_atomic(folder / MARKER, text, unless_same=True)
 
 
 def _is_capture(p: Path) -> bool:

@@ -49,8 +49,15 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns ``path``."""
+def write_text_atomic(path: str | Path, text: str, *, unless_same: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically; returns ``path``. ``unless_same``: leave a file that already
+    holds exactly ``text`` untouched (its time stamp too)."""
+    if unless_same:
+        try:
+            if Path(path).read_text(encoding="utf-8") == text:
+                return Path(path)
+        except (OSError, ValueError):  # missing, unreadable or not UTF-8: written anew
+            pass
     with atomic_open(path, "w") as fh:
         fh.write(text)
     return Path(path)

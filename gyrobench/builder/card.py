@@ -206,11 +206,4 @@ def _load_lines(manifest: dict) -> list[str]:
 def write_card(out_dir: str | Path, manifest: dict, recipe: Recipe) -> Path:
     """Write ``out_dir/README.md`` atomically (temporary file, then rename); an identical card is left as it is.
     Returns its path."""
-    path = Path(out_dir) / CARD
-    text = dataset_card(manifest, recipe)
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return path
-    except (OSError, UnicodeDecodeError):
-        pass
-    return write_text_atomic(path, text)
+    return write_text_atomic(Path(out_dir) / CARD, dataset_card(manifest, recipe), unless_same=True)

@@ -303,7 +303,7 @@ def test_dask_local_cluster_gives_same_manifest(smoke_dir, tmp_path):
     from dask.distributed import Client, LocalCluster
 
     # One thread per in-process worker: with two, two shards are made at once in one process, and on 2026-12-08 one
-    # run in six wrote a different shard-00000 (a race on process-wide state, not yet found: docs/datasets.md, "known
+    # full run in five wrote a different shard-00000 (a race on process-wide state, not yet found: docs/datasets.md, "known
     # issue"); dask workers are processes in real clusters.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
             Client(cluster) as client:

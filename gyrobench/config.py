@@ -88,6 +88,8 @@ def _convert(tp: Any, value: Any, where: str, source: str) -> Any:
             raise RecipeError(f"{source}: {where}: {value!r} is not one of {choices}")
         return value
     if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
         if not isinstance(value, dict):
             raise RecipeError(f"{source}: {where}: expected a mapping for {tp.__name__}, got {value!r}")
         return from_dict(tp, value, source=source, prefix=where)

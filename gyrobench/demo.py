@@ -7,7 +7,7 @@ Stages (one log line each, progress bars inside):
    earlier run of the same recipe are kept.
 2. **train**: the small CPU-study configurations (:mod:`gyrobench.models.small`, 1.3-1.5 M parameters, about
    the same GMACs, so equal steps are about equal time): GyroDeblurNet small (official layout, gyro through the
-   deformable offsets at 1/8 resolution), the same with the Wiener gyro prior (``wiener_input``: the classical
+   deformable offsets at 1/8 resolution), the same with the Wiener gyro prior (``prior: {kind: wiener}``: the classical
    per-tile Wiener estimate as input and residual base; docs/cpu-study.md), NAFNet small (blind) and DeepGyro
    small (input residual, Keras init),
    each for the same number of steps on random crops of ``crop`` px at lr 3e-3 (DeepGyro 1e-3: at 3e-3 its ReLU
@@ -51,7 +51,7 @@ DEMO_MODELS: dict[str, dict] = {
                       "schedule": LIVE_GYRO["schedule"], "label": "GyroDeblurNet small (1.3 M)", "steps": 400},
     "gyrodeblurnet_wiener": {"model": {"name": "gyrodeblurnet",
                                        "options": small_options("gyrodeblurnet", **LIVE_GYRO["options"],
-                                                                wiener_input=True)},
+                                                                prior={"kind": "wiener"})},
                              "schedule": LIVE_GYRO["schedule"],
                              "label": "GyroDeblurNet small + Wiener prior (1.3 M)", "steps": 400},
     "nafnet": {"model": {"name": "nafnet", "options": small_options("nafnet")},

@@ -30,6 +30,8 @@ TINY = {
     "nafnet": {"width": 8, "enc_blk_nums": [1, 1], "middle_blk_num": 1, "dec_blk_nums": [1, 1]},
     "gyrodeblurnet": {"width": 8, "enc_blk_nums": [1, 1, 1], "middle_blk_num": 2, "dec_blk_nums": [1, 1, 1],
                       "gdb_num": 1},
+    "gyrodeblurnet_diagnostic": {"width": 8, "enc_blk_nums": [1, 1, 1], "middle_blk_num": 2,
+                                 "dec_blk_nums": [1, 1, 1], "gdb_num": 1, "cmf_scale": 0.05, "gyro_concat": True},
     "deepgyro": {"width": 8, "residual": True, "init": "glorot"},
     "eggnet": {"width": 8, "enc_blocks": 1, "dec_blocks": 1, "mid_blocks": 1},
 }
@@ -82,7 +84,7 @@ GYRO_OPTS = {"width": 8, "enc_blk_nums": [1, 1, 1], "middle_blk_num": 2, "dec_bl
 
 def _train_on_pool(opts: dict, train: dict, steps: int = 300) -> torch.nn.Module:
     torch.manual_seed(0)
-    model = build("gyrodeblurnet", **opts)
+    model = build("gyrodeblurnet_diagnostic", **opts)  # the diagnosis options (cmf_scale, gyro_concat, offset_init)
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     g = torch.Generator().manual_seed(1)
     n = train["blurred"].shape[0]

@@ -31,11 +31,18 @@ def test_bad_model_options_fail_when_the_config_is_read(tmp_path, model, match):
         load_train_config(_write(tmp_path, model))
 
 
+def _arguments(cls) -> set[str]:
+    """Keyword arguments of ``cls``; a ``**options`` stands for those of its base class (a model's variant)."""
+    params = inspect.signature(cls).parameters.values()
+    own = {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    return own | (_arguments(cls.__mro__[1]) if any(p.kind == p.VAR_KEYWORD for p in params) else set())
+
+
 def test_every_constructor_argument_is_an_option():
     for name, meta in available().items():
         schema = {f.name for f in __import__("dataclasses").fields(options_schema(name))}
-        args = {p for p in inspect.signature(meta.factory).parameters if p != "self"}
-        assert schema == args, name
+        assert schema == _arguments(meta.factory), name
+    assert {"cmf_scale", "width", "prior"} <= _arguments(available()["gyrodeblurnet_diagnostic"].factory)
     check_options("gyrodeblurnet", {"M": 4, "enc_blk_nums": [1, 1, 1], "max_offset": 2, "dcn_backend": "torch"})
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gyrobench.errors import CheckpointError, RecipeError, ShapeError
+from gyrobench.errors import CheckpointError, ShapeError
 from gyrobench.models import build, load_official
 
 
@@ -80,7 +80,8 @@ def test_cmf_scale_equals_scaling_the_field():
     torch.manual_seed(0)
     a = _randomized(seed=1, width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
     torch.manual_seed(0)
-    b = _randomized(seed=1, width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1, cmf_scale=0.05)
+    b = _randomized(seed=1, name="gyrodeblurnet_diagnostic", width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2,
+                    gdb_num=1, cmf_scale=0.05)
     batch = _batch(b=1, h=16, w=24)
     scaled = dict(batch, cmf_clean=batch["cmf_clean"] * 0.05, cmf_noisy=batch["cmf_noisy"] * 0.05)
     with torch.no_grad():
@@ -88,9 +89,9 @@ def test_cmf_scale_equals_scaling_the_field():
         assert not torch.allclose(b(batch), a(batch))
 
 
-def _randomized(seed=0, **opts):
+def _randomized(seed=0, name="gyrodeblurnet", **opts):
     torch.manual_seed(seed)
-    model = build("gyrodeblurnet", **opts)
+    model = build(name, **opts)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "offset_conv" in name or "modulator_conv" in name:
@@ -255,9 +256,13 @@ def test_bad_options():
     from gyrobench.errors import GyrobenchError
 
     for opts in ({"M": 3}, {"refine": "x"}, {"offsets": "x"}, {"width": 0}, {"enc_blk_nums": [1, 1]},
-                 {"middle_blk_num": 2, "gdb_num": 2}, {"cmf_scale": 0.0}, {"unknown_option": 1}):
+                 {"middle_blk_num": 2, "gdb_num": 2}, {"unknown_option": 1}):
         with pytest.raises(GyrobenchError):
             build("gyrodeblurnet", **opts)
+    with pytest.raises(GyrobenchError, match="cmf_scale"):
+        build("gyrodeblurnet_diagnostic", cmf_scale=0.0)
+    with pytest.raises(GyrobenchError, match="gyrodeblurnet_diagnostic"):  # the paper's network has no such option
+        build("gyrodeblurnet", cmf_scale=0.05)
 
 
 # ---- official checkpoints -------------------------------------------------------------------------------------
@@ -340,7 +345,7 @@ def test_official_init_gives_the_gyro_branch_no_gradient_and_offset_init_does():
     small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
     for opts, expect_zero in (({}, True), ({"offset_init": 0.01}, False), ({"gyro_concat": True, "cmf_scale": 0.05}, False)):
         torch.manual_seed(0)
-        model = build("gyrodeblurnet", **small, **opts)
+        model = build("gyrodeblurnet_diagnostic" if opts else "gyrodeblurnet", **small, **opts)
         batch = _batch(b=2, h=32, w=32)
         model(batch).pow(2).mean().backward()
         g = model.intro_gyro.weight.grad if not opts.get("gyro_concat") else model.intro.weight.grad[:, 3:]
@@ -350,111 +355,14 @@ def test_official_init_gives_the_gyro_branch_no_gradient_and_offset_init_does():
 def test_gyro_concat_sees_the_field_and_the_ablation_does_not():
     small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1, gyro_concat=True, cmf_scale=0.05)
     torch.manual_seed(0)
-    model = build("gyrodeblurnet", **small).eval()
+    model = build("gyrodeblurnet_diagnostic", **small).eval()
     a, b = _batch(b=1, h=16, w=24, seed=1), _batch(b=1, h=16, w=24, seed=2)
     b["blurred"] = a["blurred"]
     with torch.no_grad():
         assert not torch.allclose(model(a), model(b))
     torch.manual_seed(0)
-    blind = build("gyrodeblurnet", **small, use_gyro=False).eval()
+    blind = build("gyrodeblurnet_diagnostic", **small, use_gyro=False).eval()
     with torch.no_grad():
         torch.testing.assert_close(blind(a), blind(b))
 
 
-def test_wiener_input_starts_from_the_classical_estimate_and_uses_the_field():
-    """``wiener_input`` (issue 9 item 6): with the output conv zeroed the model returns exactly the classical
-    per-tile Wiener deconvolution with the batch's field (the α-mix of docs/conventions.md §3), so a field of
-    another sample changes the output; intro takes 3 more channels; the default keeps the official keys."""
-    from gyrobench.models.classical import deconvolve
-
-    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
-    torch.manual_seed(0)
-    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_lam=0.03, wiener_tile=32).eval()
-    assert model.intro.in_channels == 6 and build("gyrodeblurnet", **small).intro.in_channels == 3
-    torch.nn.init.zeros_(model.ending.weight)
-    torch.nn.init.zeros_(model.ending.bias)
-    batch = _batch(b=2, h=36, w=44, seed=4)
-    batch["cmf_clean"] = batch["cmf_noisy"] * 0.5
-    batch["alpha"] = torch.tensor([0.25, 1.0])
-    a = batch["alpha"].reshape(2, 1, 1, 1)
-    mixed = a * batch["cmf_noisy"] + (1 - a) * batch["cmf_clean"]
-    with torch.no_grad():
-        out = model(batch)
-        ref = deconvolve(batch["blurred"], mixed, lam=0.03, tile=32)
-        torch.testing.assert_close(out, ref)
-        other = dict(batch, cmf_noisy=batch["cmf_noisy"].flip(0), cmf_clean=batch["cmf_clean"].flip(0))
-        assert (model(other) - out).abs().max() > 0.05
-
-
-def test_wiener_gate_blends_input_and_estimate_by_the_trust_map():
-    """``wiener_gate``: with the output conv and the gate's weights zeroed, the output is exactly
-    x + sigmoid(b)·(wiener − x) for the gate bias b, so b = +30 gives the classical estimate and b = −30 the
-    blurred input (computed here from ``deconvolve`` and the closed-form sigmoid)."""
-    import math
-
-    from gyrobench.models.classical import deconvolve
-
-    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
-    torch.manual_seed(0)
-    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_gate=True, wiener_lam=0.03,
-                  wiener_tile=32).eval()
-    assert sum(p.numel() for p in model.wiener_gate.parameters()) == 8 * 9 + 1
-    torch.nn.init.zeros_(model.ending.weight)
-    torch.nn.init.zeros_(model.ending.bias)
-    batch = _batch(b=2, h=36, w=44, seed=5)
-    x = batch["blurred"]
-    with torch.no_grad():
-        wien = deconvolve(x, batch["cmf_noisy"], lam=0.03, tile=32)
-        assert (wien - x).abs().max() > 0.05
-        for b in (30.0, -30.0, 0.7):
-            torch.nn.init.constant_(model.wiener_gate.bias, b)
-            g = 1.0 / (1.0 + math.exp(-b))
-            torch.testing.assert_close(model(batch), x + g * (wien - x))
-
-
-def test_wiener_residual_feeds_the_reblur_residual_to_intro():
-    """``wiener_residual``: intro takes 3 + 3 + 3 channels, and its last three input channels see exactly the
-    classical filter's re-blur residual (checked by giving intro weights only on those channels)."""
-    from gyrobench.models.classical import deconvolve
-
-    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
-    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_residual=True, wiener_lam=0.03,
-                  wiener_tile=32).eval()
-    assert model.intro.in_channels == 9
-    batch = _batch(b=2, h=32, w=40, seed=6)
-    seen = {}
-    model.intro.register_forward_hook(lambda m, a, o: seen.update(x=a[0]))  # returns None: output unchanged
-    with torch.no_grad():
-        model(batch)
-        _, res = deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32, residual=True)
-    torch.testing.assert_close(seen["x"][:, 6:9, :32, :40], res)
-    assert res.abs().max() > 0.01
-
-
-def test_wiener_check_starts_from_the_checked_classical_estimate():
-    """``wiener_check``: with the output conv zeroed the model returns exactly ``deconvolve(..., check=True)``,
-    which differs from the unchecked estimate for a batch whose fields are not its own (random fields here)."""
-    from gyrobench.models.classical import deconvolve
-
-    small = dict(width=8, enc_blk_nums=(1, 1, 1), middle_blk_num=2, gdb_num=1)
-    torch.manual_seed(0)
-    model = build("gyrodeblurnet", **small, wiener_input=True, wiener_check=True, wiener_lam=0.03,
-                  wiener_tile=32).eval()
-    torch.nn.init.zeros_(model.ending.weight)
-    torch.nn.init.zeros_(model.ending.bias)
-    batch = _batch(b=2, h=36, w=44, seed=4)
-    with torch.no_grad():
-        out = model(batch)
-        torch.testing.assert_close(out, deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32,
-                                                   check=True))
-        assert (out - deconvolve(batch["blurred"], batch["cmf_noisy"], lam=0.03, tile=32)).abs().max() > 0.01
-
-
-def test_wiener_input_needs_the_gyro_and_valid_options():
-    for opts, word in (({"use_gyro": False}, "use_gyro"), ({"wiener_lam": 0.0}, "wiener_lam"),
-                       ({"wiener_tile": 8}, "wiener_tile")):
-        with pytest.raises(RecipeError, match=word):
-            build("gyrodeblurnet", wiener_input=True, **opts)
-    for opt in ("wiener_gate", "wiener_residual", "wiener_check"):
-        with pytest.raises(RecipeError, match="wiener_input"):
-            build("gyrodeblurnet", **{opt: True})

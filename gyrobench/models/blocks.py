@@ -47,6 +47,17 @@ def batch_alpha(batch, n: int, like: torch.Tensor) -> torch.Tensor | float:
     return float(alpha)
 
 
+def alpha_mix(alpha: torch.Tensor | float, noisy: torch.Tensor, clean: torch.Tensor, fn=None) -> torch.Tensor:
+    """``α·fn(noisy) + (1−α)·fn(clean)`` (docs/conventions.md §3; ``fn`` the identity by default), with ``fn``
+    applied once where α is the float 1 or 0 or the two fields are the same tensor."""
+    fn = fn if fn is not None else (lambda t: t)
+    if noisy is clean or (isinstance(alpha, float) and alpha == 1.0):
+        return fn(noisy)
+    if isinstance(alpha, float) and alpha == 0.0:
+        return fn(clean)
+    return alpha * fn(noisy) + (1.0 - alpha) * fn(clean)
+
+
 class SpatialAttention(nn.Module):
     """S = sigmoid(BN(Conv7×7([max_c Y; mean_c Y]))), returns Y ⊙ S (gyrodeblurnet.md §5.3 GDB step 3).
 

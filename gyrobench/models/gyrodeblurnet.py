@@ -37,10 +37,11 @@ import torch
 import torch.nn as nn
 
 from ..errors import RecipeError, ShapeError
-from .blocks import SpatialAttention, batch_alpha, batch_image
+from .blocks import SpatialAttention, alpha_mix, batch_alpha, batch_image
 from .dcn import DeformableConv2d
 from .nafnet import LayerNorm2d, NAFBlock
 from .padding import crop_to, pad_to_multiple, padded_size
+from .priors import PRIOR_KINDS, PriorConfig, build_prior, legacy_prior, parse_prior
 from .registry import register
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "GyroDeblurringBlock",
     "GyroDeblurNet",
     "prepare_cmf",
+    "upgrade_options",
 ]
 
 REFINE_MODES = ("full", "none", "gyro_only")
@@ -159,70 +161,78 @@ def prepare_cmf(
     return torch.nn.functional.pad(cmf, (0, want[1] - cw, 0, want[0] - ch), mode="replicate")
 
 
+def _legacy_keys(state_dict, prefix, *args) -> None:
+    """Read the gate of the old flat Wiener options (``wiener_gate.*``) as ``prior.gate.*``."""
+    for name in ("weight", "bias"):
+        old = f"{prefix}wiener_gate.{name}"
+        if old in state_dict:
+            state_dict[f"{prefix}prior.gate.{name}"] = state_dict.pop(old)
+
+
+#: options of the 2026-12 research code that moved to the registered diagnostic variant
+DIAGNOSTIC_OPTIONS = ("cmf_scale", "offset_init", "gyro_concat")
+
+
+def upgrade_options(options: dict) -> dict:
+    """GyroDeblurNet's options in today's spelling: the flat Wiener options become ``prior`` (same module, same
+    weights); the diagnosis options are refused with the model that has them."""
+    moved = [k for k in DIAGNOSTIC_OPTIONS if k in options]
+    if moved:
+        raise RecipeError(f"gyrodeblurnet: {', '.join(moved)} are options of the diagnostic variant; use model "
+                          f"'gyrodeblurnet_diagnostic' (docs/models.md, 'Diagnostic variant')")
+    return legacy_prior(options, model="gyrodeblurnet")
+
+
 @register(
     "gyrodeblurnet",
     uses_gyro=True,
     citation="H. Yang, J. Rim, S.-H. Baek, S. Cho, Gyro-based Neural Single Image Deblurring, CVPR 2025 "
     "(arXiv 2404.00916)",
     description="GyroDeblurNet: NAFNet-32 U-Net with gyro refinement and gyro-guided deformable blocks",
+    legacy_options=upgrade_options,
 )
 class GyroDeblurNet(nn.Module):
     """GyroDeblurNet, official config: width 32, encoders [2,2,2], 16 middle NAFBlocks in 4 groups with 3 GDBs,
     GRBs at encoder levels 1 and 2, decoders [1,1,1], global residual (§5.1–§5.2 table).
 
-    ``forward(batch) -> (B, 3, H, W)``. Options: ``M`` (2|4|8|16), ``use_gyro``, ``refine``, ``offsets``,
-    ``dcn_backend`` ("auto"|"torch"|"torchvision"); see the module docstring.
+    ``forward(batch) -> (B, 3, H, W)``: ``batch["blurred"]`` and the fields (module docstring); the fields are read,
+    checked and α-mixed once per forward.
 
-    Size options (gyrobench extension for CPU-scale studies; the defaults are the official configuration, 570
-    keys, 16,311,296 parameters): ``width`` (level-0 channels, 32; the gyro branch runs at twice the width,
-    64 → 128 → 256 officially, so every GRB output matches the image feature of the next level),
-    ``enc_blk_nums`` (NAFBlocks per encoder level, three levels, (2, 2, 2)), ``middle_blk_num`` (16),
-    ``dec_blk_nums`` ((1, 1, 1)), ``gdb_num`` (gyro-deblurring blocks, 3): the middle NAFBlocks are split into
-    ``gdb_num + 1`` groups (sizes as even as possible, larger groups first) with one GDB after each group but the
-    last. ``cmf_scale`` (1.0 = the official function) multiplies the fields (pixels) before ``intro_gyro``: the
-    displacements are tens of pixels next to images in [0, 1], and a scale of ~0.05 puts them on the image's range.
+    The paper's options (defaults = the paper's network; §5, §7):
 
-    How the gyro reaches the network (gyrobench extensions for issue 9's diagnosis, off by default):
-    ``offset_init`` (std of a normal init of the GDBs' offset/modulator conv weights; 0 = the official zero
-    init, under which the output does not depend on the gyro at initialisation and the whole gyro branch gets
-    exactly zero gradient until those weights move); ``gyro_concat`` (also feed the field × ``cmf_scale``,
-    nearest-upsampled to full resolution, as 2M extra input channels of ``intro``, as DeepGyro does);
-    ``wiener_input`` (a gyro prior in the manner of deep Wiener deconvolution, Dong, Roth, Schiele, NeurIPS 2020:
-    the classical per-tile Wiener deconvolution of the input with the α-mixed field,
-    :func:`gyrobench.models.classical.deconvolve` with ``wiener_lam`` and ``wiener_tile``, computed without
-    gradient, is fed as 3 extra input channels of ``intro`` and is the base of the global residual instead of the
-    blurred input, so the network starts from the gyro-kernel estimate and learns what the Wiener filter gets wrong:
-    ringing, amplified noise, errors of the noisy field). ``wiener_gate`` (with ``wiener_input``): the base of the
-    global residual becomes a per-pixel blend ``x + g·(wiener − x)`` of the blurred input ``x`` and the Wiener
-    estimate, with the trust map ``g = sigmoid(conv3x3(last decoder features))`` (one more conv, ``wiener_gate``;
-    initialised to trust the estimate, ``g`` ≈ 0.95), so a model that learns to spot a field that disagrees with
-    the image (train it with ``gyro_shuffle``) can fall back to the blind path at the cost of one channel.
-    ``wiener_residual`` (with ``wiener_input``): also feed the filter's re-blur residual ``x − K ⊛ wiener``
-    (:func:`gyrobench.models.classical.deconvolve` with ``residual=True``) as 3 more ``intro`` channels: near noise
-    where the field matches the image's blur, image detail where the field claims blur that the image does not
-    have, so a wrong field becomes visible to the network. ``wiener_check`` (with ``wiener_input``): the Wiener
-    estimate keeps a tile's deconvolution only where the field's kernel explains the tile better than no blur
-    (:func:`gyrobench.models.classical.deconvolve` with ``check=True``, a marginal-likelihood test) and passes the
-    blurred tile through elsewhere, so a field that disagrees with the image falls back to the blind path without
-    any training.
-    Not in the paper; docs/cpu-study.md measures them.
+    - ``M``: segments per field, 2 | 4 | 8 | 16 (8); the field has ``2M`` channels. Only 8 loads official weights.
+    - ``use_gyro``: False is ablation (a), the fields replaced by zeros (True).
+    - ``refine``: ``"full"`` | ``"none"`` (ablation c) | ``"gyro_only"`` (ablation d) (``"full"``).
+    - ``offsets``: ``"joint"`` (offsets from ``[X; G]``) | ``"gyro"`` (ablation e) (``"joint"``).
 
-    Keeping the gyro path alive (gyrobench extensions for issue 22, off by default; docs/models.md, "Deformable-block
-    health"): ``gyro_norm`` puts a LayerNorm2d (NAFNet's) on the gyro feature after ``intro_gyro`` and after each
-    GRB (new keys ``gyro_norms.{0,1,2}.*``), so the feature that guides the offsets stays O(1) however the branch's
-    weights grow (the GRB's channel weights are a product of two linear maps of the features, with nothing to bound
-    them); ``max_offset`` bounds the GDB offsets to ``max_offset · tanh(·/max_offset)`` bottleneck pixels;
-    ``gdb_residual`` makes each GDB ``X + s ⊙ GDB(X, G)`` with a per-channel scale ``s`` initialised to 0 (new keys
-    ``gyro_deblurring_blks.i.res_scale``; NAFNet's layer scale), so a GDB starts as the identity and its output
-    enters the bottleneck only as far as it helps: the official GDB replaces X by its output, and a run whose
-    first steps find that output harmful kills it (mask → 0) and with it the whole bottleneck.
+    Size options (gyrobench's, for CPU-scale studies; the defaults are the official 570 keys, 16,311,296
+    parameters):
+
+    - ``width``: level-0 channels (32); the gyro branch runs at twice the width, 64 → 128 → 256 officially, so every
+      GRB output matches the image feature of the next level.
+    - ``enc_blk_nums`` / ``dec_blk_nums``: NAFBlocks per encoder / decoder level, three levels ((2, 2, 2) /
+      (1, 1, 1)).
+    - ``middle_blk_num``: middle NAFBlocks (16), split into ``gdb_num + 1`` groups (sizes as even as possible,
+      larger first) with one GDB after each group but the last; ``gdb_num``: gyro-deblurring blocks (3).
+
+    Keeping the gyro path alive (gyrobench's, issue 22, all off = the official function and keys; docs/gyro-path.md):
+
+    - ``gyro_norm``: a LayerNorm2d (NAFNet's) on the gyro feature after ``intro_gyro`` and after each GRB (keys
+      ``gyro_norms.{0,1,2}.*``), so the feature that guides the offsets stays O(1) however the branch's weights grow.
+    - ``max_offset``: bounds the GDB offsets to ``max_offset · tanh(·/max_offset)`` bottleneck pixels (None).
+    - ``gdb_residual``: each GDB becomes ``X + s ⊙ GDB(X, G)`` with a per-channel ``s`` initialised to 0 (keys
+      ``gyro_deblurring_blks.i.res_scale``; NAFNet's layer scale): the official GDB replaces X, and a run whose first
+      steps find its output harmful kills it (mask → 0) and with it the bottleneck.
+
+    A gyro prior (gyrobench's, not in the paper; :mod:`gyrobench.models.priors`):
+
+    - ``prior``: ``None`` (the paper) or ``{kind: wiener, lam, tile, check, residual, gate}``: the prior's maps are
+      extra input channels of ``intro`` and its estimate is the base of the global residual (needs ``use_gyro``).
+      The old flat spelling (``wiener_input: true``, ``wiener_lam``, ...) of the checkpoints of 2026-12-03 to 12-07
+      is read as this option (:func:`upgrade_options`).
+
+    Runtime: ``dcn_backend``: ``"auto"`` | ``"torch"`` | ``"torchvision"`` (:mod:`gyrobench.models.dcn`).
     """
-
-    width = 32
-    enc_blk_nums = (2, 2, 2)
-    middle_blk_num = 16
-    dec_blk_nums = (1, 1, 1)
-    gdb_num = 3
 
     def __init__(
         self,
@@ -230,24 +240,16 @@ class GyroDeblurNet(nn.Module):
         use_gyro: bool = True,
         refine: str = "full",
         offsets: str = "joint",
-        dcn_backend: str = "auto",
         width: int = 32,
-        enc_blk_nums=(2, 2, 2),
+        enc_blk_nums: tuple[int, ...] = (2, 2, 2),
         middle_blk_num: int = 16,
-        dec_blk_nums=(1, 1, 1),
+        dec_blk_nums: tuple[int, ...] = (1, 1, 1),
         gdb_num: int = 3,
-        cmf_scale: float = 1.0,
-        offset_init: float = 0.0,
-        gyro_concat: bool = False,
-        wiener_input: bool = False,
-        wiener_lam: float = 0.06,
-        wiener_tile: int = 128,
-        wiener_gate: bool = False,
-        wiener_residual: bool = False,
-        wiener_check: bool = False,
         gyro_norm: bool = False,
         max_offset: float | None = None,
         gdb_residual: bool = False,
+        prior: PriorConfig | None = None,
+        dcn_backend: str = "auto",
     ):
         super().__init__()
         if M not in (2, 4, 8, 16):
@@ -261,41 +263,24 @@ class GyroDeblurNet(nn.Module):
             raise RecipeError(f"gyrodeblurnet: need width >= 1, gdb_num >= 0 and middle_blk_num >= gdb_num + 1 "
                               f"(one NAFBlock group per GDB plus the last), got width={width}, "
                               f"middle_blk_num={middle_blk_num}, gdb_num={gdb_num}")
-        if float(offset_init) < 0:
-            raise RecipeError(f"gyrodeblurnet: offset_init must be >= 0 (std of the offset/modulator weights), got "
-                              f"{offset_init!r}")
-        if wiener_input and not use_gyro:
-            raise RecipeError("gyrodeblurnet: wiener_input needs the gyro (use_gyro: true); the no-gyro ablation "
-                              "of a wiener_input model is the same options with use_gyro: false and wiener_input "
-                              "off")
-        if (wiener_gate or wiener_residual or wiener_check) and not wiener_input:
-            raise RecipeError("gyrodeblurnet: wiener_gate, wiener_residual and wiener_check act on the Wiener "
-                              "estimate; they need wiener_input: true")
-        if not float(wiener_lam) > 0 or int(wiener_tile) < 16:
-            raise RecipeError(f"gyrodeblurnet: need wiener_lam > 0 and wiener_tile >= 16, got {wiener_lam!r}, "
-                              f"{wiener_tile!r}")
         if max_offset is not None and not float(max_offset) > 0:
             raise RecipeError(f"gyrodeblurnet: max_offset must be a positive number of bottleneck pixels (or null: "
                               f"the official unbounded offsets), got {max_offset!r}")
-        if not float(cmf_scale) > 0:
-            raise RecipeError(f"gyrodeblurnet: cmf_scale must be > 0, got {cmf_scale!r}")
+        prior_cfg = parse_prior(prior, source="gyrodeblurnet", prefix="prior")
+        if prior_cfg is not None and not use_gyro:
+            raise RecipeError("gyrodeblurnet: a prior needs the gyro (use_gyro: true); the no-gyro ablation of a "
+                              "model with a prior is the same options with use_gyro: false and no prior")
         self.M = int(M)
         self.gyro_channel = 2 * self.M
         self.uses_gyro = bool(use_gyro)
         self.width, self.enc_blk_nums, self.dec_blk_nums = int(width), enc_blk_nums, dec_blk_nums
-        self.middle_blk_num, self.gdb_num, self.cmf_scale = int(middle_blk_num), int(gdb_num), float(cmf_scale)
-        self.options = dict(M=M, use_gyro=use_gyro, refine=refine, offsets=offsets)
+        self.middle_blk_num, self.gdb_num = int(middle_blk_num), int(gdb_num)
         width = self.width
         gw = 2 * width  # gyro branch width at H/2 (§5.1: 64 → 128 → 256 at the official width 32)
 
         # definition order reproduces the official state_dict key order
-        self.concat_field = bool(gyro_concat)  # the channels exist (zeros for the no-gyro ablation)
-        self.wiener_input = bool(wiener_input)
-        self.wiener_kwargs = dict(method="wiener", lam=float(wiener_lam), tile=int(wiener_tile),
-                                  check=bool(wiener_check))
-        self.wiener_residual = bool(wiener_residual)
-        extra = (self.gyro_channel if gyro_concat else 0) + (3 if self.wiener_input else 0)
-        extra += 3 if self.wiener_residual else 0
+        extra = (PRIOR_KINDS[prior_cfg.kind][1].input_channels(prior_cfg) if prior_cfg else 0) + \
+            self._extra_intro_channels()
         self.intro = nn.Conv2d(3 + extra, width, 3, padding=1)
         self.intro_gyro = nn.Conv2d(self.gyro_channel, gw, 3, padding=1)
         self.ending = nn.Conv2d(width, 3, 3, padding=1)
@@ -328,24 +313,26 @@ class GyroDeblurNet(nn.Module):
             c //= 2
             self.decoders.append(nn.Sequential(*[NAFBlock(c) for _ in range(n)]))
         self.padder_size = 2 ** len(self.enc_blk_nums)  # 8
-        if offset_init:
-            for gdb in self.gyro_deblurring_blks:
-                if isinstance(gdb, GyroDeblurringBlock):
-                    dcn = gdb.gyro_block.conv_deform
-                    nn.init.normal_(dcn.offset_conv.weight, std=float(offset_init))
-                    nn.init.normal_(dcn.modulator_conv.weight, std=float(offset_init))
-        # after every official key (key order): the trust map of the Wiener estimate, g = sigmoid(3) ≈ 0.95 at init
-        self.wiener_gate = nn.Conv2d(width, 1, 3, padding=1) if wiener_gate else None
-        if self.wiener_gate is not None:
-            nn.init.zeros_(self.wiener_gate.weight)
-            nn.init.constant_(self.wiener_gate.bias, 3.0)
-        # after every official key: a LayerNorm2d on the gyro feature after intro_gyro and after each GRB
+        self._init_extensions()
+        # after every official key (key order): the prior (parameters only with a gate) and the gyro-feature norms
+        self.prior = build_prior(prior_cfg, width)
         self.gyro_norms = nn.ModuleList([LayerNorm2d(gw * 2 ** level) for level in range(len(self.enc_blk_nums))]
                                         ) if gyro_norm else None
+        self._register_load_state_dict_pre_hook(_legacy_keys)
 
-    def _fields(self, batch, n: int, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch's (clean, noisy) fields checked and padded to Hp/2 × Wp/2 (either stands in for a missing
-        other); pixels, unscaled."""
+    # -- hooks of the registered diagnostic variant (gyrodeblurnet_diagnostic.py); the paper's network has none
+    def _extra_intro_channels(self) -> int:
+        """Input channels of ``intro`` beyond the image and the prior's maps."""
+        return 0
+
+    def _init_extensions(self) -> None:
+        """Re-initialise weights after the official modules are built (before the prior's and norms')."""
+
+    def _fields(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor):
+        """``(clean, noisy, alpha)``: the batch's fields checked and padded to Hp/2 × Wp/2 (either stands in for a
+        missing other; pixels) and α (float or ``(B, 1, 1, 1)``); None for the no-gyro ablation, which needs none."""
+        if not self.uses_gyro:
+            return None
         get = batch.get if isinstance(batch, Mapping) else (lambda k, d=None: d)
         clean, noisy = get("cmf_clean"), get("cmf_noisy")
         if clean is None and noisy is None:
@@ -363,73 +350,34 @@ class GyroDeblurNet(nn.Module):
                 f"gyrodeblurnet: batch has {n} images but fields of batch size "
                 f"{clean.shape[0]} (clean) / {noisy.shape[0]} (noisy)"
             )
-        return clean, noisy
+        return clean, noisy, batch_alpha(batch, n, like)
 
-    def _gyro_features(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean)."""
-        if not self.uses_gyro:  # ablation (a): no gyro information reaches the network; fields not needed
-            hp, wp = padded_size(*hw, self.padder_size)
-            zeros = like.new_zeros(n, self.gyro_channel, hp // 2, wp // 2)
-            return self.intro_gyro(zeros)
-        clean, noisy = self._fields(batch, n, hw)
-        if self.cmf_scale != 1.0:
-            same = noisy is clean
-            clean = clean * self.cmf_scale
-            noisy = clean if same else noisy * self.cmf_scale
-        alpha = batch_alpha(batch, n, like)
-        if (isinstance(alpha, float) and alpha == 1.0) or noisy is clean:
-            return self.intro_gyro(noisy)
-        if isinstance(alpha, float) and alpha == 0.0:
-            return self.intro_gyro(clean)
-        return alpha * self.intro_gyro(noisy) + (1.0 - alpha) * self.intro_gyro(clean)
+    def _gyro_features(self, fields, x0: torch.Tensor) -> torch.Tensor:
+        """intro_gyro features at Hp/2 × Wp/2, α-mixed (§4): α·intro(noisy) + (1−α)·intro(clean); for the no-gyro
+        ablation (a) the features of a zero field (the gyro branch sees only its biases)."""
+        if fields is None:
+            n, _, hp, wp = x0.shape
+            return self.intro_gyro(x0.new_zeros(n, self.gyro_channel, hp // 2, wp // 2))
+        clean, noisy, alpha = fields
+        return alpha_mix(alpha, noisy, clean, self.intro_gyro)
 
-    def _mixed_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """The α-mixed field ``α·noisy + (1−α)·clean`` (B, 2M, Hp/2, Wp/2), pixels, unscaled."""
-        clean, noisy = self._fields(batch, n, hw)
-        alpha = batch_alpha(batch, n, like)
-        if isinstance(alpha, float):
-            return noisy if alpha == 1.0 else alpha * noisy + (1.0 - alpha) * clean
-        return alpha * noisy + (1.0 - alpha) * clean
-
-    def _full_res_field(self, batch, n: int, hw: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        """``gyro_concat``: the α-mixed field × ``cmf_scale`` at full (padded) resolution (nearest ×2), zeros
-        for the no-gyro ablation; concatenated to the image before ``intro``."""
-        hp, wp = like.shape[-2:]
-        if not self.uses_gyro:
-            return like.new_zeros(n, self.gyro_channel, hp, wp)
-        field = self._mixed_field(batch, n, hw, like)
-        up = torch.nn.functional.interpolate(field * self.cmf_scale, scale_factor=2, mode="nearest")
-        return up[..., :hp, :wp].to(like.dtype)
-
-    def _wiener(self, batch, inp: torch.Tensor) -> list[torch.Tensor]:
-        """``wiener_input``: ``[estimate]`` or, with ``wiener_residual``, ``[estimate, re-blur residual]``; the
-        classical per-tile Wiener filter with the α-mixed field, each (B, 3, H, W), linear, no gradient."""
-        from .classical import deconvolve  # local: classical imports the gyro-input helpers
-
-        n, _, h, w = inp.shape
-        if inp.device.type == "meta":  # MAC counting (models.complexity): the FFT filter has no conv MACs
-            return [inp, inp] if self.wiener_residual else [inp]
-        with torch.no_grad():
-            field = self._mixed_field(batch, n, (h, w), inp)
-            out = deconvolve(inp.detach(), field.detach(), residual=self.wiener_residual, **self.wiener_kwargs)
-            return list(out) if self.wiener_residual else [out]
+    def _intro_inputs(self, inp: torch.Tensor, x0: torch.Tensor, fields) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The inputs of ``intro`` (padded image, then the prior's padded maps) and the global residual's base."""
+        if self.prior is None:
+            return [x0], x0
+        clean, noisy, alpha = fields
+        maps = [pad_to_multiple(m, self.padder_size)[0] for m in self.prior.maps(inp, alpha_mix(alpha, noisy, clean))]
+        return [x0, *maps], maps[0]
 
     def forward(self, batch) -> torch.Tensor:
         inp = batch_image(batch)
         n, _, h, w = inp.shape
         x0, size = pad_to_multiple(inp, self.padder_size)  # zero pad to a multiple of 8 (§5.1)
-        gyro = self._gyro_features(batch, n, (h, w), inp)  # (B, 64, Hp/2, Wp/2)
+        fields = self._fields(batch, n, (h, w), inp)
+        gyro = self._gyro_features(fields, x0)  # (B, 2·width, Hp/2, Wp/2)
         if self.gyro_norms is not None:
             gyro = self.gyro_norms[0](gyro)
-
-        parts = [x0]
-        if self.concat_field:
-            parts.append(self._full_res_field(batch, n, (h, w), x0))
-        base = x0
-        if self.wiener_input:
-            maps = [pad_to_multiple(m, self.padder_size)[0] for m in self._wiener(batch, inp)]
-            base = maps[0]
-            parts.extend(maps)
+        parts, base = self._intro_inputs(inp, x0, fields)
         x = self.intro(torch.cat(parts, 1) if len(parts) > 1 else x0)
         skips = []
         for level, (encoder, refine, down) in enumerate(
@@ -448,7 +396,8 @@ class GyroDeblurNet(nn.Module):
                 x = gdb(x, gyro)  # the gyro feature is passed unchanged to every GDB
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)
-        if self.wiener_gate is not None:  # per-pixel trust in the Wiener estimate
-            base = x0 + torch.sigmoid(self.wiener_gate(x)) * (base - x0)
-        x = self.ending(x) + base  # global residual on the padded input (or on the Wiener estimate / the blend)
+        if self.prior is not None:
+            base = self.prior.base(x0, base, x)
+        x = self.ending(x) + base  # global residual on the padded input (or on the prior's estimate)
         return crop_to(x, size)
+

@@ -200,7 +200,6 @@ class NAFNet(NAFNetArch):
                 "must have the same length"
             )
         super().__init__(**cfg)
-        self.options = dict(width=width, tlc=tlc)
         self.tlc = bool(tlc)
         if tlc:
             self.enable_tlc(train_size)

@@ -28,21 +28,26 @@ class ModelInfo:
     learned: bool = True
     citation: str = ""
     description: str = ""
+    #: options in an older spelling -> today's (e.g. GyroDeblurNet's flat Wiener options -> ``prior``); identity if None
+    legacy_options: Callable[[dict], dict] | None = None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
 
 # modules imported on first use of the registry, so that every model registers itself
-_MODEL_MODULES = ("gyrodeblurnet", "nafnet", "deepgyro", "eggnet", "classical")
+_MODEL_MODULES = ("gyrodeblurnet", "gyrodeblurnet_diagnostic", "nafnet", "deepgyro", "eggnet", "classical")
 
 
-def register(name: str, *, uses_gyro: bool, learned: bool = True, citation: str = "", description: str = ""):
-    """Class decorator: register ``cls`` under ``name`` and set its ``name``/``uses_gyro`` attributes."""
+def register(name: str, *, uses_gyro: bool, learned: bool = True, citation: str = "", description: str = "",
+             legacy_options: Callable[[dict], dict] | None = None):
+    """Class decorator: register ``cls`` under ``name`` and set its ``name``/``uses_gyro`` attributes.
+    ``legacy_options`` translates options of an older spelling (:func:`canonical_options`)."""
 
     def deco(cls):
         cls.name = name
         cls.uses_gyro = uses_gyro
-        _REGISTRY[name] = ModelInfo(name, cls, uses_gyro, learned, citation, description or (cls.__doc__ or "").strip().split("\n")[0])
+        _REGISTRY[name] = ModelInfo(name, cls, uses_gyro, learned, citation,
+                                    description or (cls.__doc__ or "").strip().split("\n")[0], legacy_options)
         return cls
 
     return deco
@@ -66,20 +71,20 @@ def info(name: str) -> ModelInfo:
     return models[name]
 
 
-@functools.cache
-def options_schema(name: str) -> type:
-    """The options of model ``name`` as a dataclass, made from its constructor's signature: one field per keyword
-    argument, with its annotation (``Any`` where there is none) and its default. The model's docstring documents
-    them (units, defaults, which are the paper's)."""
-    factory = info(name).factory
-    init = factory.__init__ if isinstance(factory, type) else factory
+def _init_fields(cls_or_fn) -> list[tuple]:
+    """``(name, type, dataclasses.field)`` of every keyword argument of a factory's constructor; a ``**options``
+    of a subclass stands for the options of its base class (the diagnostic variant of a model)."""
+    init = cls_or_fn.__init__ if isinstance(cls_or_fn, type) else cls_or_fn
     try:
         hints = typing.get_type_hints(init)
     except Exception:  # an annotation that does not resolve: check names only
         hints = {}
-    fields = []
+    fields, inherit = [], False
     for p in inspect.signature(init).parameters.values():
-        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if p.name == "self" or p.kind == p.VAR_POSITIONAL:
+            continue
+        if p.kind == p.VAR_KEYWORD:
+            inherit = isinstance(cls_or_fn, type) and len(cls_or_fn.__mro__) > 2
             continue
         tp = hints.get(p.name, Any)
         if p.default is not inspect.Parameter.empty and p.default is not None and tp is not Any and not (
@@ -90,19 +95,42 @@ def options_schema(name: str) -> type:
         if isinstance(p.default, (list, dict, set)):
             default = dataclasses.field(default_factory=lambda v=p.default: type(v)(v))
         fields.append((p.name, tp, default))
+    if inherit:
+        own = {f[0] for f in fields}
+        fields += [f for f in _init_fields(cls_or_fn.__mro__[1]) if f[0] not in own]
+    return fields
+
+
+@functools.cache
+def options_schema(name: str) -> type:
+    """The options of model ``name`` as a dataclass, made from its constructor's signature: one field per keyword
+    argument, with its annotation (``Any`` where there is none) and its default. The model's docstring documents
+    them (units, defaults, which are the paper's)."""
+    fields = _init_fields(info(name).factory)
     fields.sort(key=lambda f: f[2].default is dataclasses.MISSING and f[2].default_factory is dataclasses.MISSING,
                 reverse=True)
     return dataclasses.make_dataclass(f"{name}_options", fields, frozen=True)
 
 
+def canonical_options(name: str, options: dict) -> dict:
+    """``options`` of model ``name`` in today's spelling (the model's ``legacy_options``; a copy)."""
+    fn = info(name).legacy_options
+    return fn(dict(options)) if fn is not None else dict(options)
+
+
 def check_options(name: str, options: dict, *, source: str = "<config>", prefix: str = "model.options") -> None:
     """Validate ``options`` of model ``name`` against :func:`options_schema` (unknown keys with the closest valid
-    one, wrong types); raises :class:`RecipeError` naming ``source`` and the key. Nothing is converted: the
-    model is later built from the options as given, so checkpoints and config hashes are unchanged."""
+    one, wrong types); raises :class:`RecipeError` naming ``source`` and the key. An older spelling is read as
+    today's (:func:`canonical_options`). Nothing is converted: the model is later built from the options as given,
+    so config hashes are unchanged."""
     from ..config import from_dict
 
     try:
-        from_dict(options_schema(name), dict(options), source=source, prefix=prefix)
+        options = canonical_options(name, options)
+    except GyrobenchError as exc:
+        raise RecipeError(f"{source}: {prefix}: {exc}") from None
+    try:
+        from_dict(options_schema(name), options, source=source, prefix=prefix)
     except RecipeError:
         raise
     except GyrobenchError as exc:  # the model's own validation (e.g. M not in 2, 4, 8, 16) runs at build time
@@ -110,8 +138,10 @@ def check_options(name: str, options: dict, *, source: str = "<config>", prefix:
 
 
 def build(name: str, **options):
-    """Build model ``name`` with ``options``; the instance records ``options`` for checkpoints."""
+    """Build model ``name`` with ``options`` (an older spelling is translated, :func:`canonical_options`); the
+    instance records the options in today's spelling for checkpoints (``model.options``)."""
     meta = info(name)
+    options = canonical_options(name, options)
     for key, value in options.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise GyrobenchError(f"model '{name}': option {key}={value} is not a finite number; give a finite value")

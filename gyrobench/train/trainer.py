@@ -230,7 +230,8 @@ class Trainer:
 
         cfg = self.cfg
         if cfg.data.online is not None:
-            self.data_provenance = {"online": to_dict(cfg.data.online), "recipe_sha256": self.dataset.recipe.sha256}
+            self.data_provenance = {"online": to_dict(cfg.data.online), "recipe_sha256": self.dataset.recipe.sha256,
+                                    "gyro_split": self.dataset.gyro_split.name}
             return
         man = read_manifest(self.dataset.data_dir)
         path = manifest_path(self.dataset.data_dir)
@@ -320,10 +321,12 @@ class Trainer:
         (by manifest sha256, so a moved folder is fine), any config key outside
         :data:`~gyrobench.train.config.RESUME_MAY_CHANGE`, and a run length below the checkpoint's step.
         """
+        from ..models.registry import canonical_options
         from .config import resume_differences
 
         ckpt = load_checkpoint(path, map_location=self.device)
-        if ckpt["model"] != self.cfg.model.name or dict(ckpt["options"]) != dict(self.cfg.model.options):
+        if ckpt["model"] != self.cfg.model.name or canonical_options(ckpt["model"], ckpt["options"]) != \
+                canonical_options(self.cfg.model.name, self.cfg.model.options):
             raise CheckpointError(f"{path}: field 'model'/'options' ({ckpt['model']}, {ckpt['options']}) differ from "
                                   f"the config ({self.cfg.model.name}, {self.cfg.model.options}); resume with the "
                                   "config the run started with")

@@ -101,12 +101,18 @@ def count_macs(model: nn.Module, batch: dict) -> tuple[int, int]:
             handles.append(mod.register_forward_hook(convt_hook))
         elif isinstance(mod, nn.Linear):
             handles.append(mod.register_forward_hook(linear_hook))
+    dcn_macs = [0]
+    layers = [mod for mod in model.modules() if isinstance(mod, dcn.DeformConvModule)]
+    for mod in layers:  # the deformable convs count their own (they run a functional op, not an nn.Conv2d)
+        mod._mac_counter = dcn_macs
     try:
-        with torch.no_grad(), dcn.count_macs() as dcn_macs:
+        with torch.no_grad():
             model(batch)
     finally:
         for h in handles:
             h.remove()
+        for mod in layers:
+            mod._mac_counter = None
     return total[0] + dcn_macs[0], dcn_macs[0]
 
 

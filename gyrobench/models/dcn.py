@@ -24,9 +24,7 @@ so :mod:`gyrobench.models.complexity` can count MACs without computing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -40,16 +38,11 @@ __all__ = [
     "deform_conv2d_pure",
     "torchvision_available",
     "DeformableConv2d",
-    "count_macs",
     "dcn_backends",
     "DeformConvModule",
 ]
 
 log = get_logger("models.dcn")
-
-# active MAC counters (complexity.py): list of one-element lists, appended to while counting
-_MAC_COUNTERS: list[list[int]] = []
-
 
 def _pair(v) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
@@ -57,21 +50,6 @@ def _pair(v) -> tuple[int, int]:
             raise ShapeError(f"deform_conv2d: expected an int or a pair, got {v!r}")
         return int(v[0]), int(v[1])
     return int(v), int(v)
-
-
-@contextlib.contextmanager
-def count_macs() -> Iterator[list[int]]:
-    """Context manager: count the multiply-accumulates of every deformable conv run inside it.
-
-    Yields a one-element list whose item grows by ``B·Cout·Ho·Wo·(Cin/groups)·K`` per call (the weight matmul
-    only; bilinear sampling and masking are excluded, like the spec's §5.4 figure).
-    """
-    acc = [0]
-    _MAC_COUNTERS.append(acc)
-    try:
-        yield acc
-    finally:
-        _MAC_COUNTERS.remove(acc)
 
 
 def _check_shapes(input, offset, weight, mask, stride, padding, dilation):
@@ -134,8 +112,6 @@ def deform_conv2d_pure(
     )
     K = kh * kw
     L = ho * wo
-    for acc in _MAC_COUNTERS:
-        acc[0] += B * cout * L * (C // groups) * K
     if input.is_meta or offset.is_meta or weight.is_meta:
         return torch.empty((B, cout, ho, wo), dtype=input.dtype, device="meta")
 
@@ -196,7 +172,7 @@ def _deform(input, offset, weight, bias, stride, padding, dilation, mask, backen
     """:func:`modulated_deform_conv2d` returning ``(output, backend actually used)``; no state is kept here."""
     if backend not in ("auto", "torch", "torchvision"):
         raise ValueError(f"deform_conv2d: backend must be 'auto', 'torch' or 'torchvision', got {backend!r}")
-    if backend == "torch" or input.is_meta or _MAC_COUNTERS:
+    if backend == "torch" or input.is_meta:
         return deform_conv2d_pure(input, offset, weight, bias, stride, padding, dilation, mask), "torch"
     tv, why = _torchvision_op()
     if backend == "torchvision" and tv is None:
@@ -245,7 +221,8 @@ class DeformConvModule(nn.Module):
     """Base of every deformable-conv layer (GyroDeblurNet's :class:`DeformableConv2d`, EggNet's ``DCNv1``).
 
     :meth:`deform` runs the op and keeps, on this module only: ``used_backend`` (the implementation the latest call
-    ran), a one-way fall-back to the pure path after torchvision raised once on this module (logged once), and,
+    ran), the MAC count while :func:`gyrobench.models.complexity.count_macs` counts, a one-way fall-back to the pure
+    path after torchvision raised once on this module (logged once), and,
     inside :func:`gyrobench.models.health.probe`, a call to the probe with the op's inputs and output so the
     offsets, mask and output of every block can be measured (docs/models.md, "Deformable-block health").
     """
@@ -254,6 +231,7 @@ class DeformConvModule(nn.Module):
     used_backend: str | None = None
     _tv_failed: bool = False
     _health_probe = None  # set by gyrobench.models.health.probe() for the duration of a with-block
+    _mac_counter: list[int] | None = None  # set by gyrobench.models.complexity.count_macs() while it counts
 
     def deform(self, x, offset, weight, bias, stride, padding, dilation, mask) -> torch.Tensor:
         try:
@@ -265,6 +243,8 @@ class DeformConvModule(nn.Module):
                         x.device.type)
             out, used = deform_conv2d_pure(x, offset, weight, bias, stride, padding, dilation, mask), "torch"
         self.used_backend = used
+        if self._mac_counter is not None:  # B·Cout·Ho·Wo output values, each Cin/groups·kh·kw multiply-adds
+            self._mac_counter[0] += out.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
         if self._health_probe is not None:
             self._health_probe.record(self, x, offset, mask, out, _pair(stride), _pair(padding), _pair(dilation),
                                       tuple(weight.shape[-2:]))

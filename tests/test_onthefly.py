@@ -187,3 +187,31 @@ def test_dihedral_transforms_the_sharp_source_and_keeps_the_other_draws():
     assert not torch.equal(s_on["sharp"], off[i]["sharp"])
     with pytest.raises(ValueError, match="drop dihedral"):
         OnlineSection(images="builtin:deadleaves", dihedral=True)
+
+
+def test_the_source_names_the_split_it_takes_its_gyro_from(tmp_path):
+    """Issue 24 item 3: ``data.online.gyro_split`` picks the recipe split whose gyro source the sampler draws from
+    (default the first). Here the second split reads a recorded sequence of one constant rate, so every window of
+    the sampler that names it is that rate times ``strength``; the default keeps the fitted hand-shake."""
+    import yaml
+
+    from gyrobench.builder.recipe import load_recipe
+    from gyrobench.errors import RecipeError
+
+    rate = (0.0, 0.0, 0.3)  # rad/s about the camera z axis
+    t = np.arange(600) * 5_000_000  # 200 Hz, 3 s
+    (tmp_path / "const.txt").write_text("".join(f"{ti} {rate[0]} {rate[1]} {rate[2]}\n" for ti in t))
+    d = yaml.safe_load(load_recipe("demo").text)
+    d["splits"][1]["gyro"] = {"kind": "files", "file": str(tmp_path / "const.txt")}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(d))
+    named = OnTheFlyDataset(OnlineSection(recipe=str(recipe), gyro_split="test", images="builtin:deadleaves",
+                                          strength=0.5), crop=64, seed=2, size=4)
+    first = OnTheFlyDataset(OnlineSection(recipe=str(recipe), images="builtin:deadleaves", strength=0.5), crop=64,
+                            seed=2, size=4)
+    assert named.gyro_split.name == "test" and first.gyro_split.name == "train"
+    w = named._draw(0)[1][2].w
+    np.testing.assert_allclose(w, np.broadcast_to(0.5 * np.asarray(rate), w.shape), atol=1e-9)
+    assert np.ptp(first._draw(0)[1][2].w, axis=0).max() > 1e-3  # the fitted hand-shake varies
+    with pytest.raises(RecipeError, match=r"gyro_split='val'.*splits: train, test"):
+        OnTheFlyDataset(OnlineSection(recipe=str(recipe), gyro_split="val"), crop=64, size=2)

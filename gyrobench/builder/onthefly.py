@@ -128,6 +128,13 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
                               f"{self.recipe.exposure.readout_time_s:g} (rolling shutter) is supported by the stored "
                               "path only (gyrobench synth, then data.root); set exposure.readout_time_s: 0 for "
                               "on-the-fly synthesis")
+        names = [sp.name for sp in self.recipe.splits]
+        gyro_split = getattr(online, "gyro_split", None)
+        if gyro_split is not None and gyro_split not in names:
+            raise RecipeError(f"data.online.gyro_split={gyro_split!r}: recipe {online.recipe!r} has no such split; "
+                              f"its splits: {', '.join(names)}")
+        #: the recipe split whose gyro source the samples are drawn from (data.online.gyro_split; default the first)
+        self.gyro_split = self.recipe.splits[names.index(gyro_split) if gyro_split is not None else 0]
         cam = self.recipe.camera
         if self.crop > min(cam.width, cam.height):
             raise RecipeError(f"data.crop={crop} is larger than the {cam.width}x{cam.height} frame of recipe "
@@ -165,7 +172,7 @@ class OnTheFlyDataset(torch.utils.data.Dataset):
 
     def _gyro_source(self):
         if self._gyro is None:
-            self._gyro = GyroWindowSource(self.recipe, self.recipe.splits[0])
+            self._gyro = GyroWindowSource(self.recipe, self.gyro_split)
             if self.recipe.error_model is not None:
                 self._error_model = from_dict(GyroErrorModel, dict(self.recipe.error_model),
                                               source=str(self.online.recipe), prefix="error_model")

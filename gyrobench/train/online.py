@@ -19,7 +19,8 @@ class OnlineSection:
     """On-the-fly synthesis settings (``data.online`` of a training config).
 
     ``recipe``: builtin name or path of the recipe whose camera, exposure, sub-steps, error model, field M and gyro
-    source (that of its first split) are used (default ``demo``: 500x500, fx 561.5, 11-sample windows of the
+    source are used; ``gyro_split``: the recipe split whose gyro source (recording, fitted hand-shake, windows)
+    the sampler draws from (default: the first split, which is what every run before 2026-12-08 used) (default ``demo``: 500x500, fx 561.5, 11-sample windows of the
     fitted hand-shake). A relative path is read from the working directory; in a study suite it is resolved
     against the suite's folder first (:func:`gyrobench.study.suite.parse_suite`), like ``dataset.recipe``.
     ``images``: ``builtin:deadleaves`` (procedural, default), ``builtin:kodak`` or a folder of sRGB images (each
@@ -40,6 +41,7 @@ class OnlineSection:
     """
 
     recipe: str = "demo"
+    gyro_split: str | None = None
     images: str = "builtin:deadleaves"
     image_range: list[int] | None = None
     strength: float = 1.0

@@ -186,6 +186,10 @@ def _write_board(study, board: Path, units, refs, plans, figs, manifest, data_sh
     copies = _copy_records(study, rec_paths, board)
     lb = publish(copies, board / "leaderboard", title=f"study {suite.name}: every evaluation (per seed)")
     written.update({f"leaderboard_{k}": v for k, v in lb.items() if k in ("md", "csv", "tex", "html")})
+    # a board of the paper's ablations (rows labelled "(a) ...", "M = 2", ...): does it reproduce their orderings?
+    from .orderings import write_orderings
+
+    written.update(write_orderings(board, suite.dataset.test[0].name))
     return {"suite": suite.source, "name": suite.name, "command": study.command, "out": str(study.out),
             "board": str(study.board), "budget": plans, "figures": figs, "missing": missing,
             "units": [{"label": u["label"], "seed": u["seed"], "dir": str(u["dir"]), **{

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
         return 0
     h, w = args.size
-    header = f"{'model':<14} {'options':<14} {'gyro':<5} {'learned':<7} {'params':>12} {'GMACs@' + f'{w}x{h}':>15}  citation / note"
+    nw = max([14] + [len(r.name) for r in rows])
+    header = f"{'model':<{nw}} {'options':<14} {'gyro':<5} {'learned':<7} {'params':>12} {'GMACs@' + f'{w}x{h}':>15}  citation / note"
     print(header)
     print("-" * len(header))
     from ..models.small import SMALL_CONFIGS
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         extra = r.note or (f"CPU-study size (gyrobench.models.small): {r.options}" if small
                            else known[r.name].citation)
         print(
-            f"{r.name:<14} {opts:<14} {str(r.uses_gyro).lower():<5} {str(r.learned).lower():<7} "
+            f"{r.name:<{nw}} {opts:<14} {str(r.uses_gyro).lower():<5} {str(r.learned).lower():<7} "
             f"{_fmt(r.params, ',d'):>12} {_fmt(r.gmacs, '.1f' if (r.gmacs or 0) >= 10 else '.3f'):>15}  {extra}"
         )
     return 0

@@ -178,7 +178,7 @@ def upgrade_options(options: dict) -> dict:
     weights); the diagnosis options are refused with the model that has them."""
     moved = [k for k in DIAGNOSTIC_OPTIONS if k in options]
     if moved:
-        raise RecipeError(f"gyrodeblurnet: {', '.join(moved)} are options of the diagnostic variant; use model "
+        raise RecipeError(f"gyrodeblurnet: option(s) {', '.join(moved)} belong to the diagnostic variant; use model "
                           f"'gyrodeblurnet_diagnostic' (docs/models.md, 'Diagnostic variant')")
     return legacy_prior(options, model="gyrodeblurnet")
 

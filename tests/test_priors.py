@@ -135,3 +135,10 @@ def test_the_old_flat_spelling_builds_the_same_network():
             build("gyrodeblurnet", **{opt: True})
     with pytest.raises(RecipeError, match="both 'prior' and its old spelling"):
         build("gyrodeblurnet", wiener_input=True, prior={"kind": "wiener"})
+
+
+def test_a_prior_config_is_recorded_as_a_plain_mapping():
+    """Checkpoints load with ``weights_only=True``: a prior given as its dataclass is recorded as a mapping."""
+    model = build("gyrodeblurnet", **SMALL, prior=WienerPriorConfig(lam=0.03, tile=32))
+    assert model.options["prior"] == {"kind": "wiener", "lam": 0.03, "tile": 32, "check": False, "residual": False,
+                                      "gate": False}

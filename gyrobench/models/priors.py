@@ -139,7 +139,10 @@ def legacy_prior(options: dict, *, model: str) -> dict:
     """Translate the old flat spelling (``wiener_input: true`` with ``wiener_lam``, ``wiener_tile``,
     ``wiener_check``, ``wiener_residual``, ``wiener_gate``) to ``prior: {kind: wiener, ...}``; other options pass
     unchanged. The two spellings build the same module and load the same weights (the old gate key
-    ``wiener_gate.*`` is read as ``prior.gate.*``)."""
+    ``wiener_gate.*`` is read as ``prior.gate.*``). A prior given as its config dataclass becomes its mapping, so
+    checkpoints hold plain values (``weights_only`` loading)."""
+    if isinstance(options.get("prior"), tuple(c for c, _ in PRIOR_KINDS.values())):  # a config: record a mapping
+        options = {**options, "prior": dataclasses.asdict(options["prior"])}
     old = [k for k in options if k == "wiener_input" or k in LEGACY_WIENER_KEYS]
     if not old:
         return dict(options)

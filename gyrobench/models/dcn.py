@@ -262,7 +262,10 @@ class DeformableConv2d(DeformConvModule):
     ``max_offset · tanh(offset_conv(guide) / max_offset)`` (feature pixels; BasicVSR++'s bounded residue), the
     same function near zero and never more than ``max_offset`` away from the regular grid.
 
-    ``forward(x (B, Cin, H, W), guide (B, Cg, H, W)) -> (B, Cout, H', W')``; without a guide, ``x`` is the guide.
+    ``forward(x (B, Cin, H, W), guide (B, Cg, H, W), base=None) -> (B, Cout, H', W')``; without a guide, ``x`` is
+    the guide. ``base`` (gyrobench extension; ``(B, 2K, H', W')`` as (dy, dx) per tap, input pixels) is added to the
+    predicted (and bounded) offsets: offsets become a learned residual around ``base``, as BasicVSR++'s
+    flow-guided deformable alignment adds its residue to the optical flow.
     """
 
     def __init__(
@@ -300,8 +303,11 @@ class DeformableConv2d(DeformConvModule):
             offset = self.max_offset * torch.tanh(offset / self.max_offset)
         return offset, 2.0 * torch.sigmoid(self.modulator_conv(guide))
 
-    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None,
+                base: torch.Tensor | None = None) -> torch.Tensor:
         offset, mask = self.offsets_and_mask(x if guide is None else guide)
+        if base is not None:
+            offset = offset + base
         return self.deform(x, offset, self.regular_conv.weight, self.regular_conv.bias, self.stride, self.padding,
                            self.dilation, mask)
 

@@ -50,11 +50,13 @@ __all__ = [
     "GyroDeblurringBlock",
     "GyroDeblurNet",
     "prepare_cmf",
+    "trajectory_offsets",
     "upgrade_options",
 ]
 
 REFINE_MODES = ("full", "none", "gyro_only")
 OFFSET_MODES = ("joint", "gyro")
+OFFSET_BASES = (None, "trajectory")
 
 
 class GyroRefinementBlock(nn.Module):
@@ -104,9 +106,9 @@ class GyroGuidedDeformBlock(nn.Module):
             c, c, 3, padding=1, bias=False, guide_channels=guide, backend=backend, max_offset=max_offset
         )
 
-    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
         guide = torch.cat([x, g], dim=1) if self.offsets == "joint" else g
-        return self.conv_deform(x, guide)
+        return self.conv_deform(x, guide, base)
 
 
 class GyroDeblurringBlock(nn.Module):
@@ -124,8 +126,8 @@ class GyroDeblurringBlock(nn.Module):
         # gyrobench extension (GyroDeblurNet's gdb_residual): X + s ⊙ out, s zero-initialised per channel
         self.res_scale = nn.Parameter(torch.zeros(1, c, 1, 1)) if residual else None
 
-    def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        y = self.gyro_block(x, g)
+    def forward(self, x: torch.Tensor, g: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.gyro_block(x, g, base)
         z = self.naf_block(self.spatial_attn(y))
         out = self.conv(torch.cat([y, z], dim=1))
         return out if self.res_scale is None else x + self.res_scale * out
@@ -159,6 +161,41 @@ def prepare_cmf(
             f"size, which is edge-padded)"
         )
     return torch.nn.functional.pad(cmf, (0, want[1] - cw, 0, want[0] - ch), mode="replicate")
+
+
+def trajectory_offsets(cmf: torch.Tensor, down: int, kernel: int = 3) -> torch.Tensor:
+    """Base offsets that put the taps of a ``kernel``×``kernel`` deformable conv on the blur trajectory (gyrobench
+    extension ``offset_base: trajectory``, issue 22, docs/gyro-path.md).
+
+    ``cmf``: ``(B, 2M, h, w)`` field, channel pair m = p_{m+1} − p_m as (dx, dy) in full-resolution pixels, the
+    trajectory of the scene point that sits at the pixel at mid-exposure (§3.1); ``down``: the factor from the
+    field's grid to the conv's feature map (4 for the bottleneck: the field is at 1/2, the GDB at 1/8).
+
+    The M + 1 trajectory points q_j = p_j − p_{M/2} (j = 0…M, so q_{M/2} = 0) are resampled linearly in time to
+    K = kernel² points, t_k = k/(K−1) of the exposure (M = 8 and K = 9: exactly the field's points), and
+    converted to the conv's pixels (÷ 2·down). Tap k (row-major) then samples at x + q(t_k): the light of the scene
+    point at x is spread along that path, so the conv's K taps gather the blurred copies of one point in time
+    order, whatever the direction of the blur. Returns ``(B, 2K, h/down, w/down)`` as (dy, dx) per tap, relative
+    to the regular grid (the grid's −1…1 tap positions subtracted), in the feature map's pixels.
+    """
+    b, c, h, w = cmf.shape
+    m = c // 2
+    if c != 2 * m or m < 2 or m % 2:
+        raise ShapeError(f"trajectory_offsets: the field needs 2M channels with M even, got {c}")
+    if h % down or w % down:
+        raise ShapeError(f"trajectory_offsets: field grid {h}x{w} is not a multiple of {down}")
+    seg = torch.nn.functional.avg_pool2d(cmf, down).reshape(b, m, 2, h // down, w // down)
+    points = torch.cat([seg.new_zeros(b, 1, 2, h // down, w // down), seg.cumsum(1)], dim=1)  # p_j − p_0
+    points = points - points[:, m // 2: m // 2 + 1]  # anchored at mid-exposure
+    k = kernel * kernel
+    u = torch.linspace(0.0, float(m), k, dtype=cmf.dtype, device=cmf.device)
+    j0 = u.floor().clamp(max=m - 1).long()
+    frac = (u - j0).view(1, k, 1, 1, 1)
+    q = points[:, j0] * (1 - frac) + points[:, j0 + 1] * frac  # (B, K, 2 = (dx, dy), h', w')
+    q = q.flip(2) / (2.0 * down)  # (dy, dx) in feature pixels
+    grid = torch.arange(kernel, dtype=cmf.dtype, device=cmf.device) - (kernel - 1) / 2
+    taps = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), dim=-1).reshape(1, k, 2, 1, 1)
+    return (q - taps).reshape(b, 2 * k, h // down, w // down)
 
 
 def _legacy_keys(state_dict, prefix, *args) -> None:
@@ -223,6 +260,10 @@ class GyroDeblurNet(nn.Module):
     - ``gdb_residual``: each GDB becomes ``X + s ⊙ GDB(X, G)`` with a per-channel ``s`` initialised to 0 (keys
       ``gyro_deblurring_blks.i.res_scale``; NAFNet's layer scale): the official GDB replaces X, and a run whose first
       steps find its output harmful kills it (mask → 0) and with it the bottleneck.
+    - ``offset_base``: ``None`` (official: offsets around the regular 3×3 grid) or ``"trajectory"``: the predicted
+      offsets become a residual around the field's blur trajectory, tap k on the trajectory point at time k/8 of the
+      exposure (:func:`trajectory_offsets`; no new keys; needs ``use_gyro``). The field then reaches the sampling
+      positions directly, as the flow does in BasicVSR++'s flow-guided deformable alignment.
 
     A gyro prior (gyrobench's, not in the paper; :mod:`gyrobench.models.priors`):
 
@@ -248,6 +289,7 @@ class GyroDeblurNet(nn.Module):
         gyro_norm: bool = False,
         max_offset: float | None = None,
         gdb_residual: bool = False,
+        offset_base: str | None = None,
         prior: PriorConfig | None = None,
         dcn_backend: str = "auto",
     ):
@@ -266,6 +308,13 @@ class GyroDeblurNet(nn.Module):
         if max_offset is not None and not float(max_offset) > 0:
             raise RecipeError(f"gyrodeblurnet: max_offset must be a positive number of bottleneck pixels (or null: "
                               f"the official unbounded offsets), got {max_offset!r}")
+        if offset_base not in OFFSET_BASES:
+            raise RecipeError(f"gyrodeblurnet: offset_base must be null (the official regular grid) or 'trajectory', "
+                              f"got {offset_base!r}")
+        if offset_base is not None and not use_gyro:
+            raise RecipeError("gyrodeblurnet: offset_base 'trajectory' needs the gyro (use_gyro: true); the no-gyro "
+                              "ablation keeps the regular grid (offset_base: null)")
+        self.offset_base = offset_base
         prior_cfg = parse_prior(prior, source="gyrodeblurnet", prefix="prior")
         if prior_cfg is not None and not use_gyro:
             raise RecipeError("gyrodeblurnet: a prior needs the gyro (use_gyro: true); the no-gyro ablation of a "
@@ -369,6 +418,13 @@ class GyroDeblurNet(nn.Module):
         maps = [pad_to_multiple(m, self.padder_size)[0] for m in self.prior.maps(inp, alpha_mix(alpha, noisy, clean))]
         return [x0, *maps], maps[0]
 
+    def _offset_base(self, fields) -> torch.Tensor | None:
+        """The GDBs' base offsets (``offset_base``): the α-mixed field's trajectory at the bottleneck, or None."""
+        if self.offset_base is None:
+            return None
+        clean, noisy, alpha = fields
+        return trajectory_offsets(alpha_mix(alpha, noisy, clean), self.padder_size // 2)
+
     def forward(self, batch) -> torch.Tensor:
         inp = batch_image(batch)
         n, _, h, w = inp.shape
@@ -390,10 +446,11 @@ class GyroDeblurNet(nn.Module):
                 if self.gyro_norms is not None:
                     gyro = self.gyro_norms[level](gyro)
             x = down(x)
+        traj = self._offset_base(fields)
         for group, gdb in zip(self.middle_blks, self.gyro_deblurring_blks):
             x = group(x)
             if isinstance(gdb, GyroDeblurringBlock):
-                x = gdb(x, gyro)  # the gyro feature is passed unchanged to every GDB
+                x = gdb(x, gyro, traj)  # the gyro feature is passed unchanged to every GDB
         for decoder, up, skip in zip(self.decoders, self.ups, skips[::-1]):
             x = decoder(up(x) + skip)
         if self.prior is not None:

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("models", "list registered models with parameter counts and GMACs at 1280x720"),
     "train": ("train", "train a model from one config file (supports --resume and torchrun DDP)"),
     "eval": ("eval", "evaluate a checkpoint on a dataset and write a results record"),
-    "health": ("health", "report whether a checkpoint's deformable blocks are alive (offsets, mask, output)"),
+    "health": ("health", "report whether a checkpoint's deformable blocks are alive, and what each path carries (--paths)"),
     "leaderboard": ("leaderboard", "publish results records as Markdown/CSV/LaTeX/HTML tables"),
     "study": ("study", "run a learning study from one suite file: train, validate, evaluate, publish a table"),
     "demo": ("demo", "end-to-end demo on the embedded Kodak data: synth, train, eval, leaderboard"),

@@ -16,7 +16,11 @@ from ..models.health import BlockHealth, deform_layers, probe
 from .config import EvalConfig
 from .run import gyro_input, prepare, restore
 
-__all__ = ["model_health"]
+__all__ = ["model_health", "NoDeformableLayer"]
+
+
+class NoDeformableLayer(GyrobenchError):
+    """The model has no deformable layer to report."""
 
 
 def model_health(cfg: EvalConfig) -> tuple[str, list[BlockHealth]]:
@@ -25,7 +29,7 @@ def model_health(cfg: EvalConfig) -> tuple[str, list[BlockHealth]]:
     Raises :class:`~gyrobench.errors.GyrobenchError` when the model has no deformable layer."""
     run = prepare(cfg)
     if not isinstance(run.net, torch.nn.Module) or not deform_layers(run.net):
-        raise GyrobenchError(f"{cfg.checkpoint or cfg.model}: model '{run.name}' has no deformable layer; health "
+        raise NoDeformableLayer(f"{cfg.checkpoint or cfg.model}: model '{run.name}' has no deformable layer; health "
                              "reports GyroDeblurNet's gyro-deblurring blocks and EggNet's DCNs")
     with probe(run.net) as p:
         for idx in progress(range(run.n), desc=f"health {run.label}"):

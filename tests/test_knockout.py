@@ -14,6 +14,7 @@ import pytest
 import torch
 from test_train_support import tiny_config, write_tiny_dataset
 
+from gyrobench.evaluate.knockout import SHUFFLED
 from gyrobench.models import build
 from gyrobench.models.knockout import GDB_CUT, cut, cuts
 
@@ -100,12 +101,17 @@ def test_health_paths_reports_cuts_and_matches_eval(tiny, tmp_path, capsys):
     assert main(["health", str(ckpt), "--data", str(tiny), "--split", "test", "--paths", "--json"]) == 0
     (rec,) = json.loads(capsys.readouterr().out)
     paths = rec["paths"]
-    assert [c["cut"] for c in paths["cuts"]] == cuts(build("gyrodeblurnet", **GDN_TINY))
+    assert [c["cut"] for c in paths["cuts"]] == [*cuts(build("gyrodeblurnet", **GDN_TINY)), SHUFFLED]
     assert all(c["images"] == 2 and c["lo"] <= c["delta_db"] <= c["hi"] for c in paths["cuts"])
     assert main(["eval", "--checkpoint", str(ckpt), "--data", str(tiny), "--split", "test", "--metrics", "psnr",
                  "--out", str(tmp_path / "e")]) == 0
     record = json.loads((tmp_path / "e" / "results.json").read_text())
     assert paths["intact_psnr"] == pytest.approx(record["metrics"]["psnr"]["mean"], abs=1e-9)
+    # the shuffled-field row is eval's gyro_field: shuffled
+    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(tiny), "--split", "test", "--metrics", "psnr",
+                 "--gyro-field", "shuffled", "--out", str(tmp_path / "s")]) == 0
+    shuffled = json.loads((tmp_path / "s" / "results.json").read_text())["metrics"]["psnr"]["mean"]
+    assert paths["cuts"][-1]["psnr"] == pytest.approx(shuffled, abs=1e-9)
     # a NAFNet has paths but no deformable layer: --paths still reports it
     train(tiny_config(tiny, model={"name": "nafnet", "options": {"width": 4, "enc_blk_nums": [1, 1, 1, 1]}},
                       schedule={"steps": 1}), tmp_path / "n")

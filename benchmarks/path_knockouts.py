@@ -17,17 +17,24 @@ from gyrobench.evaluate.config import EvalConfig
 from gyrobench.evaluate.knockout import path_knockouts
 
 
+def _name(c: Path) -> str:
+    """``RUN/seed-N/step`` for a study run's checkpoint, ``FOLDER/stem`` otherwise."""
+    if c.parent.name == "checkpoints" and c.parent.parent.name.startswith("seed-"):
+        return f"{c.parents[2].name}/{c.parents[1].name}/{c.stem}"
+    return f"{c.parent.name}/{c.stem}"
+
+
 def table(ckpts: list[Path], data: Path, split: str, limit: int | None) -> str:
-    rows, head = [], None
+    results, head = [], []
     for c in ckpts:
         cfg = EvalConfig(data=str(data), checkpoint=str(c), split=split, limit=limit, device="cpu")
         _, intact, cuts = path_knockouts(cfg)
-        cells = {k.cut: k.delta_db for k in cuts}
-        head = head or list(cells)
-        rows.append(f"| {c.parent.parent.name}/{c.stem} | {intact:.3f} | "
-                    + " | ".join(f"{cells[k]:+.3f}" if k in cells else "" for k in head) + " |")
+        results.append((c, intact, {k.cut: k.delta_db for k in cuts}))
+        head += [k.cut for k in cuts if k.cut not in head]
     lines = ["| checkpoint | PSNR intact | " + " | ".join(head) + " |", "|---" * (len(head) + 2) + "|"]
-    return "\n".join(lines + rows)
+    lines += [f"| {_name(c)} | {intact:.3f} | " + " | ".join(f"{cells[k]:+.3f}" if k in cells else "" for k in head)
+              + " |" for c, intact, cells in results]
+    return "\n".join(lines)
 
 
 def main() -> None:

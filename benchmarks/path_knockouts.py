@@ -1,6 +1,7 @@
 """What each depth of a GyroDeblurNet or NAFNet carries as training goes on (issue 22, docs/gyro-path.md): for every
 checkpoint of a run, the PSNR change when each path is cut (``gyrobench health --paths``) and when the field is
-swapped for another sample's (gyro models), as one Markdown table. On demand; CPU; about 5-10 s per checkpoint and cut at 480².
+swapped for another sample's (gyro models), as one Markdown table. On demand; CPU; each cut is one pass over the
+split: 23 s for the six passes of one small GyroDeblurNet on 12 images at 480² (2-core AMD EPYC, idle, 2026-12-08).
 
     python benchmarks/path_knockouts.py RUN_DIR_OR_CHECKPOINTS... --data out/study/cpu-long/data --split val
 

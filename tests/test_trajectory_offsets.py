@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gyrobench.errors import RecipeError
+from gyrobench.errors import RecipeError, ShapeError
 from gyrobench.models import build
 from gyrobench.models.dcn import DeformableConv2d
 from gyrobench.models.gyrodeblurnet import trajectory_offsets
@@ -53,9 +53,9 @@ def test_curved_trajectory_is_anchored_at_mid_exposure_and_pooled_to_the_bottlen
 
 
 def test_bad_fields_are_refused():
-    with pytest.raises(Exception, match="M even"):
+    with pytest.raises(ShapeError, match="M even"):
         trajectory_offsets(torch.zeros(1, 6, 8, 8), down=4)
-    with pytest.raises(Exception, match="multiple of 4"):
+    with pytest.raises(ShapeError, match="multiple of 4"):
         trajectory_offsets(torch.zeros(1, 16, 6, 8), down=4)
 
 
@@ -90,10 +90,15 @@ def test_option_adds_no_keys_needs_the_gyro_and_makes_the_output_follow_the_fiel
         build("gyrodeblurnet", **GDN_TINY, offset_base="trajectory", use_gyro=False)
     with pytest.raises(RecipeError, match="offset_base"):
         build("gyrodeblurnet", **GDN_TINY, offset_base="flow")
-    torch.nn.init.constant_(net.gyro_deblurring_blks[0].res_scale, 0.5)  # open the residual GDB
+    ref.load_state_dict(net.state_dict())  # the same weights, regular grid
+    for model in (net, ref):
+        torch.nn.init.constant_(model.gyro_deblurring_blks[0].res_scale, 0.5)  # open the residual GDB
     x = torch.rand(1, 3, 32, 32)
     f1, f2 = torch.randn(1, 16, 16, 16) * 8, torch.randn(1, 16, 16, 16) * 8
     with torch.no_grad():
         y1, y2 = (net({"blurred": x, "cmf_noisy": f}) for f in (f1, f2))
-    # the offset convs are zero-initialised, so without the base the field could not change the output at step 0
+        r1, r2 = (ref({"blurred": x, "cmf_noisy": f}) for f in (f1, f2))
+    # the offset and mask convs are zero-initialised: on the regular grid the field cannot change the output at
+    # step 0; on the trajectory it moves the sampling points, so it does
+    assert torch.equal(r1, r2)
     assert float((y1 - y2).abs().max()) > 1e-4

@@ -13,7 +13,7 @@ Cuts (by name; :func:`cuts` lists those a model has):
 - ``"gyro-deblurring blocks"`` (GyroDeblurNet): every GDB returns its input unchanged (its contribution removed;
   for ``gdb_residual`` that is ``s = 0``).
 
-A cut is a pair of hooks attached only inside :func:`cut` (no global state, the weights untouched).
+A cut is made of forward hooks attached only inside :func:`cut` (no global state, the weights untouched).
 """
 
 from __future__ import annotations
